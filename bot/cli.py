@@ -1,0 +1,273 @@
+"""The command line: ``storyboard-bot [run|render|resume|doctor]``.
+
+Exit codes: 0 done; 1 kie.ai refused the job or the generation failed; 2 invalid input;
+3 configuration error; 4 deadline passed or createTask outcome unknown; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.errors import UserError
+from bot.images import ImageError, PreparedImage, fetch_image, prepare_image
+from bot.logs import setup_logging
+from bot.models import ModelRegistry
+from bot.runtime import Runtime
+from bot.shotgrammar import parse_lines, resolve
+from bot.store import Job, JobState
+from bot.storyboard import Storyboard
+
+EXIT_OK, EXIT_FAILED, EXIT_INPUT, EXIT_CONFIG, EXIT_UNKNOWN, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+MAX_IMAGE_DOWNLOAD = 50_000_000
+
+
+class CliExit(Exception):
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_INPUT, f"{self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="storyboard-bot", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", metavar="PATH", help="TOML config file")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    sub.add_parser("run", help="start the bot (the default)")
+
+    render = sub.add_parser("render", help="turn a storyboard into a video from the terminal")
+    render.add_argument("--image", required=True, help="reference image: a file or an http(s) URL")
+    render.add_argument(
+        "--shot",
+        action="append",
+        required=True,
+        metavar="SHOT",
+        help='a shot: "7.5 | scene" or just "scene" (repeat for each shot)',
+    )
+    render.add_argument("--length", type=int, default=15, help="video length in seconds")
+    render.add_argument("--aspect", choices=["landscape", "portrait"])
+    render.add_argument("--model", help="kie.ai model (default: KIE_MODEL)")
+    render.add_argument("--out", type=Path, help="where to write the mp4")
+
+    resume = sub.add_parser("resume", help="keep following a render that was interrupted")
+    resume.add_argument("job", help="the job id printed by render")
+    resume.add_argument("--out", type=Path, help="where to write the mp4")
+
+    sub.add_parser("doctor", help="check the configuration, kie.ai, the database and Discord")
+    return parser
+
+
+# -- render ----------------------------------------------------------------------------------
+class CliDelivery:
+    """Writes the video where the user asked, and reports progress on stderr."""
+
+    def __init__(self, out: Path | None, err: TextIO, started: float) -> None:
+        self.out = out
+        self.err = err
+        self.started = started
+        self.done = asyncio.Event()
+        self.final: Job | None = None
+        self.written: Path | None = None
+        self._last: tuple[object, ...] | None = None
+
+    def _say(self, text: str) -> None:
+        elapsed = int(time.time() - self.started)
+        print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", file=self.err, flush=True)
+
+    async def job_updated(self, job: Job) -> None:
+        key = (job.state, job.kie_state, job.progress, job.model)
+        if key == self._last:
+            return
+        if job.fallback_from and (self._last is None or self._last[3] != job.model):
+            self._say(
+                f"{job.fallback_from} is paused at kie.ai; using {job.model} instead "
+                f"({job.credits} credits)"
+            )
+        self._last = key
+        if job.state == JobState.RUNNING:
+            pct = f" {job.progress}%" if job.progress is not None else ""
+            self._say(f"{job.kie_state or 'submitted'}{pct} (task {job.task_id})")
+        elif job.state == JobState.UNKNOWN:
+            self.final = job
+            self.done.set()
+
+    async def deliver_video(self, job: Job, path: Path) -> None:
+        out = self.out or Path(f"storyboard-{job.id}.mp4")
+        await asyncio.to_thread(shutil.copyfile, path, out)
+        self.written = out
+        self.final = job
+        self.done.set()
+
+    async def job_ended(self, job: Job) -> None:
+        self.final = job
+        self.done.set()
+
+
+def _read_image(arg: str, settings: Settings) -> bytes:
+    if arg.startswith(("http://", "https://")):
+        return b""  # fetched later: a network call, after every local check
+    if "://" in arg:
+        raise ImageError("Only http(s) image links are accepted.")
+    path = Path(arg)
+    try:
+        if path.stat().st_size > MAX_IMAGE_DOWNLOAD:
+            raise ImageError(f"{arg} is larger than {MAX_IMAGE_DOWNLOAD // 1_000_000} MB.")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageError(f"{arg}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{arg} is a directory, not an image") from None
+    except OSError as exc:
+        raise ImageError(f"{arg}: {exc.strerror}") from None
+
+
+async def _render(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
+    if args.model:
+        settings = settings.model_copy(
+            update={"kie": settings.kie.model_copy(update={"model": args.model})}
+        )
+    models = ModelRegistry(settings)  # ConfigError for an unknown model
+    model = models.primary
+    # Every local check before any network call.
+    lines = parse_lines(args.shot)
+    shots = resolve(lines, args.length, model.limits)
+    raw = _read_image(args.image, settings)
+    settings.require("kie.api_key")
+    if not raw:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            raw = await fetch_image(session, args.image, max_bytes=MAX_IMAGE_DOWNLOAD)
+    image: PreparedImage = await asyncio.to_thread(prepare_image, raw, model.image_spec)
+    if not image.untouched:
+        print(image.summary(), file=err)
+    board = Storyboard(shots=shots, length=args.length, aspect=args.aspect or image.orientation)
+    model.validate(board)
+
+    started = time.time()
+    delivery = CliDelivery(args.out, err, started)
+    rt = await Runtime.build(
+        settings, delivery, origin="cli", only=set(), serve_http=settings.callbacks_enabled
+    )
+    try:
+        await rt.start()
+        job = await rt.tracker.submit(board, image, origin="cli")
+        print(
+            f"job {job.id}: {len(board.shots)} shots, {board.length} s {board.aspect}, "
+            f"{job.model}, about {job.credits} credits",
+            file=err,
+        )
+        return await _follow(rt, delivery, job.id, err)
+    finally:
+        await rt.close()
+
+
+async def _follow(rt: Runtime, delivery: CliDelivery, job_id: str, err: TextIO) -> int:
+    try:
+        await delivery.done.wait()
+    except asyncio.CancelledError:
+        job = await rt.store.get_job(job_id)
+        task = f" (kie.ai task {job.task_id})" if job and job.task_id else ""
+        print(
+            f"interrupted: job {job_id}{task} keeps running at kie.ai; "
+            f"`storyboard-bot resume {job_id}` picks it up",
+            file=err,
+        )
+        raise
+    job = delivery.final
+    assert job is not None
+    if delivery.written is not None:
+        print(delivery.written)
+        return EXIT_OK
+    reason = job.fail_msg or job.state
+    if job.state in (JobState.UNKNOWN, JobState.EXPIRED):
+        task = f" (kie.ai task {job.task_id})" if job.task_id else ""
+        print(f"error: {reason}{task}", file=err)
+        return EXIT_UNKNOWN
+    print(f"error: {reason}", file=err)
+    return EXIT_FAILED
+
+
+async def _resume(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
+    delivery = CliDelivery(args.out, err, time.time())
+    rt = await Runtime.build(
+        settings, delivery, only={args.job}, serve_http=settings.callbacks_enabled
+    )
+    try:
+        job = await rt.store.get_job(args.job)
+        if job is None:
+            raise CliExit(EXIT_INPUT, f"no job {args.job} in {settings.storage.db}")
+        if not job.active and job.state != JobState.DELIVERED:
+            print(f"job {job.id} ended: {job.state}: {job.fail_msg or ''}", file=err)
+            return EXIT_FAILED
+        if job.state == JobState.DELIVERED:
+            await rt.store.update_job(job.id, state=JobState.FETCHED, delivery="pending")
+        await rt.start()
+        return await _follow(rt, delivery, job.id, err)
+    finally:
+        await rt.close()
+
+
+# -- doctor ----------------------------------------------------------------------------------
+async def _doctor(settings: Settings, out: TextIO) -> int:
+    from bot.doctor import run_checks
+
+    return await run_checks(settings, out)
+
+
+# -- run -------------------------------------------------------------------------------------
+async def _run(settings: Settings) -> int:
+    from bot.launcher import run_bot
+
+    return await run_bot(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "run"
+    err = sys.stderr
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    verbose = logging.DEBUG if args.verbose else None
+    setup_logging(
+        settings, level=verbose or (logging.INFO if command == "run" else logging.WARNING)
+    )
+    try:
+        if command == "render":
+            return asyncio.run(_render(args, settings, err))
+        if command == "resume":
+            return asyncio.run(_resume(args, settings, err))
+        if command == "doctor":
+            return asyncio.run(_doctor(settings, sys.stdout))
+        return asyncio.run(_run(settings))
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    except (UserError, ImageError) as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_INPUT
+    except CliExit as exc:
+        if exc.message:
+            print(f"error: {exc.message}", file=err)
+        return exc.code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

@@ -1,0 +1,56 @@
+"""Streaming a result video to disk: bounded memory, a size cap, http(s) only."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+
+CHUNK = 256 * 1024
+
+
+class DownloadError(Exception):
+    """The result could not be fetched; the message is safe to show (no query strings)."""
+
+
+def safe_url(url: str) -> str:
+    """scheme://host/path: links may carry signed tokens in the query string."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+
+
+async def download_file(
+    session: aiohttp.ClientSession, url: str, dest: Path, *, max_bytes: int
+) -> int:
+    """Stream ``url`` into ``dest`` (written as ``dest.part``, then renamed). Returns the size."""
+    if urlsplit(url).scheme not in {"http", "https"}:
+        raise DownloadError(f"refusing to download a non-http(s) link: {safe_url(url)}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    size = 0
+    try:
+        async with session.get(url) as resp:
+            if resp.status != 200:
+                raise DownloadError(f"HTTP {resp.status} fetching {safe_url(url)}")
+            if resp.content_length is not None and resp.content_length > max_bytes:
+                raise DownloadError(
+                    f"the video is {resp.content_length} bytes, over the {max_bytes}-byte cap"
+                )
+            with part.open("wb") as fh:
+                async for chunk in resp.content.iter_chunked(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise DownloadError(f"the video is over the {max_bytes}-byte cap")
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+        part.replace(dest)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise DownloadError(f"{type(exc).__name__} fetching {safe_url(url)}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            part.unlink()
+    return size

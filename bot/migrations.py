@@ -1,0 +1,123 @@
+"""The database schema, as numbered migrations applied in order at start-up.
+
+A migration is never edited once released: change the schema by appending a new one. The
+version applied last is kept in SQLite's ``user_version``.
+"""
+
+from __future__ import annotations
+
+import aiosqlite
+
+MIGRATIONS: list[str] = [
+    # 1: drafts with revisions, jobs, and a key-value table for secrets and markers.
+    """
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE drafts (
+        id              TEXT PRIMARY KEY,
+        guild_id        INTEGER,
+        channel_id      INTEGER,
+        author_id       INTEGER,
+        card_message_id INTEGER,
+        thread_id       INTEGER,
+        image_path      TEXT,
+        revision        INTEGER NOT NULL DEFAULT 0,
+        state           TEXT NOT NULL DEFAULT 'active',
+        created_at      REAL NOT NULL,
+        updated_at      REAL NOT NULL
+    );
+    CREATE TABLE draft_revisions (
+        draft_id    TEXT NOT NULL REFERENCES drafts(id) ON DELETE CASCADE,
+        revision    INTEGER NOT NULL,
+        storyboard  TEXT NOT NULL,
+        editor_id   INTEGER,
+        note        TEXT NOT NULL DEFAULT '',
+        created_at  REAL NOT NULL,
+        PRIMARY KEY (draft_id, revision)
+    );
+    CREATE TABLE jobs (
+        id                TEXT PRIMARY KEY,
+        origin            TEXT NOT NULL DEFAULT 'cli',
+        owner_id          INTEGER,
+        guild_id          INTEGER,
+        channel_id        INTEGER,
+        draft_id          TEXT REFERENCES drafts(id) ON DELETE SET NULL,
+        revision          INTEGER,
+        card_message_id   INTEGER,
+        status_message_id INTEGER,
+        result_message_id INTEGER,
+        model             TEXT NOT NULL,
+        storyboard        TEXT NOT NULL,
+        image_path        TEXT NOT NULL,
+        image_url         TEXT,
+        task_id           TEXT UNIQUE,
+        state             TEXT NOT NULL,
+        kie_state         TEXT,
+        progress          INTEGER,
+        fail_code         TEXT,
+        fail_msg          TEXT,
+        result_url        TEXT,
+        video_path        TEXT,
+        video_bytes       INTEGER,
+        out_path          TEXT,
+        delivery          TEXT NOT NULL DEFAULT 'pending',
+        reads             INTEGER NOT NULL DEFAULT 0,
+        created_at        REAL NOT NULL,
+        submitted_at      REAL,
+        finished_at       REAL,
+        deadline_at       REAL NOT NULL,
+        next_check_at     REAL,
+        updated_at        REAL NOT NULL
+    );
+    CREATE INDEX jobs_due ON jobs(next_check_at) WHERE next_check_at IS NOT NULL;
+    CREATE INDEX jobs_owner ON jobs(guild_id, owner_id, created_at);
+    """,
+    # 2: what a job costs and which model took it after a fallback; usage for quotas.
+    """
+    ALTER TABLE jobs ADD COLUMN credits INTEGER;
+    ALTER TABLE jobs ADD COLUMN fallback_from TEXT;
+    CREATE TABLE usage (
+        job_id     TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        guild_id   INTEGER,
+        user_id    INTEGER,
+        model      TEXT NOT NULL,
+        credits    INTEGER NOT NULL,
+        state      TEXT NOT NULL DEFAULT 'reserved',
+        created_at REAL NOT NULL,
+        settled_at REAL
+    );
+    CREATE INDEX usage_guild_time ON usage(guild_id, created_at);
+    CREATE INDEX usage_user_time ON usage(guild_id, user_id, created_at);
+    """,
+]
+
+LATEST = len(MIGRATIONS)
+
+
+class MigrationError(Exception):
+    pass
+
+
+async def schema_version(db: aiosqlite.Connection) -> int:
+    async with db.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def migrate(db: aiosqlite.Connection, target: int = LATEST) -> int:
+    """Apply every migration after the current version up to ``target``; return the version."""
+    current = await schema_version(db)
+    if current > LATEST:
+        raise MigrationError(
+            f"the database is at schema version {current}, newer than this bot ({LATEST}); "
+            "upgrade the bot"
+        )
+    for version in range(current + 1, target + 1):
+        script = MIGRATIONS[version - 1]
+        # One transaction per migration: a crash leaves the previous version intact.
+        await db.executescript(
+            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
+        )
+    return await schema_version(db)

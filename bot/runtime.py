@@ -1,0 +1,87 @@
+"""Wiring the core together: store, kie.ai client, models, tracker and web server.
+
+The command line and the Discord bot both build one Runtime; only the delivery differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.delivery import Delivery
+from bot.kie import KieApi, KieClient
+from bot.models import ModelRegistry
+from bot.store import Store
+from bot.tracker import Tracker
+from bot.web import WebServer, make_app
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: Store
+    kie: KieApi
+    models: ModelRegistry
+    tracker: Tracker
+    web: WebServer | None = None
+    _closers: list[object] = field(default_factory=list)
+
+    @classmethod
+    async def build(
+        cls,
+        settings: Settings,
+        delivery: Delivery,
+        *,
+        kie: KieApi | None = None,
+        clock: Clock | None = None,
+        origin: str | None = None,
+        only: set[str] | None = None,
+        serve_http: bool = False,
+    ) -> Runtime:
+        models = ModelRegistry(settings)  # raises ConfigError for an unknown model name
+        store = await Store.open(settings.storage.db)
+        client = kie
+        owned: list[object] = [store]
+        if client is None:
+            settings.require("kie.api_key")
+            real = KieClient(settings.kie)
+            owned.append(real)
+            client = real
+        tracker = Tracker(
+            store=store,
+            kie=client,
+            models=models,
+            delivery=delivery,
+            settings=settings,
+            clock=clock,
+            origin=origin,
+            only=only,
+        )
+        web = None
+        if serve_http:
+            hmac_key = settings.kie.webhook_hmac_key
+            app = make_app(
+                tracker,
+                hmac_key=hmac_key.get_secret_value() if hmac_key else None,
+                max_body=settings.http.max_callback_bytes,
+            )
+            web = WebServer(app, settings.http.host, settings.http.port)
+        return cls(settings, store, client, models, tracker, web, owned)
+
+    async def start(self) -> None:
+        if self.web is not None:
+            await self.web.start()
+        await self.tracker.resume()
+        self.tracker.start()
+
+    async def close(self) -> None:
+        """Stop everything; safe to call twice."""
+        await self.tracker.stop()
+        if self.web is not None:
+            await self.web.stop()
+        closers, self._closers = self._closers, []
+        for obj in reversed(closers):
+            close = getattr(obj, "close", None)
+            if close is not None:
+                await close()

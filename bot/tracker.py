@@ -1,0 +1,608 @@
+"""The job tracker: submits jobs and follows each one to its end, durably.
+
+One dispatch loop, not one coroutine per job. Every job row carries ``next_check_at``; the loop
+sleeps until the earliest one and is woken early (an ``asyncio.Event``) when a job is added or a
+callback arrives. Each step reads the job's stored state, does one thing, and writes the new state
+before the next step starts, so a restart resumes every job where it was:
+
+    queued -> submitting -> running -> succeeded -> fetched -> delivered
+    exits: refused (nothing spent) | failed | unknown (never resubmitted) | expired
+           | cancelled | undeliverable
+
+A job found in ``submitting`` after a restart was being sent when the process died: its outcome
+is unknown and it is never sent again. With callbacks, the callback that carries its job id can
+still reconcile it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Collection
+from pathlib import Path
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.delivery import Delivery, UndeliverableError
+from bot.download import DownloadError
+from bot.images import ImageError, PreparedImage, prepare_image
+from bot.kie import CreateOutcomeUnknown, KieApi, KieError, KieUnreachable, TaskRecord
+from bot.models import ModelRegistry
+from bot.models.base import VideoModel
+from bot.schedule import next_poll_delay
+from bot.store import ACTIVE_STATES, Job, JobState, Store
+from bot.storyboard import Storyboard, StoryboardError
+from bot.webhooks import callback_url
+
+log = logging.getLogger(__name__)
+
+CALLBACK_SECRET_KEY = "callback_secret"
+LEASE = 600.0  # a job being processed is not picked again for this long
+RETRY_LATER = 30.0  # kie.ai unreachable, a download or a delivery that failed for now
+FETCH_GRACE = 3600.0  # keep trying to fetch/deliver a finished video this long past the deadline
+
+
+class Tracker:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        kie: KieApi,
+        models: ModelRegistry,
+        delivery: Delivery,
+        settings: Settings,
+        clock: Clock | None = None,
+        origin: str | None = None,
+        only: Collection[str] | None = None,
+    ) -> None:
+        self.store = store
+        self.kie = kie
+        self.models = models
+        self.delivery = delivery
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.origin = origin  # process only jobs of this origin ("discord", "cli")
+        self.only = set(only) if only is not None else None
+        self.media_dir = Path(settings.storage.media_dir)
+        self._wake = asyncio.Event()
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._sem = asyncio.Semaphore(settings.tracker.concurrency)
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._secret: str | None = None
+        self.on_idle: Callable[[], None] | None = None
+
+    # -- public API ----------------------------------------------------------------------
+    @property
+    def callbacks(self) -> bool:
+        return self.settings.callbacks_enabled
+
+    async def callback_secret(self) -> str:
+        if self._secret is None:
+            self._secret = await self.store.secret(CALLBACK_SECRET_KEY)
+        return self._secret
+
+    async def submit(
+        self,
+        board: Storyboard,
+        image: PreparedImage,
+        *,
+        origin: str = "cli",
+        model: str | None = None,
+        **fields: object,
+    ) -> Job:
+        """Validate, store the image and the job, and wake the loop. Nothing is spent here.
+
+        Raises StoryboardError when the storyboard does not fit the model.
+        """
+        chosen = self.models.get(model) if model else self.models.primary
+        now = self.clock.now()
+        if self.models.unavailable(chosen.name, now) and self.fallback_for(board, chosen):
+            chosen = self.models.fallback  # type: ignore[assignment]
+        chosen.validate(board)
+        job_fields: dict[str, object] = {
+            "origin": origin,
+            "model": chosen.name,
+            "storyboard": board,
+            "state": JobState.QUEUED,
+            "created_at": now,
+            "updated_at": now,
+            "next_check_at": now,
+            "deadline_at": now + self.settings.tracker.deadline_minutes * 60,
+            "credits": chosen.price(board),
+            **fields,
+        }
+        from bot.store import new_id
+
+        job_id = str(job_fields.pop("id", None) or new_id())
+        path = self.media_dir / "images" / f"{job_id}.{image.extension}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(path.write_bytes, image.data)
+        job = await self.store.create_job(id=job_id, image_path=str(path), **job_fields)
+        if self.only is not None:
+            self.only.add(job.id)
+        self.wake()
+        return job
+
+    async def cancel(self, job_id: str) -> bool:
+        """Cancel a job that has not been sent to kie.ai yet. False once it has."""
+        job = await self.store.update_job(
+            job_id,
+            expect=[JobState.QUEUED],
+            state=JobState.CANCELLED,
+            fail_code="cancelled",
+            fail_msg="cancelled before it was sent to kie.ai",
+            finished_at=self.clock.now(),
+            next_check_at=self.clock.now(),
+        )
+        if job:
+            self.wake()
+        return job is not None
+
+    async def resume(self) -> int:
+        """At start-up: make every unfinished job (or undelivered end) of this tracker due now."""
+        now = self.clock.now()
+        states = [str(s) for s in ACTIVE_STATES]
+        marks = ", ".join("?" for _ in states)
+        sql = (
+            f"UPDATE jobs SET next_check_at = ? WHERE (state IN ({marks}) OR delivery = 'pending')"
+        )
+        params: list[object] = [now, *states]
+        if self.only is not None:
+            ids = sorted(self.only)
+            sql += f" AND id IN ({', '.join('?' for _ in ids)})"
+            params.extend(ids)
+        elif self.origin:
+            sql += " AND origin = ?"
+            params.append(self.origin)
+        cur = await self.store.db.execute(sql, params)
+        self.wake()
+        return cur.rowcount
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def on_callback(self, job_id: str, task_id: str | None) -> bool:
+        """A callback arrived for ``job_id``: wake the job. The truth is read with recordInfo.
+
+        A job whose createTask outcome was unknown learns its task id here, after recordInfo
+        confirms the task was created with this job's callback URL.
+        """
+        job = await self.store.get_job(job_id)
+        if job is None:
+            return False
+        if job.task_id is None and task_id and job.state in (JobState.UNKNOWN, JobState.SUBMITTING):
+            await self._reconcile(job, task_id)
+        elif job.task_id and task_id and job.task_id != task_id:
+            log.warning("callback for job %s names another task; ignored", job_id)
+            return False
+        if job.active:
+            await self.store.update_job(job.id, next_check_at=self.clock.now())
+            self.wake()
+        return True
+
+    async def _reconcile(self, job: Job, task_id: str) -> None:
+        try:
+            record = await self.kie.record_info(task_id)
+        except (KieError, KieUnreachable) as exc:
+            log.warning("cannot confirm task %s for job %s: %s", task_id, job.id, exc)
+            return
+        expected = await self._callback_url(job.id)
+        if record is None or record.callback_url != expected:
+            log.warning("callback task %s does not belong to job %s; ignored", task_id, job.id)
+            return
+        now = self.clock.now()
+        updated = await self.store.update_job(
+            job.id,
+            expect=[JobState.UNKNOWN, JobState.SUBMITTING],
+            task_id=task_id,
+            state=JobState.RUNNING,
+            submitted_at=job.submitted_at or now,
+            next_check_at=now,
+            fail_code=None,
+            fail_msg=None,
+        )
+        if updated:
+            log.info("job %s: unknown createTask outcome resolved, task %s", job.id, task_id)
+            await self._notify(updated)
+
+    # -- the loop ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._loop_task is None:
+            self._stopping = False
+            self._loop_task = asyncio.create_task(self._run(), name="storyboard-tracker")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.wake()
+        if self._loop_task:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        tasks = list(self._inflight.values())
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.run_due()
+                delay = await self._sleep_time()
+            except Exception:
+                log.exception("tracker loop error; retrying shortly")
+                delay = 5.0
+            await self.clock.wait(self._wake, delay)
+
+    async def _sleep_time(self) -> float | None:
+        nxt = await self.store.next_check_at()
+        if nxt is None:
+            if self.on_idle and not self._inflight:
+                self.on_idle()
+            return None
+        return max(0.0, nxt - self.clock.now())
+
+    async def run_once(self) -> None:
+        """Run every due step and wait for them (tests and one-shot tools drive it so)."""
+        await self.run_due()
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight.values()), return_exceptions=True)
+
+    async def run_due(self) -> None:
+        """Start a step for every due job (not already in progress)."""
+        now = self.clock.now()
+        for job in await self.store.due_jobs(now, limit=500):
+            if job.id in self._inflight or not self._mine(job):
+                continue
+            # Lease it, so the loop does not pick it again while the step runs.
+            await self.store.update_job(job.id, next_check_at=now + LEASE)
+            task = asyncio.create_task(self._guarded_step(job.id), name=f"job-{job.id}")
+            self._inflight[job.id] = task
+
+    def _mine(self, job: Job) -> bool:
+        if self.only is not None:
+            return job.id in self.only
+        return self.origin is None or job.origin == self.origin
+
+    async def _guarded_step(self, job_id: str) -> None:
+        try:
+            async with self._sem:
+                job = await self.store.get_job(job_id)
+                if job is not None:
+                    await self.step(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %s: unexpected error; will retry", job_id)
+            with contextlib.suppress(Exception):
+                await self.store.update_job(job_id, next_check_at=self.clock.now() + RETRY_LATER)
+        finally:
+            self._inflight.pop(job_id, None)
+            self.wake()
+
+    # -- steps ---------------------------------------------------------------------------
+    async def step(self, job: Job) -> None:
+        """Advance ``job`` as far as it can go now, writing each state as it is reached."""
+        while True:
+            before = (job.state, job.delivery, job.model)
+            job = await self._advance(job)
+            if (job.state, job.delivery, job.model) == before or job.next_check_at is None:
+                return
+            if job.next_check_at > self.clock.now():
+                return
+
+    async def _advance(self, job: Job) -> Job:
+        now = self.clock.now()
+        match job.state:
+            case JobState.QUEUED:
+                return await self._submit(job, now)
+            case JobState.SUBMITTING:
+                return await self._set(
+                    job,
+                    state=JobState.UNKNOWN,
+                    fail_code="unknown",
+                    fail_msg="the bot stopped while sending the job to kie.ai; it may or may "
+                    "not have been accepted, so it was not sent again",
+                    next_check_at=self._unknown_check(job, now),
+                    notify=True,
+                )
+            case JobState.RUNNING:
+                return await self._poll(job, now)
+            case JobState.SUCCEEDED:
+                return await self._fetch(job, now)
+            case JobState.FETCHED:
+                return await self._deliver(job, now)
+            case JobState.UNKNOWN:
+                if now >= job.deadline_at:
+                    return await self._end(
+                        job,
+                        JobState.EXPIRED,
+                        "deadline",
+                        "kie.ai never confirmed the job; check your kie.ai dashboard before "
+                        "trying again",
+                    )
+                return await self._set(job, next_check_at=self._unknown_check(job, now))
+            case _:
+                if job.delivery == "pending":
+                    await self.delivery.job_ended(job)
+                    return await self._set(job, delivery="done", next_check_at=None)
+                return await self._set(job, next_check_at=None)
+
+    def _unknown_check(self, job: Job, now: float) -> float:
+        # Nothing to ask kie.ai without a task id: wait for a callback until the deadline.
+        return max(job.deadline_at, now)
+
+    async def _set(self, job: Job, *, notify: bool = False, **fields: object) -> Job:
+        updated = await self.store.update_job(job.id, **fields)
+        assert updated is not None
+        if notify:
+            await self._notify(updated)
+        return updated
+
+    async def _notify(self, job: Job) -> None:
+        try:
+            await self.delivery.job_updated(job)
+        except Exception:
+            log.exception("job %s: status update failed", job.id)
+
+    async def _end(self, job: Job, state: JobState, code: str, msg: str) -> Job:
+        """A terminal state without a video; the owner is told on the next step."""
+        return await self._set(
+            job,
+            state=state,
+            fail_code=code,
+            fail_msg=msg,
+            finished_at=self.clock.now(),
+            delivery="pending",
+            next_check_at=self.clock.now(),
+        )
+
+    async def _callback_url(self, job_id: str) -> str | None:
+        if not self.callbacks:
+            return None
+        assert self.settings.http.public_url is not None
+        return callback_url(
+            str(self.settings.http.public_url), await self.callback_secret(), job_id
+        )
+
+    # queued -> submitting -> running
+    async def _submit(self, job: Job, now: float) -> Job:
+        if now >= job.deadline_at:
+            return await self._end(
+                job,
+                JobState.EXPIRED,
+                "deadline",
+                "the job waited too long to be sent to kie.ai; nothing was spent",
+            )
+        model = self.models.get(job.model)
+        if self.models.unavailable(model.name, now):
+            switched = await self._switch_to_fallback(job, model, None)
+            if switched is not None:
+                return switched
+        try:
+            image_url = job.image_url or await self._upload(job, model)
+        except ImageError as exc:
+            return await self._end(job, JobState.REFUSED, "image", str(exc))
+        except KieError as exc:
+            if exc.code in {401, 402, 433}:
+                return await self._end(job, JobState.REFUSED, f"kie:{exc.code}", exc.meaning)
+            log.warning("job %s: upload failed (%s); retrying later", job.id, exc)
+            return await self._set(job, next_check_at=now + RETRY_LATER)
+        except KieUnreachable as exc:
+            log.warning("job %s: %s; retrying later", job.id, exc)
+            return await self._set(job, next_check_at=now + RETRY_LATER)
+        if job.image_url != image_url:
+            job = await self._set(job, image_url=image_url)
+
+        body = model.request_body(job.storyboard, image_url, await self._callback_url(job.id))
+        async with self.kie.limits.create:
+            # Recorded before sending: from here a crash means "outcome unknown".
+            sending = await self.store.update_job(
+                job.id, expect=[JobState.QUEUED], state=JobState.SUBMITTING
+            )
+            if sending is None:  # cancelled while waiting for the rate limit
+                return await self.store.get_job(job.id) or job
+            try:
+                task_id = await self.kie.create_task(body, acquire=False)
+            except CreateOutcomeUnknown as exc:
+                log.warning("job %s: createTask outcome unknown: %s", job.id, exc.reason)
+                return await self._set(
+                    sending,
+                    state=JobState.UNKNOWN,
+                    fail_code="unknown",
+                    fail_msg=f"kie.ai did not confirm the job ({exc.reason}); it may or may not "
+                    "have been accepted, so it was not sent again",
+                    next_check_at=self._unknown_check(job, now),
+                    notify=True,
+                )
+            except KieUnreachable as exc:
+                log.warning("job %s: %s; retrying later", job.id, exc)
+                return await self._set(
+                    sending, state=JobState.QUEUED, next_check_at=now + RETRY_LATER
+                )
+            except KieError as exc:
+                return await self._refused(sending, model, exc)
+        self.models.mark_available(model.name)
+        now = self.clock.now()
+        log.info("job %s: submitted to %s as %s", job.id, model.name, task_id)
+        return await self._set(
+            sending,
+            state=JobState.RUNNING,
+            task_id=task_id,
+            kie_state="waiting",
+            submitted_at=now,
+            next_check_at=now + self._poll_delay(0),
+            notify=True,
+        )
+
+    def _poll_delay(self, elapsed: float) -> float:
+        t = self.settings.tracker
+        return next_poll_delay(
+            elapsed,
+            callbacks=self.callbacks,
+            poll_min=t.poll_min_seconds,
+            safety_min=t.callback_poll_min_seconds,
+        )
+
+    async def _upload(self, job: Job, model: VideoModel) -> str:
+        raw = await asyncio.to_thread(Path(job.image_path).read_bytes)
+        image = await asyncio.to_thread(prepare_image, raw, model.image_spec)
+        # Named by its real format: kie.ai's file host serves the type the extension says.
+        return await self.kie.upload(image.data, f"{job.id}.{image.extension}", "storyboard-bot")
+
+    async def _refused(self, job: Job, model: VideoModel, exc: KieError) -> Job:
+        """createTask answered with a code that proves no task was created."""
+        if exc.model_unavailable:
+            self.models.mark_unavailable(model.name, self.clock.now(), exc.meaning)
+            switched = await self._switch_to_fallback(job, model, exc)
+            if switched is not None:
+                return switched
+            return await self._end(job, JobState.REFUSED, "paused", self._paused_text(model, job))
+        return await self._end(job, JobState.REFUSED, f"kie:{exc.code}", exc.meaning)
+
+    def _paused_text(self, model: VideoModel, job: Job) -> str:
+        fb = self.models.fallback
+        text = f'kie.ai has paused {model.name} upstream (it answers "temporarily paused")'
+        if fb is None or fb.name == model.name:
+            return (
+                f"{text}, and no fallback model is configured; the operator can set KIE_MODEL "
+                "or KIE_FALLBACK_MODEL to another model (e.g. kling-3.0-omni/image-to-video)"
+            )
+        reason = self._fallback_misfit(job.storyboard, fb)
+        return f"{text}, and the fallback {fb.name} cannot take this storyboard: {reason}"
+
+    def fallback_for(self, board: Storyboard, model: VideoModel) -> VideoModel | None:
+        fb = self.models.fallback
+        if fb is None or fb.name == model.name or self._fallback_misfit(board, fb):
+            return None
+        return fb
+
+    @staticmethod
+    def _fallback_misfit(board: Storyboard, fb: VideoModel) -> str | None:
+        try:
+            fb.validate(board)
+        except StoryboardError as exc:
+            return str(exc)
+        return None
+
+    async def _switch_to_fallback(
+        self, job: Job, model: VideoModel, exc: KieError | None
+    ) -> Job | None:
+        fb = self.fallback_for(job.storyboard, model)
+        if fb is None:
+            return None
+        log.warning("job %s: %s is unavailable; falling back to %s", job.id, model.name, fb.name)
+        return await self._set(
+            job,
+            state=JobState.QUEUED,
+            model=fb.name,
+            fallback_from=model.name,
+            credits=fb.price(job.storyboard),
+            image_url=None,
+            next_check_at=self.clock.now(),
+            notify=True,
+        )
+
+    # running -> succeeded | failed
+    async def _poll(self, job: Job, now: float) -> Job:
+        assert job.task_id is not None
+        if now >= job.deadline_at:
+            minutes = self.settings.tracker.deadline_minutes
+            return await self._end(
+                job,
+                JobState.EXPIRED,
+                "deadline",
+                f"kie.ai did not finish within {minutes:g} minutes (task {job.task_id})",
+            )
+        elapsed = now - (job.submitted_at or now)
+        next_at = now + self._poll_delay(elapsed)
+        try:
+            record = await self.kie.record_info(job.task_id)
+        except (KieError, KieUnreachable) as exc:
+            log.warning("job %s: status read failed: %s", job.id, exc)
+            return await self._set(job, reads=job.reads + 1, next_check_at=next_at)
+        if record is None:  # "recordInfo is null": not visible yet
+            if elapsed > self.settings.tracker.null_grace_seconds:
+                log.warning(
+                    "job %s: task %s still not visible after %.0f s", job.id, job.task_id, elapsed
+                )
+            return await self._set(job, reads=job.reads + 1, next_check_at=next_at)
+        return await self._apply_record(job, record, next_at)
+
+    async def _apply_record(self, job: Job, record: TaskRecord, next_at: float) -> Job:
+        model = self.models.get(job.model)
+        now = self.clock.now()
+        if record.state == "success":
+            url = model.result_url(record)
+            if not url:
+                return await self._end(
+                    job, JobState.FAILED, "no_result", "kie.ai reported success without a video"
+                )
+            return await self._set(
+                job,
+                reads=job.reads + 1,
+                state=JobState.SUCCEEDED,
+                kie_state="success",
+                progress=100,
+                result_url=url,
+                finished_at=now,
+                next_check_at=now,
+            )
+        if record.state == "fail":
+            job = await self._set(job, reads=job.reads + 1, kie_state="fail")
+            msg = record.fail_msg or "kie.ai reported a failure without a reason"
+            return await self._end(job, JobState.FAILED, record.fail_code or "fail", msg)
+        changed = (record.state, record.progress) != (job.kie_state, job.progress)
+        return await self._set(
+            job,
+            reads=job.reads + 1,
+            kie_state=record.state,
+            progress=record.progress,
+            next_check_at=next_at,
+            notify=changed,
+        )
+
+    # succeeded -> fetched
+    async def _fetch(self, job: Job, now: float) -> Job:
+        assert job.result_url is not None
+        dest = self.media_dir / "videos" / f"{job.id}.mp4"
+        try:
+            size = await self.kie.fetch(
+                job.result_url, dest, max_bytes=self.settings.kie.max_video_bytes
+            )
+        except DownloadError as exc:
+            if now >= job.deadline_at + FETCH_GRACE:
+                return await self._end(
+                    job,
+                    JobState.UNDELIVERABLE,
+                    "download",
+                    f"the video was made but could not be downloaded: {exc}",
+                )
+            log.warning("job %s: download failed (%s); retrying later", job.id, exc)
+            return await self._set(job, next_check_at=now + RETRY_LATER)
+        return await self._set(
+            job,
+            state=JobState.FETCHED,
+            video_path=str(dest),
+            video_bytes=size,
+            next_check_at=self.clock.now(),
+        )
+
+    # fetched -> delivered
+    async def _deliver(self, job: Job, now: float) -> Job:
+        assert job.video_path is not None
+        try:
+            await self.delivery.deliver_video(job, Path(job.video_path))
+        except UndeliverableError as exc:
+            return await self._end(job, JobState.UNDELIVERABLE, "undeliverable", str(exc))
+        except Exception:
+            if now >= job.deadline_at + FETCH_GRACE:
+                return await self._end(
+                    job, JobState.UNDELIVERABLE, "undeliverable", "the video could not be posted"
+                )
+            log.exception("job %s: delivery failed; retrying later", job.id)
+            return await self._set(job, next_check_at=now + RETRY_LATER)
+        return await self._set(job, state=JobState.DELIVERED, delivery="done", next_check_at=None)

@@ -1,0 +1,97 @@
+"""The bot's HTTP server (aiohttp): kie.ai callbacks and a health check.
+
+``POST /kie/callback/<job>/<token>``: the token is an HMAC of the job id under a secret kept in
+the database, so only kie.ai (which was given the URL) can reach a job. With
+``KIE_WEBHOOK_HMAC_KEY`` set, kie.ai's ``X-Webhook-Signature`` is checked as well, and stale
+timestamps are refused. A callback only wakes the job: the tracker reads the truth back with
+recordInfo, so duplicates and strays are harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from bot.tracker import Tracker
+from bot.webhooks import signature_ok, task_id_of, token_ok
+
+log = logging.getLogger(__name__)
+
+TRACKER_KEY: web.AppKey[Tracker] = web.AppKey("tracker", Tracker)
+HMAC_KEY: web.AppKey[str | None] = web.AppKey("hmac_key", str)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    tracker = request.app[TRACKER_KEY]
+    try:
+        await tracker.store.get_meta("healthz")
+    except Exception:
+        return web.json_response({"ok": False, "db": "unavailable"}, status=503)
+    return web.json_response({"ok": True})
+
+
+async def callback(request: web.Request) -> web.Response:
+    tracker = request.app[TRACKER_KEY]
+    job_id = request.match_info["job"]
+    token = request.match_info["token"]
+    if not token_ok(await tracker.callback_secret(), job_id, token):
+        return web.json_response({"ok": False, "error": "unknown callback"}, status=404)
+    try:
+        raw = await request.read()
+        body = json.loads(raw)
+    except web.HTTPRequestEntityTooLarge:
+        raise
+    except (ValueError, UnicodeDecodeError):
+        return web.json_response({"ok": False, "error": "body is not JSON"}, status=400)
+    task_id = task_id_of(body)
+    key = request.app[HMAC_KEY]
+    if key is not None:
+        if task_id is None or not signature_ok(
+            key,
+            task_id,
+            request.headers.get("X-Webhook-Timestamp"),
+            request.headers.get("X-Webhook-Signature"),
+            tracker.clock.now(),
+        ):
+            log.warning("callback for job %s refused: bad or stale signature", job_id)
+            return web.json_response({"ok": False, "error": "bad signature"}, status=401)
+    known = await tracker.on_callback(job_id, task_id)
+    return web.json_response({"ok": True, "known": known})
+
+
+def make_app(tracker: Tracker, *, hmac_key: str | None, max_body: int) -> web.Application:
+    app = web.Application(client_max_size=max_body)
+    app[TRACKER_KEY] = tracker
+    app[HMAC_KEY] = hmac_key
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/kie/callback/{job}/{token}", callback)
+    return app
+
+
+class WebServer:
+    """Runs the app on host:port; ``port`` 0 picks a free one (see ``.port`` after start)."""
+
+    def __init__(self, app: web.Application, host: str, port: int) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        if server is not None and self.port == 0:
+            sockets = getattr(server, "sockets", None) or []
+            if sockets:
+                self.port = sockets[0].getsockname()[1]
+        log.info("HTTP server listening on %s:%s", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Settings
+from bot.images import prepare_image
+from bot.kie import KieClient, RateLimits
+from bot.models.sora import SoraStoryboard
+from bot.runtime import Runtime
+from tests.fakekie import FakeKie
+from tests.helpers import RecordingDelivery, TestClock, make_settings, png_bytes
+
+
+@pytest.fixture
+def clock() -> TestClock:
+    return TestClock()
+
+
+@pytest.fixture
+async def fake(clock: TestClock) -> AsyncIterator[FakeKie]:
+    async with FakeKie(clock=clock, auto_callbacks=False) as server:
+        yield server
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fake: FakeKie) -> Settings:
+    return make_settings(tmp_path, fake.url)
+
+
+@pytest.fixture
+async def kie(settings: Settings) -> AsyncIterator[KieClient]:
+    async with KieClient(settings.kie, limits=RateLimits()) as client:
+        yield client
+
+
+@pytest.fixture
+def image():
+    return prepare_image(png_bytes(), SoraStoryboard.image_spec)
+
+
+RuntimeFactory = Callable[..., Awaitable[tuple[Runtime, RecordingDelivery]]]
+
+
+@pytest.fixture
+async def make_runtime(clock: TestClock) -> AsyncIterator[RuntimeFactory]:
+    """Build a Runtime (store, real kie client against the fake, tracker) with a recording delivery."""
+    built: list[Runtime] = []
+
+    async def factory(
+        settings: Settings, delivery: RecordingDelivery | None = None, **kw: Any
+    ) -> tuple[Runtime, RecordingDelivery]:
+        delivery = delivery or RecordingDelivery()
+        kie = KieClient(settings.kie, limits=RateLimits())
+        rt = await Runtime.build(settings, delivery, kie=kie, clock=clock, **kw)
+        rt._closers.append(kie)
+        built.append(rt)
+        return rt, delivery
+
+    yield factory
+    for rt in built:
+        await rt.close()

@@ -1,0 +1,116 @@
+"""Shared test helpers: a manual clock, a recording delivery, images and settings."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from bot.clock import Clock
+from bot.config import Settings, load_settings
+from bot.delivery import UndeliverableError
+from bot.store import Job
+
+
+class TestClock(Clock):
+    """A clock the test moves by hand; also callable, so FakeKie can share it."""
+
+    __test__ = False
+
+    def __init__(self, start: float | None = None) -> None:
+        # Starts at the real time: callback signatures carry wall-clock timestamps.
+        self.t = time.time() if start is None else start
+        self._tick = asyncio.Event()
+
+    def now(self) -> float:
+        return self.t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> float:
+        self.t += seconds
+        self._tick.set()
+        self._tick = asyncio.Event()
+        return self.t
+
+    async def wait(self, event: asyncio.Event, delay: float | None) -> None:
+        deadline = None if delay is None else self.t + delay
+        while not event.is_set() and (deadline is None or self.t < deadline):
+            tick = self._tick
+            waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(tick.wait())]
+            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for w in pending:
+                w.cancel()
+
+
+class RecordingDelivery:
+    """A delivery that remembers what a person would have been shown."""
+
+    def __init__(self, *, fail_times: int = 0, undeliverable: bool = False) -> None:
+        self.updates: list[Job] = []
+        self.videos: list[tuple[Job, bytes]] = []
+        self.ended: list[Job] = []
+        self.fail_times = fail_times
+        self.undeliverable = undeliverable
+
+    async def job_updated(self, job: Job) -> None:
+        self.updates.append(job)
+
+    async def deliver_video(self, job: Job, path: Path) -> None:
+        if self.undeliverable:
+            raise UndeliverableError("the channel is gone")
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RuntimeError("Discord is down")
+        self.videos.append((job, path.read_bytes()))
+
+    async def job_ended(self, job: Job) -> None:
+        self.ended.append(job)
+
+
+def png_bytes(
+    width: int = 640, height: int = 360, color: str = "orange", fmt: str = "PNG"
+) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, fmt)
+    return buf.getvalue()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(tmp: Path, kie_url: str, **sections: dict[str, Any]) -> Settings:
+    """Settings pointing at the fake kie.ai, with fast retries, in ``tmp``."""
+    env = {
+        "KIE_API_KEY": "test-key",
+        "KIE_BASE_URL": kie_url,
+        "KIE_UPLOAD_URL": kie_url,
+        "STORYBOARD_DB": str(tmp / "bot.db"),
+        "STORYBOARD_MEDIA_DIR": str(tmp / "media"),
+    }
+    base = load_settings(environ=env)
+    data = base.model_dump()
+    data["kie"].update(
+        {
+            "backoff_base": 0.001,
+            "backoff_max": 0.01,
+            "maintenance_backoff": 0.001,
+            "request_timeout": 5.0,
+        }
+    )
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
+    for section in ("kie", "discord"):
+        for key, value in list(data[section].items()):
+            if hasattr(value, "get_secret_value"):
+                data[section][key] = value.get_secret_value()
+    return Settings(**data)
