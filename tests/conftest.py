@@ -47,7 +47,7 @@ RuntimeFactory = Callable[..., Awaitable[tuple[Runtime, RecordingDelivery]]]
 
 @pytest.fixture
 async def make_runtime(clock: TestClock) -> AsyncIterator[RuntimeFactory]:
-    """Build a Runtime (store, real kie client against the fake, tracker) with a recording delivery."""
+    """Build a Runtime (store, kie client against the fake, tracker), recording deliveries."""
     built: list[Runtime] = []
 
     async def factory(

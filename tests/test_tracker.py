@@ -1,4 +1,4 @@
-"""The job tracker against the fake kie.ai: by polling, by callback, across restarts, and failing."""
+"""The job tracker against the fake kie.ai: polling, callbacks, restarts, failures."""
 
 from __future__ import annotations
 
@@ -146,7 +146,7 @@ async def test_restart_after_fetch_delivers_the_stored_video(
     settings, fake, clock, make_runtime, image
 ):
     fake.plan = TaskPlan(duration=5)
-    rt1, d1 = await make_runtime(settings, RecordingDelivery(fail_times=99))
+    rt1, _d1 = await make_runtime(settings, RecordingDelivery(fail_times=99))
     job = await rt1.tracker.submit(BOARD, image)
     await rt1.tracker.run_once()
     clock.advance(10)
@@ -313,7 +313,7 @@ async def test_storyboard_beyond_the_fallback_is_refused_naming_the_limit(
 
 async def test_generic_500_on_create_never_falls_back(settings, fake, clock, make_runtime, image):
     fake.fail_next("createTask", code=500, msg="Internal Error")
-    rt, delivery = await make_runtime(settings)
+    rt, _delivery = await make_runtime(settings)
     job = await rt.tracker.submit(BOARD, image)
     await rt.tracker.run_once()
     assert (await rt.store.get_job(job.id)).state == JobState.UNKNOWN
@@ -406,7 +406,7 @@ async def test_callback_checks(tmp_path, fake, clock, make_runtime, image):
 async def test_callback_reconciles_an_unknown_create(tmp_path, fake, clock, make_runtime, image):
     fake.plan = TaskPlan(duration=5)
     fake.fail_after_create(http_status=0)  # connection dropped after kie.ai created the task
-    rt, delivery = await _callback_runtime(tmp_path, fake, make_runtime)
+    rt, _delivery = await _callback_runtime(tmp_path, fake, make_runtime)
     job = await rt.tracker.submit(BOARD, image)
     await rt.tracker.run_once()
     assert (await rt.store.get_job(job.id)).state == JobState.UNKNOWN

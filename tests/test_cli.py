@@ -1,0 +1,301 @@
+"""``storyboard-bot`` end to end, as a subprocess, against the fake kie.ai."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.fakekie import KLING_MODEL, SORA_MODEL, FakeKie, TaskPlan
+from tests.helpers import png_bytes
+
+CONFIG = """
+[tracker]
+poll_min_seconds = 0.2
+
+[kie]
+backoff_base = 0.01
+maintenance_backoff = 0.01
+"""
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+async def live_fake() -> AsyncIterator[FakeKie]:
+    async with FakeKie() as server:  # real time
+        server.plan = TaskPlan(waiting=0.1, queuing=0.1, duration=0.4)
+        yield server
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "config.toml").write_text(CONFIG)
+    (tmp_path / "ref.png").write_bytes(png_bytes(640, 360))
+    (tmp_path / "tall.jpg").write_bytes(png_bytes(360, 640, fmt="JPEG"))
+    return tmp_path
+
+
+def _env(fake: FakeKie | None, workdir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("KIE_", "STORYBOARD_", "DISCORD_"))
+    }
+    env.update(
+        {
+            "KIE_API_KEY": "test-key",
+            "KIE_BASE_URL": fake.url if fake else "http://127.0.0.1:9",
+            "KIE_UPLOAD_URL": fake.url if fake else "http://127.0.0.1:9",
+            "STORYBOARD_DB": str(workdir / "cli.db"),
+            "STORYBOARD_MEDIA_DIR": str(workdir / "media"),
+        }
+    )
+    env.update(extra)
+    return env
+
+
+async def run_cli(
+    workdir: Path,
+    *args: str,
+    fake: FakeKie | None = None,
+    interrupt_after: float | None = None,
+    **env: str,
+) -> Result:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=workdir,
+        env=_env(fake, workdir, **env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    if interrupt_after is not None:
+        await asyncio.sleep(interrupt_after)
+        proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return Result(proc.returncode, out.decode(), err.decode())
+
+
+SHOTS = ["--shot", "7.5 | A kitten with headphones", "--shot", "7.5秒｜同一只小猫舔着嘴唇"]
+
+
+async def test_render_writes_the_video(workdir, live_fake):
+    r = await run_cli(
+        workdir, "render", "--image", "ref.png", *SHOTS, "--out", "v.mp4", fake=live_fake
+    )
+    assert r.code == 0, r.err
+    assert r.out.strip() == "v.mp4"
+    assert (workdir / "v.mp4").read_bytes() == live_fake.expected_result()
+    assert "generating" in r.err  # progress on stderr
+    body = live_fake.created[0]
+    assert body["model"] == SORA_MODEL
+    assert body["input"]["shots"] == [
+        {"Scene": "A kitten with headphones", "duration": 7.5},
+        {"Scene": "同一只小猫舔着嘴唇", "duration": 7.5},
+    ]
+    assert body["input"]["n_frames"] == "15"
+    assert body["input"]["aspect_ratio"] == "landscape"
+    assert body["input"]["image_urls"] == [live_fake.uploads[0]["downloadUrl"]]
+
+
+async def test_render_aspect_follows_the_image_and_automatic_shots_share(workdir, live_fake):
+    r = await run_cli(
+        workdir,
+        "render",
+        "--image",
+        "tall.jpg",
+        "--shot",
+        "4 | first",
+        "--shot",
+        "second",
+        "--shot",
+        "third",
+        "--length",
+        "10",
+        fake=live_fake,
+    )
+    assert r.code == 0, r.err
+    inp = live_fake.created[0]["input"]
+    assert inp["aspect_ratio"] == "portrait"
+    assert [s["duration"] for s in inp["shots"]] == [4, 3, 3]
+    assert Path(workdir / r.out.strip()).is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--shot", "20 | too long"], "Shot 1 lasts 20 s; a shot lasts 0.1 to 15 s."),
+        (["--shot", "9 | a", "--shot", "9 | b"], "The shots add up to 18 s, more than the 15 s"),
+        (["--shot", "7,5 | a"], '"7,5" is not a duration'),
+        (["--shot", "a", "--length", "20"], "20 s is not available"),
+        (["--shot", "x" * 351], "351 characters; the limit is 350"),
+        (["--shot", "15 | a", "--shot", "b"], "leaving 0 s for 1 shot(s)"),
+    ],
+)
+async def test_invalid_input_exits_2_before_any_network_call(workdir, live_fake, args, message):
+    r = await run_cli(workdir, "render", "--image", "ref.png", *args, fake=live_fake)
+    assert r.code == 2
+    assert message in r.err
+    assert len(r.err.strip().splitlines()) == 1
+    assert "Traceback" not in r.err
+    assert sum(live_fake.calls.values()) == 0
+
+
+async def test_not_an_image_exits_2(workdir, live_fake):
+    (workdir / "notes.png").write_text("this is text, whatever the name says")
+    r = await run_cli(workdir, "render", "--image", "notes.png", "--shot", "a", fake=live_fake)
+    assert r.code == 2 and "not an image" in r.err
+    assert sum(live_fake.calls.values()) == 0
+
+
+async def test_configuration_error_exits_3_without_leaking_secrets(workdir):
+    r = await run_cli(
+        workdir, "render", "--image", "ref.png", "--shot", "a", STORYBOARD_HTTP_PORT="not-a-port"
+    )
+    assert r.code == 3
+    assert r.err.strip().splitlines() == [
+        "configuration error: STORYBOARD_HTTP_PORT (http.port): Input should be a valid "
+        "integer, unable to parse string as an integer"
+    ]
+    env = _env(None, workdir)
+    del env["KIE_API_KEY"]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "render",
+        "--image",
+        "ref.png",
+        "--shot",
+        "a",
+        cwd=workdir,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate()
+    assert proc.returncode == 3
+    assert "KIE_API_KEY (kie.api_key) is not set" in err.decode()
+
+
+async def test_failed_generation_exits_1_with_failmsg(workdir, live_fake):
+    live_fake.plan = TaskPlan(duration=0.3, outcome="fail", fail_msg="guardrails said no")
+    r = await run_cli(workdir, "render", "--image", "ref.png", "--shot", "a", fake=live_fake)
+    assert r.code == 1
+    assert r.err.strip().endswith("error: guardrails said no")
+
+
+async def test_refused_by_kie_exits_1(workdir, live_fake):
+    live_fake.fail_next("createTask", code=402, msg="Credits insufficient")
+    r = await run_cli(workdir, "render", "--image", "ref.png", "--shot", "a", fake=live_fake)
+    assert r.code == 1
+    assert "out of credits" in r.err
+    assert "test-key" not in r.err
+
+
+async def test_unknown_create_outcome_exits_4_and_is_not_resubmitted(workdir, live_fake):
+    live_fake.fail_after_create(http_status=500)
+    r = await run_cli(workdir, "render", "--image", "ref.png", "--shot", "a", fake=live_fake)
+    assert r.code == 4
+    assert "may or may not have been accepted" in r.err
+    assert len(live_fake.create_attempts) == 1
+
+
+async def test_ctrl_c_exits_130_and_resume_finishes(workdir, live_fake):
+    live_fake.plan = TaskPlan(duration=3)
+    r = await run_cli(
+        workdir, "render", "--image", "ref.png", "--shot", "a", fake=live_fake, interrupt_after=2.0
+    )
+    assert r.code == 130
+    line = next(x for x in r.err.splitlines() if x.startswith("interrupted:"))
+    assert "storyboard-bot resume" in line and live_fake.last_task.task_id in line
+    job_id = line.split("resume ")[1].split("`")[0]
+
+    r2 = await run_cli(workdir, "resume", job_id, "--out", "later.mp4", fake=live_fake)
+    assert r2.code == 0, r2.err
+    assert (workdir / "later.mp4").read_bytes() == live_fake.expected_result()
+    assert len(live_fake.created) == 1
+
+
+async def test_kling_as_the_configured_model(workdir, live_fake):
+    r = await run_cli(
+        workdir, "render", "--image", "ref.png", *SHOTS, fake=live_fake, KIE_MODEL=KLING_MODEL
+    )
+    assert r.code == 0, r.err
+    body = live_fake.created[0]
+    assert body["model"] == KLING_MODEL
+    assert body["input"]["multi_prompt"] == [
+        {"prompt": "A kitten with headphones", "duration": 8},
+        {"prompt": "同一只小猫舔着嘴唇", "duration": 7},
+    ]
+    assert body["input"]["duration"] == 15 and body["input"]["customize_multi_shots"] is True
+    assert [b["model"] for b in live_fake.create_attempts] == [KLING_MODEL]
+
+
+async def test_default_settings_fall_back_to_kling_when_sora_is_paused(workdir, live_fake):
+    live_fake.pause_model(SORA_MODEL)
+    r = await run_cli(workdir, "render", "--image", "ref.png", *SHOTS, fake=live_fake)
+    assert r.code == 0, r.err
+    assert f"{SORA_MODEL} is paused at kie.ai; using {KLING_MODEL} instead" in r.err
+    assert [b["model"] for b in live_fake.create_attempts] == [SORA_MODEL, KLING_MODEL]
+
+
+async def test_paused_without_fallback_exits_1_and_explains(workdir, live_fake):
+    live_fake.pause_model(SORA_MODEL)
+    r = await run_cli(
+        workdir,
+        "render",
+        "--image",
+        "ref.png",
+        "--shot",
+        "a",
+        fake=live_fake,
+        KIE_FALLBACK_MODEL="",
+    )
+    assert r.code == 1
+    assert "paused" in r.err and "KIE_FALLBACK_MODEL" in r.err
+
+
+async def test_model_flag_refuses_storyboard_beyond_kling_limits(workdir, live_fake):
+    shots = [a for i in range(7) for a in ("--shot", f"1 | shot {i}")]
+    r = await run_cli(
+        workdir, "render", "--image", "ref.png", *shots, "--model", KLING_MODEL, fake=live_fake
+    )
+    assert r.code == 2
+    assert "1 to 6 shots; this one has 7" in r.err
+    assert sum(live_fake.calls.values()) == 0
+
+
+async def test_doctor_reports_a_checklist(workdir, live_fake):
+    # Discord's API is pointed at the fake too (which does not know /users/@me).
+    (workdir / "doctor.toml").write_text(f'[discord]\napi_base = "{live_fake.url}"\n')
+    r = await run_cli(
+        workdir,
+        "--config",
+        "doctor.toml",
+        "doctor",
+        fake=live_fake,
+        DISCORD_TOKEN="not-a-real-token",
+    )
+    lines = r.out.splitlines()
+    assert "[ok]   kie.ai key: 1000 credits left" in lines
+    assert any(
+        x.startswith("[warn] sora-2-pro-storyboard: OpenAI shut the Sora 2 API") for x in lines
+    )
+    assert any(x.startswith("[ok]   fallback model: kling-3.0-omni/image-to-video") for x in lines)
+    assert any(x.startswith("[ok]   database:") for x in lines)
+    # No Discord here: the token check fails plainly, and the token is never printed.
+    assert any(x.startswith("[FAIL] Discord") for x in lines)
+    assert "not-a-real-token" not in r.out + r.err
+    assert r.code == 1
