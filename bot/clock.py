@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 
 class Clock:
-    """Wall-clock time (unix seconds) and waiting for an event with a timeout."""
+    """Wall-clock time (unix seconds) and sleeping. Subclasses may use another time source
+    (the Discord bot uses discord.py's, which test harnesses can move)."""
 
     def now(self) -> float:
         return time.time()
 
-    async def wait(self, event: asyncio.Event, delay: float | None) -> None:
-        """Return when ``event`` is set or ``delay`` seconds have passed."""
-        if delay is None:
-            await event.wait()
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), max(0.0, delay))
-
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+        await asyncio.sleep(max(0.0, seconds))

@@ -17,9 +17,30 @@ class DownloadError(Exception):
 
 
 def safe_url(url: str) -> str:
-    """scheme://host/path: links may carry signed tokens in the query string."""
+    """scheme://host[:port]/path: links may carry signed tokens in the query string (and
+    credentials before the host), so both are left out."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is not None:
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def _stream_timeout(session: aiohttp.ClientSession) -> aiohttp.ClientTimeout:
+    """The session's ``total`` timeout (kie.ai's request_timeout, 60 s) suits API calls, not a
+    video of up to hundreds of MB: a download fails only when it stalls (no byte for that long),
+    not when it is merely long."""
+    timeout = session.timeout
+    stall = timeout.sock_read or timeout.total or 60.0
+    return aiohttp.ClientTimeout(
+        total=None, sock_connect=timeout.sock_connect or stall, sock_read=stall
+    )
 
 
 async def download_file(
@@ -32,7 +53,7 @@ async def download_file(
     part = dest.with_name(dest.name + ".part")
     size = 0
     try:
-        async with session.get(url) as resp:
+        async with session.get(url, timeout=_stream_timeout(session)) as resp:
             if resp.status != 200:
                 raise DownloadError(f"HTTP {resp.status} fetching {safe_url(url)}")
             if resp.content_length is not None and resp.content_length > max_bytes:

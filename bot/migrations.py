@@ -117,7 +117,14 @@ async def migrate(db: aiosqlite.Connection, target: int = LATEST) -> int:
     for version in range(current + 1, target + 1):
         script = MIGRATIONS[version - 1]
         # One transaction per migration: a crash leaves the previous version intact.
-        await db.executescript(
-            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
-        )
+        try:
+            await db.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
+        except BaseException:
+            # executescript stops at the failing statement and leaves the transaction open;
+            # the next statement (or executescript's implicit COMMIT) would keep half of it.
+            if db.in_transaction:
+                await db.rollback()
+            raise
     return await schema_version(db)

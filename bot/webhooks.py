@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 from typing import Any
 
 MAX_SIGNATURE_AGE = 300.0  # seconds
@@ -12,19 +13,28 @@ MAX_SIGNATURE_AGE = 300.0  # seconds
 
 def callback_token(secret: str, job_id: str) -> str:
     """An unguessable token binding a callback URL to one job."""
-    return hmac.new(secret.encode(), f"callback:{job_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    message = f"callback:{job_id}".encode("utf-8", "surrogatepass")  # job_id may come from a URL
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
 def callback_url(public_url: str, secret: str, job_id: str) -> str:
     return f"{public_url.rstrip('/')}/kie/callback/{job_id}/{callback_token(secret, job_id)}"
 
 
+def _same(expected: str, given: str) -> bool:
+    """Constant-time comparison that never raises: ``hmac.compare_digest`` refuses ``str``
+    with non-ASCII characters (TypeError), and ``given`` comes from a stranger's request."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
+
+
 def token_ok(secret: str, job_id: str, token: str) -> bool:
-    return hmac.compare_digest(callback_token(secret, job_id), token)
+    return _same(callback_token(secret, job_id), token)
 
 
 def expected_signature(key: str, task_id: str, timestamp: str) -> str:
-    digest = hmac.new(key.encode(), f"{task_id}.{timestamp}".encode(), hashlib.sha256).digest()
+    # The task id comes from the callback's JSON, which may hold lone surrogates ("\ud800").
+    message = f"{task_id}.{timestamp}".encode("utf-8", "surrogatepass")
+    digest = hmac.new(key.encode(), message, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 
@@ -38,9 +48,10 @@ def signature_ok(
         ts = float(timestamp)
     except ValueError:
         return False
-    if abs(now - ts) > MAX_SIGNATURE_AGE:
+    # "nan" parses but compares false with everything: it would pass the age check.
+    if not math.isfinite(ts) or abs(now - ts) > MAX_SIGNATURE_AGE:
         return False
-    return hmac.compare_digest(expected_signature(key, task_id, timestamp), signature)
+    return _same(expected_signature(key, task_id, timestamp), signature)
 
 
 def task_id_of(body: Any) -> str | None:

@@ -39,14 +39,10 @@ class TestClock(Clock):
         self._tick = asyncio.Event()
         return self.t
 
-    async def wait(self, event: asyncio.Event, delay: float | None) -> None:
-        deadline = None if delay is None else self.t + delay
-        while not event.is_set() and (deadline is None or self.t < deadline):
-            tick = self._tick
-            waiters = [asyncio.ensure_future(event.wait()), asyncio.ensure_future(tick.wait())]
-            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for w in pending:
-                w.cancel()
+    async def sleep(self, seconds: float) -> None:
+        deadline = self.t + seconds
+        while self.t < deadline:
+            await self._tick.wait()
 
 
 class RecordingDelivery:

@@ -294,7 +294,7 @@ def shot_lines(draw: st.DrawFn) -> tuple[str, str, int | None]:
     return scene, scene, None
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     lines=st.lists(shot_lines(), min_size=1, max_size=10),
     length=st.sampled_from([10, 15, 25]),

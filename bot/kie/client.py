@@ -34,21 +34,35 @@ _RETRY_READ_CODES = frozenset({429, 455, 500, 502, 503, 504})
 _NO_LIMIT: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 
+def _bucket(limit: int, window: float, max_burst: int) -> AsyncLimiter:
+    """A leaky bucket that admits at most ``limit`` calls in any ``window`` seconds.
+
+    aiolimiter admits at most C + r*T calls in any window T (capacity C, rate r): a burst of
+    at most half the limit at once, then the rest spread over the window (so at least half the
+    limit per window is sustained). With ``limit`` 1 nothing is left to spread: the single
+    token leaks over slightly more than the window, so a second call never lands exactly on
+    the window's boundary.
+    """
+    burst = max(1, min(max_burst, limit // 2))
+    leak = limit - burst
+    if leak == 0:
+        return AsyncLimiter(burst, window * 1.001)
+    return AsyncLimiter(burst, window * burst / leak)
+
+
 class RateLimits:
     """kie.ai's per-account limits, shared by every client in the process.
 
     aiolimiter is a leaky bucket: with capacity C and rate r it admits at most C + r*T calls in
-    any window T. Capacity and rate are chosen so that C + r*T never exceeds kie.ai's limit.
+    any window T (a whole number of them). Capacity and rate are chosen so that C + r*T never
+    exceeds kie.ai's limit (for a limit of 1 it stays just under 2: one call). See _bucket.
     """
 
     def __init__(self, create_per_10s: int = 20, reads_per_second: int = 10) -> None:
         # 20 per 10 s -> burst 10, then 1/s: at most 10 + 10 = 20 in any 10 s.
-        burst = max(1, create_per_10s // 2)
-        self.create = AsyncLimiter(burst, 10.0 * burst / (create_per_10s - burst or 1))
+        self.create = _bucket(create_per_10s, 10.0, max_burst=create_per_10s)
         # 10 per s -> burst 2, then 8/s: at most 2 + 8 = 10 in any second.
-        rburst = min(2, reads_per_second)
-        rrate = max(1, reads_per_second - rburst)
-        self.read = AsyncLimiter(rburst, rburst / rrate)
+        self.read = _bucket(reads_per_second, 1.0, max_burst=2)
 
 
 _shared_limits: dict[tuple[int, int], RateLimits] = {}
@@ -109,9 +123,13 @@ class KieClient:
 
     # -- backoff -------------------------------------------------------------------------
     def _backoff(self, attempt: int, base: float | None = None) -> float:
-        """Exponential backoff with full jitter in [delay/2, delay]."""
+        """Exponential backoff with jitter in [delay/2, delay].
+
+        The cap is ``backoff_max``, but never below ``base``: the maintenance backoff (60 s by
+        default) is longer than the ordinary cap (30 s) and must not be cut down to it.
+        """
         base = self._settings.backoff_base if base is None else base
-        delay = min(self._settings.backoff_max, base * (2**attempt))
+        delay = min(max(self._settings.backoff_max, base), base * (2**attempt))
         return delay * (0.5 + self._rng() / 2)
 
     # -- transport -----------------------------------------------------------------------

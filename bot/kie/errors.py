@@ -21,9 +21,15 @@ _MEANINGS: dict[int, str] = {
 
 # Answers on createTask that prove no task was created.
 _NOT_CREATED_CODES = frozenset({400, 401, 402, 404, 422, 429, 433, 455, 501, 505})
+# The verdict must be about the model itself ("model xyz is not supported", "unknown model"),
+# not about a parameter of a request that names the model ("model xyz: shots[0].duration is
+# invalid", "model xyz does not support a shot duration of 20 s"): at most the model's name may
+# stand between "model" and the verdict.
 _UNKNOWN_MODEL = re.compile(
-    r"model.*(unknown|unsupported|not\s+support|not\s+exist|not\s+found|invalid)"
-    r"|(unknown|unsupported|invalid)\s+model",
+    r"\bmodel\b(?:\s+[\w./:-]+)??\s*(?::|\bis\b|\bwas\b)?\s*"
+    r"(?:unknown|unsupported|invalid|unavailable|not\s+(?:supported|available|found|exists?)"
+    r"|(?:does\s+not|doesn't)\s+exist)\b"
+    r"|\b(?:unknown|unsupported|invalid)\s+model\b",
     re.IGNORECASE,
 )
 

@@ -97,7 +97,7 @@ def _largest_remainder(tenths: list[int], total: int) -> list[int]:
     return out
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.integers(min_value=1, max_value=150), min_size=1, max_size=6).filter(
         lambda xs: sum(xs) <= 150
