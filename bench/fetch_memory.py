@@ -12,7 +12,9 @@ the record back with recordInfo, and only then measures ``ru_maxrss`` around
 
 The figure compared is the child's peak RSS after the fetch; both children do exactly the same
 work apart from the size, so the difference is what the size costs. Exit status 1 when the
-target is missed (or a fetch is wrong), 0 otherwise.
+target is missed (or a fetch is wrong), 0 otherwise. A third child, the control, reads the
+same 100 MB whole with ``resp.read()`` to show that the measurement does catch a fetch that
+holds the video in memory.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _mb(n: float) -> str:
 
 
 # ------------------------------------------------------------------------------ child
-async def _child(url: str, size: int) -> dict[str, object]:
+async def _child(url: str, size: int, control: bool = False) -> dict[str, object]:
     from bot.images import prepare_image
     from bot.kie import KieClient, RateLimits
     from bot.models.sora import SoraStoryboard
@@ -84,7 +86,16 @@ async def _child(url: str, size: int) -> dict[str, object]:
             gc.collect()
             before = _maxrss_bytes()
             t0 = time.perf_counter()
-            got = await kie.fetch(result_url, dest, max_bytes=settings.kie.max_video_bytes)
+            if control:
+                # The instrument's check: the same bytes read whole into memory.
+                async with kie.session.get(result_url) as resp:
+                    body = await resp.read()
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(body)
+                got = len(body)
+                del body
+            else:
+                got = await kie.fetch(result_url, dest, max_bytes=settings.kie.max_video_bytes)
             seconds = time.perf_counter() - t0
             after = _maxrss_bytes()
 
@@ -106,11 +117,11 @@ async def _child(url: str, size: int) -> dict[str, object]:
 
 
 # ------------------------------------------------------------------------------ parent
-async def _run_child(url: str, size: int) -> dict[str, object]:
+async def _run_child(url: str, size: int, control: bool = False) -> dict[str, object]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         str(Path(__file__).resolve()),
-        "--child",
+        "--control" if control else "--child",
         url,
         str(size),
         cwd=str(ROOT),
@@ -128,27 +139,30 @@ async def _run_child(url: str, size: int) -> dict[str, object]:
 async def _parent() -> int:
     from tests.fakekie import FakeKie, TaskPlan
 
-    results: dict[int, dict[str, object]] = {}
+    results: dict[tuple[int, bool], dict[str, object]] = {}
     ok = True
-    for size in (SMALL, LARGE):
+    for size, control in ((SMALL, False), (LARGE, False), (LARGE, True)):
         # A fresh fake per size: result_bytes=N streams N filler bytes without holding them.
         async with FakeKie(result_bytes=size, auto_callbacks=False) as fake:
             fake.plan = TaskPlan(duration=0.0)  # the task has succeeded as soon as it exists
             expected = fake.result_sha256()
-            res = await _run_child(fake.url, size)
+            res = await _run_child(fake.url, size, control)
             calls = dict(fake.calls)
-        results[size] = res
+        results[size, control] = res
         good = res["fetched"] == res["on_disk"] == size and res["sha256"] == expected
         ok &= good
+        how = "resp.read() (control)" if control else "KieClient.fetch      "
         print(
-            f"fetch {size:>11,} bytes: peak RSS before {_mb(res['rss_before'])}, "
+            f"{how} {size:>11,} bytes: peak RSS before {_mb(res['rss_before'])}, "
             f"after {_mb(res['rss_after'])} (+{_mb(res['rss_after'] - res['rss_before'])}), "
             f"{res['seconds']:.2f} s, content {'ok' if good else 'WRONG'}; "
             f"fake saw {calls}"
         )
 
-    small, large = results[SMALL], results[LARGE]
+    small, large = results[SMALL, False], results[LARGE, False]
+    control = results[LARGE, True]
     diff = int(large["rss_after"]) - int(small["rss_after"])
+    control_diff = int(control["rss_after"]) - int(small["rss_after"])
     met = diff < TARGET_MB * 1024 * 1024
     print()
     print(f"peak RSS, 200 KB fetch : {_mb(small['rss_after'])}")
@@ -157,6 +171,13 @@ async def _parent() -> int:
         f"difference             : {_mb(diff)}   (target < {TARGET_MB:.0f} MB: "
         f"{'met' if met else 'MISSED'})"
     )
+    print(
+        f"control: the same 100 MB read whole with resp.read() costs {_mb(control_diff)} more "
+        "(shows the measurement would catch a non-streaming fetch)"
+    )
+    if control_diff < LARGE // 2:
+        print("the control did not show the expected growth: the measurement is suspect")
+        ok = False
     if not ok:
         print("a fetched file did not match what the fake served", file=sys.stderr)
     return 0 if met and ok else 1
@@ -165,10 +186,11 @@ async def _parent() -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=2, metavar=("URL", "SIZE"), help=argparse.SUPPRESS)
+    parser.add_argument("--control", nargs=2, metavar=("URL", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        url, size = args.child[0], int(args.child[1])
-        print(json.dumps(asyncio.run(_child(url, size))))
+    if args.child or args.control:
+        url, size = args.child or args.control
+        print(json.dumps(asyncio.run(_child(url, int(size), control=bool(args.control)))))
         return 0
     return asyncio.run(_parent())
 

@@ -125,6 +125,14 @@ class TrackerSettings(_Section):
     concurrency: int = Field(default=8, ge=1, le=100)
 
 
+class RetentionSettings(_Section):
+    """How long stored reference images and videos are kept, and how much disk they may use."""
+
+    days: float = Field(default=14.0, gt=0)
+    max_disk_mb: float = Field(default=5000.0, gt=0)
+    sweep_minutes: float = Field(default=60.0, gt=0)
+
+
 Resolution = Literal["720p", "1080p", "4k"]
 
 
@@ -179,6 +187,7 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     tracker: TrackerSettings = TrackerSettings()
     kling: KlingSettings = KlingSettings()
+    retention: RetentionSettings = RetentionSettings()
     prices: PriceSettings = PriceSettings()
 
     @classmethod

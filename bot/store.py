@@ -6,10 +6,12 @@ step starts: a crash at any point leaves a row that says exactly what has and ha
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -117,6 +119,27 @@ class Store:
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self.db = db
         self.path = path
+        # One connection is shared by every task: a write issued while another task holds a
+        # transaction would silently join it. Every write takes this lock.
+        self.lock = asyncio.Lock()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error), excluding other writers."""
+        async with self.lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+
+    async def write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """One statement under the write lock; returns the number of rows changed."""
+        async with self.lock:
+            async with self.db.execute(sql, tuple(params)) as cur:
+                return cur.rowcount
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
@@ -126,10 +149,15 @@ class Store:
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
             db.row_factory = aiosqlite.Row
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA foreign_keys=ON")
-            await db.execute("PRAGMA busy_timeout=5000")
+            # Each PRAGMA's cursor is closed at once: an open one blocks the migrations' COMMIT.
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=NORMAL",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA busy_timeout=5000",
+            ):
+                async with db.execute(pragma):
+                    pass
             await migrate(db)
         except BaseException:
             # e.g. a database newer than this bot: don't leave the connection's thread behind.
@@ -147,7 +175,7 @@ class Store:
         return row["value"] if row else None
 
     async def set_meta(self, key: str, value: str) -> None:
-        await self.db.execute(
+        await self.write(
             "INSERT INTO meta(key, value) VALUES (?, ?) "
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
@@ -157,7 +185,7 @@ class Store:
         """A random secret created once and kept in the database (e.g. for callback tokens)."""
         value = await self.get_meta(key)
         if value is None:
-            await self.db.execute(
+            await self.write(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
                 (key, secrets.token_hex(32)),
             )
@@ -178,7 +206,7 @@ class Store:
         data["storyboard"] = job.storyboard.model_dump_json()
         cols = ", ".join(data)
         marks = ", ".join("?" for _ in data)
-        await self.db.execute(f"INSERT INTO jobs ({cols}) VALUES ({marks})", tuple(data.values()))
+        await self.write(f"INSERT INTO jobs ({cols}) VALUES ({marks})", data.values())
         return job
 
     async def get_job(self, job_id: str) -> Job | None:
@@ -210,8 +238,7 @@ class Store:
             states = [str(s) for s in expect]
             sql += f" AND state IN ({', '.join('?' for _ in states)})"
             params.extend(states)
-        cur = await self.db.execute(sql, params)
-        if cur.rowcount == 0:
+        if await self.write(sql, params) == 0:
             return None
         return await self.get_job(job_id)
 

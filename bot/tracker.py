@@ -158,9 +158,9 @@ class Tracker:
         elif self.origin:
             sql += " AND origin = ?"
             params.append(self.origin)
-        cur = await self.store.db.execute(sql, params)
+        count = await self.store.write(sql, params)
         self.wake()
-        return cur.rowcount
+        return count
 
     def wake(self) -> None:
         """Make the loop look at the store again now (a job was added or a callback came)."""
@@ -284,9 +284,15 @@ class Tracker:
 
     async def _guarded_step(self, job_id: str) -> None:
         try:
-            async with self._sem:
-                job = await self.store.get_job(job_id)
-                if job is not None:
+            job = await self.store.get_job(job_id)
+            if job is None:
+                return
+            if job.state == JobState.QUEUED:
+                # Submitting waits on the create limiter; it must not hold a slot that the
+                # status reads of running jobs need.
+                await self.step(job)
+            else:
+                async with self._sem:
                     await self.step(job)
         except asyncio.CancelledError:
             raise

@@ -67,3 +67,12 @@ def task_id_of(body: Any) -> str | None:
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def media_token(secret: str, job_id: str) -> str:
+    """An unguessable token for serving a job's stored video."""
+    return hmac.new(secret.encode(), f"media:{job_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def media_url(public_url: str, secret: str, job_id: str) -> str:
+    return f"{public_url.rstrip('/')}/media/{job_id}/{media_token(secret, job_id)}.mp4"

@@ -34,35 +34,33 @@ _RETRY_READ_CODES = frozenset({429, 455, 500, 502, 503, 504})
 _NO_LIMIT: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 
-def _bucket(limit: int, window: float, max_burst: int) -> AsyncLimiter:
-    """A leaky bucket that admits at most ``limit`` calls in any ``window`` seconds.
-
-    aiolimiter admits at most C + r*T calls in any window T (capacity C, rate r): a burst of
-    at most half the limit at once, then the rest spread over the window (so at least half the
-    limit per window is sustained). With ``limit`` 1 nothing is left to spread: the single
-    token leaks over slightly more than the window, so a second call never lands exactly on
-    the window's boundary.
-    """
-    burst = max(1, min(max_burst, limit // 2))
-    leak = limit - burst
-    if leak == 0:
-        return AsyncLimiter(burst, window * 1.001)
-    return AsyncLimiter(burst, window * burst / leak)
-
-
 class RateLimits:
     """kie.ai's per-account limits, shared by every client in the process.
 
     aiolimiter is a leaky bucket: with capacity C and rate r it admits at most C + r*T calls in
-    any window T (a whole number of them). Capacity and rate are chosen so that C + r*T never
-    exceeds kie.ai's limit (for a limit of 1 it stays just under 2: one call). See _bucket.
+    any window T. C and r are chosen so that C + r*T stays at 90 % of kie.ai's limit (a margin
+    for network jitter bunching requests up on kie.ai's side).
     """
 
     def __init__(self, create_per_10s: int = 20, reads_per_second: int = 10) -> None:
-        # 20 per 10 s -> burst 10, then 1/s: at most 10 + 10 = 20 in any 10 s.
-        self.create = _bucket(create_per_10s, 10.0, max_burst=create_per_10s)
-        # 10 per s -> burst 2, then 8/s: at most 2 + 8 = 10 in any second.
-        self.read = _bucket(reads_per_second, 1.0, max_burst=2)
+        creates = _with_margin(create_per_10s)  # 20 -> 18 per 10 s
+        burst = max(1, creates // 2)  # 9 at once, then 0.9/s: at most 9 + 9 = 18 in 10 s
+        self.create = AsyncLimiter(burst, _period(burst, creates - burst, 10.0))
+        reads = _with_margin(reads_per_second)  # 10 -> 9 per second
+        rburst = 1  # 1 at once, then 8/s: at most 1 + 8 = 9 in any second
+        self.read = AsyncLimiter(rburst, _period(rburst, reads - rburst, 1.0))
+
+
+def _with_margin(limit: int) -> int:
+    """90 % of a limit of 10 or more; small limits are kept (a margin would halve them)."""
+    return limit - round(limit * 0.1) if limit >= 10 else max(1, limit)
+
+
+def _period(burst: int, refill: int, window: float) -> float:
+    """The bucket's time_period so that ``burst`` + what leaks in ``window`` <= burst + refill."""
+    if refill <= 0:  # a limit of 1: nothing may leak in within one window
+        return window * 1.001
+    return window * burst / refill
 
 
 _shared_limits: dict[tuple[int, int], RateLimits] = {}

@@ -1,0 +1,188 @@
+"""What people see, as plain text: the draft card, the status line, the result, job lists.
+
+No Discord types here: the cogs turn a :class:`Card` into an embed. Every string goes through
+the translation layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.i18n import error_text, t
+from bot.models.base import VideoModel
+from bot.store import Job, JobState
+from bot.storyboard import Storyboard, fmt_tenths
+
+TIMELINE_WIDTH = 30
+BAR_WIDTH = 12
+BLOCKS = "▇▆▅▄▃"  # alternating shades so neighbouring shots stay apart
+
+
+@dataclass
+class Card:
+    title: str
+    description: str
+    fields: list[tuple[str, str, bool]] = field(default_factory=list)
+    footer: str = ""
+    color: int = 0x5865F2
+
+
+def timeline(board: Storyboard, width: int = TIMELINE_WIDTH) -> str:
+    """The shots against the length: ``1▇▇▇▇2▆▆▆▆░░`` (one cell per 1/width of the video)."""
+    total = board.length * 10
+    cells: list[str] = []
+    used = 0
+    for i, shot in enumerate(board.shots):
+        start = round(used * width / total)
+        used += shot.tenths
+        end = round(used * width / total)
+        n = max(1, end - start)
+        cells.append(BLOCKS[i % 2] * n)
+    bar = "".join(cells)[:width]
+    return f"`{bar}{'░' * (width - len(bar))}` {fmt_tenths(board.total_tenths)}/{board.length} s"
+
+
+def shot_lines(board: Storyboard, lang: str) -> str:
+    lines = []
+    for i, shot in enumerate(board.shots, 1):
+        auto = f" {t('card.auto', lang)}" if shot.auto else ""
+        lines.append(f"**{i}.** `{fmt_tenths(shot.tenths)} s`{auto} {shot.scene}")
+    return "\n".join(lines)
+
+
+def cost_text(model: VideoModel, board: Storyboard, credit_usd: float, lang: str) -> str:
+    credits = model.price(board)
+    return t("card.cost_value", lang, credits=credits, usd=f"{credits * credit_usd:.2f}")
+
+
+def draft_card(
+    *,
+    draft_id: str,
+    revision: int,
+    board: Storyboard,
+    model: VideoModel,
+    author_mention: str,
+    credit_usd: float,
+    lang: str,
+    has_thread: bool,
+    discarded_by: str | None = None,
+    image_removed: bool = False,
+) -> Card:
+    card = Card(
+        title=t("card.title", lang, shots=len(board.shots), length=board.length),
+        description=shot_lines(board, lang),
+        footer=t("card.footer", lang, draft=draft_id, revision=revision),
+    )
+    card.fields = [
+        (t("card.timeline", lang), timeline(board), False),
+        (t("card.aspect", lang), t(f"aspect.{board.aspect}", lang), True),
+        (t("card.model", lang), model.label, True),
+        (t("card.cost", lang), cost_text(model, board, credit_usd, lang), True),
+        (t("card.author", lang), author_mention, True),
+    ]
+    notes = []
+    if discarded_by:
+        card.color = 0x747F8D
+        notes.append(t("card.discarded", lang, user=discarded_by))
+    elif has_thread:
+        notes.append(t("card.thread_hint", lang))
+    else:
+        notes.append(t("card.no_thread", lang))
+    if image_removed:
+        notes.append(t("card.image_removed", lang))
+    card.description += "\n\n" + "\n".join(f"-# {n}" for n in notes)
+    return card
+
+
+def progress_bar(pct: int, width: int = BAR_WIDTH) -> str:
+    pct = max(0, min(100, pct))
+    filled = round(pct * width / 100)
+    return f"`{'█' * filled}{'░' * (width - filled)}` {pct}%"
+
+
+def status_text(job: Job, lang: str, *, position: int | None = None) -> str:
+    """The status message for a job in any state."""
+    started = f"<t:{int(job.created_at)}:R>"
+    lines: list[str] = []
+    if job.fallback_from:
+        lines.append(
+            t(
+                "status.fallback",
+                lang,
+                primary=job.fallback_from,
+                fallback=job.model,
+                credits=job.credits or 0,
+            )
+        )
+    match job.state:
+        case JobState.QUEUED | JobState.SUBMITTING:
+            if position and position > 1:
+                lines.append(t("status.queued_position", lang, position=position, started=started))
+            else:
+                lines.append(t("status.queued", lang, started=started))
+        case JobState.RUNNING:
+            key = f"status.kie.{job.kie_state or 'waiting'}"
+            line = t(key, lang, started=started)
+            if job.kie_state == "generating" and job.progress is not None:
+                line += " " + progress_bar(job.progress)
+            lines.append(line)
+        case JobState.SUCCEEDED | JobState.FETCHED:
+            lines.append(t("status.fetching", lang, started=started))
+        case JobState.DELIVERED:
+            lines.append(t("status.done", lang))
+        case JobState.UNKNOWN:
+            lines.append(t("status.unknown", lang, reason=job.fail_msg or ""))
+        case JobState.CANCELLED:
+            lines.append(t("status.cancelled", lang))
+        case JobState.REFUSED:
+            lines.append(t("status.refused", lang, reason=job.fail_msg or ""))
+        case JobState.FAILED:
+            lines.append(t("status.failed", lang, reason=job.fail_msg or ""))
+        case JobState.EXPIRED:
+            lines.append(t("status.expired", lang, reason=job.fail_msg or ""))
+        case JobState.UNDELIVERABLE:
+            lines.append(t("status.undeliverable", lang, reason=job.fail_msg or ""))
+    if job.state in (JobState.REFUSED, JobState.CANCELLED):
+        lines.append(t("status.not_counted", lang))
+    elif job.state in (JobState.FAILED, JobState.EXPIRED):
+        lines.append(t("status.failed_not_counted", lang))
+    lines.append(f"-# {t('status.footer', lang, job=job.id, model=job.model)}")
+    return "\n".join(lines)
+
+
+def result_text(job: Job, author_mention: str, lang: str, *, link_note: str = "") -> str:
+    lines = [
+        t(
+            "result.ready",
+            lang,
+            mention=author_mention,
+            shots=len(job.storyboard.shots),
+            length=job.storyboard.length,
+        )
+    ]
+    if link_note:
+        lines.append(link_note)
+    if job.draft_id and job.revision:
+        lines.append(f"-# {t('result.from', lang, draft=job.draft_id, revision=job.revision)}")
+    lines.append(f"-# {t('result.marker', lang, job=job.id)}")
+    return "\n".join(lines)
+
+
+def job_line(job: Job, lang: str, link: str | None = None) -> str:
+    when = f"<t:{int(job.created_at)}:R>"
+    state = t(f"state.{job.state}", lang)
+    shots = len(job.storyboard.shots)
+    where = f" · {link}" if link else ""
+    return f"`{job.id}` {state} · {shots} × {job.storyboard.length} s · {when}{where}"
+
+
+__all__ = [
+    "Card",
+    "draft_card",
+    "error_text",
+    "job_line",
+    "progress_bar",
+    "result_text",
+    "status_text",
+    "timeline",
+]

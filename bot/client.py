@@ -1,0 +1,150 @@
+"""The one discord.py Bot subclass: wires the core (store, kie.ai, tracker, web) to Discord."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.drafts import Drafts
+from bot.kie import KieApi
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.storyboard", "cogs.meta")
+COMMAND_HASH_KEY = "command_hash"
+
+# What the bot needs in a channel, and the invite URL's permission integer (see the README).
+REQUIRED_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+    add_reactions=True,
+    create_public_threads=True,
+    send_messages_in_threads=True,
+    manage_threads=True,
+)
+
+
+class DiscordClock(Clock):
+    """discord.py's notion of now (real time in production; a harness may move it)."""
+
+    def now(self) -> float:
+        return discord.utils.utcnow().timestamp()
+
+
+class StoryboardBot(commands.Bot):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        kie: KieApi | None = None,
+        serve_http: bool = True,
+        sync_only: bool = False,
+        sync_guild: int | None = None,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            # Scene text is echoed everywhere: nothing pings unless a message allows it.
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+        self._kie = kie
+        self._serve_http = serve_http
+        self._sync_only = sync_only
+        self._sync_guild = sync_guild
+        self.clock = DiscordClock()
+        self.runtime: Runtime
+        self.drafts: Drafts
+
+    async def setup_hook(self) -> None:
+        from cogs.delivery import DiscordDelivery
+        from cogs.i18n import StoryboardTranslator
+
+        self.delivery = DiscordDelivery(self)
+        self.runtime = await Runtime.build(
+            self.settings,
+            self.delivery,
+            kie=self._kie,
+            clock=self.clock,
+            origin="discord",
+            serve_http=self._serve_http and not self._sync_only,
+        )
+        self.drafts = Drafts(self.runtime.store)
+        await self.tree.set_translator(StoryboardTranslator())
+        for ext in EXTENSIONS:
+            await self.load_extension(ext)
+        if self._sync_only:
+            await self.sync_commands(force=True, guild=self._sync_guild)
+            return
+        await self.sync_commands()
+        await self.runtime.start()
+
+    # -- command sync ---------------------------------------------------------------------
+    async def command_hash(self) -> str:
+        translator = self.tree.translator
+        payloads: list[dict[str, Any]] = []
+        for cmd in sorted(self.tree.get_commands(), key=lambda c: c.name):
+            if translator is not None:
+                payloads.append(await cmd.get_translated_payload(self.tree, translator))
+            else:
+                payloads.append(cmd.to_dict(self.tree))
+        blob = json.dumps(payloads, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    async def sync_commands(self, *, force: bool = False, guild: int | None = None) -> bool:
+        """Sync only when the command set changed since the last sync (or when forced)."""
+        digest = await self.command_hash()
+        store = self.runtime.store
+        if not force and await store.get_meta(COMMAND_HASH_KEY) == digest:
+            log.info("slash commands unchanged; not syncing")
+            return False
+        target = discord.Object(id=guild) if guild else None
+        if target is not None:
+            self.tree.copy_global_to(guild=target)
+        await self.tree.sync(guild=target)
+        if target is None:
+            await store.set_meta(COMMAND_HASH_KEY, digest)
+        log.info("slash commands synced%s", f" to guild {guild}" if guild else "")
+        return True
+
+    async def close(self) -> None:
+        runtime = getattr(self, "runtime", None)
+        if runtime is not None:
+            await runtime.close()
+        await super().close()
+
+    async def on_ready(self) -> None:
+        log.info("logged in as %s (%s)", self.user, self.user.id if self.user else "?")
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        from bot.retention import forget_guild
+
+        removed = await forget_guild(self.runtime.store, guild.id)
+        log.info("left guild %s: removed %d stored files", guild.id, removed)
+
+
+def invite_url(client_id: int | str) -> str:
+    perms = REQUIRED_PERMISSIONS.value
+    return (
+        "https://discord.com/oauth2/authorize"
+        f"?client_id={client_id}&scope=bot+applications.commands&permissions={perms}"
+    )
+
+
+def error_line(exc: app_commands.AppCommandError) -> str:
+    return f"{type(exc).__name__}: {exc}"

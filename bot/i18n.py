@@ -1,0 +1,360 @@
+"""Every user-facing string, in English and Simplified Chinese.
+
+``t(key, lang, **params)`` formats a string; a missing translation falls back to English.
+Errors from the core (:class:`bot.errors.UserError`) carry a code and parameters, so they are
+rendered here in the reader's language too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.errors import UserError
+
+LANGS = ("en", "zh")
+
+STRINGS: dict[str, dict[str, str]] = {
+    # -- commands (names stay English; descriptions are localized) ---------------------------
+    "cmd.storyboard": {
+        "en": "Make a short video from an image and a list of shots",
+        "zh": "用一张图片和一组分镜生成短视频",
+    },
+    "cmd.storyboard.image": {
+        "en": "The reference image (png, jpeg, webp...)",
+        "zh": "参考图片（png、jpeg、webp 等）",
+    },
+    "cmd.storyboard.shots": {
+        "en": "Shots separated by ; e.g. 7.5 | a kitten; 7.5 | it smiles (leave empty for a form)",
+        "zh": "用 ; 分隔的分镜，例如 7.5 | 小猫; 7.5 | 它笑了（留空则打开表单）",
+    },
+    "cmd.storyboard.length": {"en": "Video length in seconds", "zh": "视频时长（秒）"},
+    "cmd.storyboard.aspect": {
+        "en": "Landscape or portrait (default: like the image)",
+        "zh": "横屏或竖屏（默认跟随图片）",
+    },
+    "cmd.status": {"en": "Your recent storyboard videos", "zh": "你最近的分镜视频"},
+    "cmd.help": {"en": "How to write shots, with examples", "zh": "如何编写分镜（含示例）"},
+    "aspect.landscape": {"en": "Landscape", "zh": "横屏"},
+    "aspect.portrait": {"en": "Portrait", "zh": "竖屏"},
+    # -- the draft card -------------------------------------------------------------------------
+    "card.title": {
+        "en": "Storyboard · {shots} shots · {length} s",
+        "zh": "分镜 · {shots} 个镜头 · {length} 秒",
+    },
+    "card.auto": {"en": "(auto)", "zh": "（自动）"},
+    "card.timeline": {"en": "Timeline", "zh": "时间线"},
+    "card.aspect": {"en": "Aspect", "zh": "画幅"},
+    "card.model": {"en": "Model", "zh": "模型"},
+    "card.cost": {"en": "Estimated cost", "zh": "预计费用"},
+    "card.cost_value": {"en": "{credits} credits (≈ ${usd})", "zh": "{credits} 积分（约 ${usd}）"},
+    "card.author": {"en": "Author", "zh": "作者"},
+    "card.footer": {
+        "en": "Draft {draft} · revision {revision}",
+        "zh": "草稿 {draft} · 第 {revision} 版",
+    },
+    "card.thread_hint": {
+        "en": "Edit the shots in the thread below, or with the buttons.",
+        "zh": "在下方的子区中修改分镜，或使用按钮。",
+    },
+    "card.no_thread": {
+        "en": "No thread here: the buttons edit this draft.",
+        "zh": "这里无法创建子区：请用按钮修改草稿。",
+    },
+    "card.discarded": {"en": "Discarded by {user}.", "zh": "已被 {user} 丢弃。"},
+    "card.image_removed": {
+        "en": "The reference image has been removed (retention policy); run /storyboard again.",
+        "zh": "参考图片已按保留策略删除；请重新运行 /storyboard。",
+    },
+    "thread.name": {"en": "Storyboard {draft}", "zh": "分镜 {draft}"},
+    "thread.intro": {
+        "en": "Edit this storyboard with the **Edit** button on the card. "
+        "Type `/storyboard-help` for the shot grammar.",
+        "zh": "用卡片上的**编辑**按钮修改此分镜。输入 `/storyboard-help` 查看分镜语法。",
+    },
+    # -- buttons and modals ---------------------------------------------------------------------
+    "button.generate": {"en": "Generate", "zh": "生成"},
+    "button.edit": {"en": "Edit", "zh": "编辑"},
+    "button.discard": {"en": "Discard", "zh": "丢弃"},
+    "button.regenerate": {"en": "Regenerate", "zh": "重新生成"},
+    "button.delete": {"en": "Delete", "zh": "删除"},
+    "button.download": {"en": "Download", "zh": "下载"},
+    "button.cancel": {"en": "Cancel", "zh": "取消"},
+    "button.fix": {"en": "Fix", "zh": "修改"},
+    "modal.title": {"en": "Storyboard shots", "zh": "分镜"},
+    "modal.label": {"en": "Shots, one per line", "zh": "分镜，每行一个"},
+    "modal.description": {
+        "en": "7.5 | scene, or a scene alone to share the time evenly",
+        "zh": "7.5 | 场景；只写场景则平分时长",
+    },
+    "modal.example": {
+        "en": "7.5 | A fluffy orange kitten with headphones, warm light\n"
+        "7.5 | The kitten licks its lips, content",
+        "zh": "7.5 | 一只戴着耳机的橘色小猫，温暖的灯光\n7.5 | 小猫满足地舔着嘴唇",
+    },
+    # -- answers ----------------------------------------------------------------------------
+    "draft.created": {
+        "en": "Your storyboard draft is ready: {link}",
+        "zh": "分镜草稿已创建：{link}",
+    },
+    "draft.image_note": {"en": "Note: {summary}", "zh": "注意：{summary}"},
+    "draft.updated": {"en": "Updated to revision {revision}.", "zh": "已更新为第 {revision} 版。"},
+    "draft.discarded": {"en": "Draft discarded.", "zh": "草稿已丢弃。"},
+    "generate.started": {"en": "Started: {link}", "zh": "已开始：{link}"},
+    "cancel.done": {"en": "Cancelled. Nothing was spent.", "zh": "已取消，未产生费用。"},
+    "cancel.too_late": {
+        "en": "kie.ai has already accepted this job; it cannot be cancelled there.",
+        "zh": "kie.ai 已接受此任务，无法在那里取消。",
+    },
+    "delete.done": {"en": "Deleted.", "zh": "已删除。"},
+    "download.link": {
+        "en": "Here is a fresh link, valid for 20 minutes: {url}",
+        "zh": "这是新的下载链接，20 分钟内有效：{url}",
+    },
+    "download.failed": {
+        "en": "kie.ai could not give a download link: {reason}",
+        "zh": "kie.ai 无法提供下载链接：{reason}",
+    },
+    "error.not_author": {
+        "en": "Only the author of this storyboard (or someone with Manage Messages) can do that.",
+        "zh": "只有此分镜的作者（或拥有“管理消息”权限的成员）可以这样做。",
+    },
+    "error.busy": {
+        "en": "You already have a video being made here; wait for it to finish.",
+        "zh": "你在这里已有一个视频正在生成，请等待完成。",
+    },
+    "error.draft_gone": {"en": "This storyboard no longer exists.", "zh": "此分镜已不存在。"},
+    "error.draft_discarded": {"en": "This storyboard was discarded.", "zh": "此分镜已被丢弃。"},
+    "error.job_gone": {"en": "That job no longer exists.", "zh": "该任务已不存在。"},
+    "error.image_gone": {
+        "en": "The reference image has been removed (retention policy); run /storyboard again.",
+        "zh": "参考图片已按保留策略删除；请重新运行 /storyboard。",
+    },
+    "error.not_image": {
+        "en": "That attachment is not an image ({kind}). Attach a png, jpeg or webp picture.",
+        "zh": "该附件不是图片（{kind}）。请附上 png、jpeg 或 webp 图片。",
+    },
+    "error.image_too_large": {
+        "en": "That image is {size} MB; the largest accepted is {max} MB.",
+        "zh": "图片大小为 {size} MB，最大允许 {max} MB。",
+    },
+    "error.image": {"en": "The image was refused: {reason}", "zh": "图片被拒绝：{reason}"},
+    "error.missing_permissions": {
+        "en": "I can't work in this channel: I'm missing {perms}. Ask an admin to grant them.",
+        "zh": "我无法在此频道工作：缺少 {perms} 权限。请联系管理员授予。",
+    },
+    "error.guild_only": {
+        "en": "This command works in servers only.",
+        "zh": "此命令只能在服务器中使用。",
+    },
+    "error.unexpected": {
+        "en": "Something went wrong on our side; nothing was spent. Please try again.",
+        "zh": "出了点问题，未产生费用。请重试。",
+    },
+    "error.invalid": {"en": "{error}", "zh": "{error}"},
+    "error.fix_hint": {
+        "en": "Press **Fix** to edit what you typed.",
+        "zh": "点击**修改**以编辑你输入的内容。",
+    },
+    # -- the status message ---------------------------------------------------------------------
+    "status.queued": {"en": "⏳ Queued, started {started}", "zh": "⏳ 排队中，开始于 {started}"},
+    "status.queued_position": {
+        "en": "⏳ Queued: position {position} (the bot sends at most 20 jobs per 10 s to kie.ai), "
+        "started {started}. You can still cancel.",
+        "zh": "⏳ 排队中：第 {position} 位（每 10 秒最多向 kie.ai 提交 20 个任务），开始于 {started}。"
+        "仍可取消。",
+    },
+    "status.kie.waiting": {
+        "en": "📨 Sent to kie.ai, waiting to start (started {started})",
+        "zh": "📨 已提交到 kie.ai，等待开始（开始于 {started}）",
+    },
+    "status.kie.queuing": {
+        "en": "🕒 In kie.ai's queue (started {started})",
+        "zh": "🕒 在 kie.ai 的队列中（开始于 {started}）",
+    },
+    "status.kie.generating": {
+        "en": "🎬 Generating (started {started})",
+        "zh": "🎬 生成中（开始于 {started}）",
+    },
+    "status.kie.success": {"en": "🎬 Finishing", "zh": "🎬 即将完成"},
+    "status.kie.fail": {"en": "❌ Failed", "zh": "❌ 失败"},
+    "status.fetching": {
+        "en": "📥 Done at kie.ai, fetching the video",
+        "zh": "📥 kie.ai 已完成，正在获取视频",
+    },
+    "status.done": {"en": "✅ Done.", "zh": "✅ 完成。"},
+    "status.unknown": {
+        "en": "⚠️ {reason}. It was not sent again, so you are not charged twice; "
+        "check kie.ai before trying again.",
+        "zh": "⚠️ {reason}。任务没有被重复提交，不会重复扣费；重试前请先在 kie.ai 查看。",
+    },
+    "status.cancelled": {"en": "🚫 Cancelled before it was sent.", "zh": "🚫 已在提交前取消。"},
+    "status.refused": {"en": "❌ Not sent: {reason}.", "zh": "❌ 未提交：{reason}。"},
+    "status.failed": {"en": "❌ The generation failed: {reason}", "zh": "❌ 生成失败：{reason}"},
+    "status.expired": {"en": "⌛ Gave up: {reason}.", "zh": "⌛ 已放弃：{reason}。"},
+    "status.undeliverable": {
+        "en": "⚠️ The video was made but could not be posted: {reason}.",
+        "zh": "⚠️ 视频已生成但无法发布：{reason}。",
+    },
+    "status.not_counted": {"en": "Nothing was spent.", "zh": "未产生费用。"},
+    "status.failed_not_counted": {
+        "en": "This did not count against your quota.",
+        "zh": "此次不计入你的配额。",
+    },
+    "status.footer": {"en": "job {job} · {model}", "zh": "任务 {job} · {model}"},
+    "status.fallback": {
+        "en": "ℹ️ {primary} is paused at kie.ai; using {fallback} instead ({credits} credits).",
+        "zh": "ℹ️ kie.ai 已暂停 {primary}；改用 {fallback}（{credits} 积分）。",
+    },
+    # -- results --------------------------------------------------------------------------------
+    "result.ready": {
+        "en": "{mention} your video is ready ({shots} shots, {length} s).",
+        "zh": "{mention} 你的视频已完成（{shots} 个镜头，{length} 秒）。",
+    },
+    "result.too_large_link": {
+        "en": "The video ({size} MB) is larger than this server's upload limit ({limit} MB): {url}",
+        "zh": "视频（{size} MB）超过了本服务器的上传限制（{limit} MB）：{url}",
+    },
+    "result.too_large_button": {
+        "en": "The video ({size} MB) is larger than this server's upload limit ({limit} MB). "
+        "Press **Download** for a private link (valid 20 minutes each time).",
+        "zh": "视频（{size} MB）超过了本服务器的上传限制（{limit} MB）。"
+        "点击**下载**获取私人链接（每次 20 分钟内有效）。",
+    },
+    "result.from": {
+        "en": "made from draft {draft}, revision {revision}",
+        "zh": "由草稿 {draft} 第 {revision} 版生成",
+    },
+    # Unique to result messages: a restart looks for it before posting a video again.
+    "result.marker": {"en": "video {job}", "zh": "视频 {job}"},
+    "result.file_removed": {
+        "en": "The stored video has been removed (retention policy).",
+        "zh": "存储的视频已按保留策略删除。",
+    },
+    "dm.undeliverable": {
+        "en": "Your storyboard video (job {job}) was made but I could not post it in the channel: "
+        "{reason}.",
+        "zh": "你的分镜视频（任务 {job}）已生成，但无法在频道中发布：{reason}。",
+    },
+    # -- job states (status lists) -------------------------------------------------------------
+    "state.queued": {"en": "queued", "zh": "排队中"},
+    "state.submitting": {"en": "sending", "zh": "提交中"},
+    "state.running": {"en": "running", "zh": "生成中"},
+    "state.succeeded": {"en": "finishing", "zh": "即将完成"},
+    "state.fetched": {"en": "posting", "zh": "发布中"},
+    "state.delivered": {"en": "✅ done", "zh": "✅ 完成"},
+    "state.failed": {"en": "❌ failed", "zh": "❌ 失败"},
+    "state.refused": {"en": "❌ not sent", "zh": "❌ 未提交"},
+    "state.unknown": {"en": "⚠️ unconfirmed", "zh": "⚠️ 未确认"},
+    "state.expired": {"en": "⌛ gave up", "zh": "⌛ 已放弃"},
+    "state.cancelled": {"en": "🚫 cancelled", "zh": "🚫 已取消"},
+    "state.undeliverable": {"en": "⚠️ not posted", "zh": "⚠️ 未发布"},
+    "status.list_title": {"en": "Your recent videos here", "zh": "你在这里最近的视频"},
+    "status.list_empty": {
+        "en": "You have no storyboard videos here yet. Try /storyboard.",
+        "zh": "你在这里还没有分镜视频。试试 /storyboard。",
+    },
+    # -- help -----------------------------------------------------------------------------------
+    "help.title": {"en": "Writing shots", "zh": "如何编写分镜"},
+    "help.body": {
+        "en": "Run `/storyboard` with an image. Write one shot per line in the form, or "
+        "separate shots with `;` in the `shots` option.\n\n"
+        "**A shot:** `[DURATION[s|秒] |] SCENE`\n"
+        "```\n7.5 | A fluffy orange kitten with headphones\n7.5s | The kitten licks its lips\n"
+        "7.5秒｜同一只小猫舔着嘴唇\nA scene without a duration\n```\n"
+        "Shots without a duration share the time left evenly. Durations are in tenths of a "
+        "second. Full-width forms (`｜`, `；`, full-width digits) work too.\n\n"
+        "**Limits:** {limits}",
+        "zh": "使用 `/storyboard` 并附上一张图片。在表单中每行写一个分镜，或在 `shots` "
+        "选项中用 `;` 分隔。\n\n"
+        "**分镜格式：** `[时长[s|秒] |] 场景`\n"
+        "```\n7.5 | 一只戴耳机的橘色小猫\n7.5s | 小猫舔着嘴唇\n7.5秒｜同一只小猫舔着嘴唇\n"
+        "没有时长的场景\n```\n"
+        "没有写时长的分镜会平分剩余时长。时长精确到 0.1 秒。全角符号（`｜`、`；`、全角数字）"
+        "同样可用。\n\n**限制：** {limits}",
+    },
+    "help.limits": {
+        "en": "{model}: 1-{shots} shots, each {min}-{max} s, total at most {lengths}",
+        "zh": "{model}：1-{shots} 个镜头，每个 {min}-{max} 秒，总时长不超过 {lengths}",
+    },
+    # -- core errors, by code -------------------------------------------------------------------
+    "err.shot_count": {
+        "en": "A storyboard has 1 to {max} shots; this one has {count}.",
+        "zh": "一个分镜包含 1 到 {max} 个镜头；当前有 {count} 个。",
+    },
+    "err.length": {
+        "en": "A video is {allowed} long; {length} s is not available.",
+        "zh": "视频时长可选 {allowed}；不支持 {length} 秒。",
+    },
+    "err.aspect": {"en": "The aspect {aspect} is not available.", "zh": "不支持画幅 {aspect}。"},
+    "err.scene_empty": {
+        "en": "Shot {shot} has no scene text.",
+        "zh": "第 {shot} 个镜头没有场景描述。",
+    },
+    "err.scene_long": {
+        "en": "Shot {shot}'s scene is {chars} characters; the limit is {max}. "
+        "Shorten it or split it into two shots.",
+        "zh": "第 {shot} 个镜头的场景描述有 {chars} 个字符，上限为 {max}。请缩短或拆成两个镜头。",
+    },
+    "err.shot_duration": {
+        "en": "Shot {shot} lasts {seconds} s; a shot lasts {min} to {max} s.",
+        "zh": "第 {shot} 个镜头时长为 {seconds} 秒；每个镜头应为 {min} 到 {max} 秒。",
+    },
+    "err.total_over": {
+        "en": "The shots add up to {total} s, more than the {length} s video.",
+        "zh": "各镜头总时长为 {total} 秒，超过了 {length} 秒的视频时长。",
+    },
+    "err.no_time_left": {
+        "en": "The typed durations add up to {fixed} s of the {length} s video, leaving {left} s "
+        "for {autos} shot(s) without a duration; each needs at least {min} s.",
+        "zh": "已写明的时长共 {fixed} 秒（视频 {length} 秒），只剩 {left} 秒分给 {autos} "
+        "个未写时长的镜头；每个至少需要 {min} 秒。",
+    },
+    "err.bad_duration": {
+        "en": '{where}: "{text}" is not a duration; write seconds like 7.5 or 7.5s.',
+        "zh": "{where}：“{text}”不是有效时长；请写成 7.5 或 7.5s 这样的秒数。",
+    },
+    "err.duration_precision": {
+        "en": "{where}: {text} has more than one decimal; durations are in tenths of a second.",
+        "zh": "{where}：{text} 的小数超过一位；时长精确到 0.1 秒。",
+    },
+}
+
+
+def lang_of(locale: object) -> str:
+    """A Discord locale (``zh-CN``, ``zh-TW``, ``en-US``...) or None -> ``"zh"`` or ``"en"``."""
+    value = str(getattr(locale, "value", locale) or "")
+    return "zh" if value.lower().startswith("zh") else "en"
+
+
+def t(key: str, lang: str = "en", /, **params: Any) -> str:
+    entry = STRINGS.get(key)
+    if entry is None:
+        return key
+    template = entry.get(lang) or entry["en"]
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return entry["en"].format_map(_Missing(params))
+
+
+class _Missing(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def error_text(err: Exception, lang: str) -> str:
+    """A core error in the reader's language (English text when no translation applies)."""
+    if lang == "en" or not isinstance(err, UserError):
+        return str(err)
+    entry = STRINGS.get(f"err.{err.code}")
+    if entry is None or lang not in entry:
+        return str(err)
+    params = dict(err.params)
+    if "where" in params and isinstance(params["where"], str):
+        params["where"] = params["where"].replace("Shot ", "第 ") + (
+            " 个镜头" if params["where"] else ""
+        )
+    try:
+        return entry[lang].format(**params)
+    except (KeyError, IndexError):
+        return str(err)

@@ -1,0 +1,65 @@
+"""``/storyboard-status`` and ``/storyboard-help``: what a member asks about their videos."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.cards import job_line
+from bot.i18n import t
+from bot.storyboard import fmt_tenths
+from cogs.i18n import ls
+from cogs.ui import message_link, user_lang
+
+if TYPE_CHECKING:
+    from bot.client import StoryboardBot
+
+
+class MetaCog(commands.Cog, name="StoryboardMeta"):
+    def __init__(self, bot: StoryboardBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="storyboard-status", description=ls("cmd.status"))
+    @app_commands.guild_only()
+    async def status(self, interaction: discord.Interaction[Any]) -> None:
+        lang = user_lang(interaction)
+        guild_id = interaction.guild.id if interaction.guild else None
+        jobs = await self.bot.runtime.store.jobs_for_owner(guild_id, interaction.user.id, 10)
+        if not jobs:
+            await interaction.response.send_message(t("status.list_empty", lang), ephemeral=True)
+            return
+        lines = []
+        for job in jobs:
+            target = job.result_message_id or job.status_message_id
+            link = message_link(job.guild_id, job.channel_id, target) if target else None
+            lines.append(job_line(job, lang, link))
+        embed = discord.Embed(title=t("status.list_title", lang), description="\n".join(lines))
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    @app_commands.command(name="storyboard-help", description=ls("cmd.help"))
+    async def help(self, interaction: discord.Interaction[Any]) -> None:
+        lang = user_lang(interaction)
+        limits = []
+        for model in self.bot.runtime.models.all():
+            lim = model.limits
+            limits.append(
+                t(
+                    "help.limits",
+                    lang,
+                    model=model.label,
+                    shots=lim.max_shots,
+                    min=fmt_tenths(lim.min_shot_tenths),
+                    max=fmt_tenths(lim.max_shot_tenths),
+                    lengths=lim.lengths_text(),
+                )
+            )
+        body = t("help.body", lang, limits="\n".join(f"• {x}" for x in limits))
+        embed = discord.Embed(title=t("help.title", lang), description=body)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+async def setup(bot: StoryboardBot) -> None:
+    await bot.add_cog(MetaCog(bot))

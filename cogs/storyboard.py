@@ -1,0 +1,652 @@
+"""``/storyboard``: the command, the draft card and its buttons, Generate and the result buttons.
+
+Thin: Discord input becomes core calls (grammar, images, drafts, tracker) and core results
+become messages. Buttons are DynamicItems whose custom_id carries the draft or job id, so they
+keep working after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.cards import draft_card, status_text
+from bot.drafts import Draft
+from bot.i18n import error_text, t
+from bot.images import ImageError, PreparedImage, prepare_image
+from bot.kie import KieError, KieUnreachable
+from bot.models.base import VideoModel
+from bot.shotgrammar import ShotLine, format_block, parse_lines, resolve, split_block, split_option
+from bot.store import Job, JobState, new_id
+from bot.storyboard import Storyboard, StoryboardError
+from cogs.i18n import ls
+from cogs.ui import (
+    THREAD_PERMISSIONS,
+    can_moderate,
+    guild_lang,
+    message_link,
+    missing_permissions,
+    to_embed,
+    user_lang,
+)
+
+if TYPE_CHECKING:
+    from bot.client import StoryboardBot
+
+log = logging.getLogger(__name__)
+
+MAX_ATTACHMENT = 50_000_000
+THREAD_ARCHIVE_MINUTES = 1440
+IMAGE_NAME = "reference.{ext}"
+
+ACTIONS: dict[str, tuple[discord.ButtonStyle, str, str]] = {
+    "gen": (discord.ButtonStyle.primary, "🎬", "button.generate"),
+    "edit": (discord.ButtonStyle.secondary, "✏️", "button.edit"),
+    "discard": (discord.ButtonStyle.secondary, "🗑️", "button.discard"),
+    "regen": (discord.ButtonStyle.primary, "🔁", "button.regenerate"),
+    "delete": (discord.ButtonStyle.secondary, "🗑️", "button.delete"),
+    "dl": (discord.ButtonStyle.secondary, "⬇️", "button.download"),
+    "cancel": (discord.ButtonStyle.secondary, "✖️", "button.cancel"),
+}
+
+
+class ActionButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"sb:(?P<action>[a-z]+):(?P<target>[0-9a-f]+)",
+):
+    """Every persistent button: ``sb:<action>:<draft or job id>``."""
+
+    def __init__(self, action: str, target: str, lang: str = "en") -> None:
+        style, emoji, key = ACTIONS[action]
+        super().__init__(
+            discord.ui.Button(
+                style=style, emoji=emoji, label=t(key, lang), custom_id=f"sb:{action}:{target}"
+            )
+        )
+        self.action = action
+        self.target = target
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: Any,
+        /,
+    ) -> ActionButton:
+        if match["action"] not in ACTIONS:
+            raise ValueError(f"unknown action {match['action']}")
+        return cls(match["action"], match["target"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        cog = interaction.client.get_cog("Storyboard")
+        assert isinstance(cog, StoryboardCog)
+        await cog.on_action(interaction, self.action, self.target)
+
+
+def _view(*buttons: ActionButton) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for b in buttons:
+        view.add_item(b)
+    return view
+
+
+def draft_view(draft_id: str, lang: str) -> discord.ui.View:
+    return _view(*(ActionButton(a, draft_id, lang) for a in ("gen", "edit", "discard")))
+
+
+def status_view(job: Job, lang: str) -> discord.ui.View | None:
+    if job.state == JobState.QUEUED:
+        return _view(ActionButton("cancel", job.id, lang))
+    return None
+
+
+def result_view(job: Job, lang: str, *, downloadable: bool = False) -> discord.ui.View:
+    buttons = [ActionButton("regen", job.id, lang)]
+    if job.draft_id:
+        buttons.append(ActionButton("edit", job.draft_id, lang))
+    buttons.append(ActionButton("delete", job.id, lang))
+    if downloadable:
+        buttons.append(ActionButton("dl", job.id, lang))
+    return _view(*buttons)
+
+
+OnText = Callable[[discord.Interaction[Any], str], Awaitable[None]]
+
+
+class ShotsModal(discord.ui.Modal):
+    """One paragraph field, a shot per line."""
+
+    def __init__(self, lang: str, text: str, on_text: OnText) -> None:
+        super().__init__(title=t("modal.title", lang)[:45], timeout=900)
+        self.on_text = on_text
+        self.shots: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            style=discord.TextStyle.paragraph,
+            default=text[:4000],
+            max_length=4000,
+            custom_id="shots",
+        )
+        self.add_item(
+            discord.ui.Label(
+                text=t("modal.label", lang)[:45],
+                description=t("modal.description", lang)[:100],
+                component=self.shots,
+            )
+        )
+
+    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
+        await self.on_text(interaction, self.shots.value)
+
+
+class FixView(discord.ui.View):
+    """Reopens the modal with the text as typed, so nothing typed is lost."""
+
+    def __init__(self, lang: str, text: str, on_text: OnText) -> None:
+        super().__init__(timeout=900)
+        self.lang, self.text, self.on_text = lang, text, on_text
+        button: discord.ui.Button[Any] = discord.ui.Button(
+            label=t("button.fix", lang), style=discord.ButtonStyle.primary, emoji="✏️"
+        )
+        button.callback = self._fix  # type: ignore[method-assign]
+        self.add_item(button)
+
+    async def _fix(self, interaction: discord.Interaction[Any]) -> None:
+        await interaction.response.send_modal(ShotsModal(self.lang, self.text, self.on_text))
+
+
+async def reply(interaction: discord.Interaction[Any], text: str, **kwargs: Any) -> None:
+    """An ephemeral answer, whether or not the interaction was answered already."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, **kwargs)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, **kwargs)
+
+
+class StoryboardCog(commands.Cog, name="Storyboard"):
+    def __init__(self, bot: StoryboardBot) -> None:
+        self.bot = bot
+        self._user_locks: dict[tuple[int, int], asyncio.Lock] = {}
+        lengths = sorted(set(self.model.limits.lengths))
+        param = self.storyboard._params["length"]
+        param.choices = [app_commands.Choice(name=f"{n} s", value=n) for n in lengths]
+        self.default_length = 15 if 15 in lengths else lengths[-1]
+
+    @property
+    def model(self) -> VideoModel:
+        return self.bot.runtime.models.primary
+
+    # -- /storyboard ------------------------------------------------------------------------
+    @app_commands.command(name="storyboard", description=ls("cmd.storyboard"))
+    @app_commands.guild_only()
+    @app_commands.describe(
+        image=ls("cmd.storyboard.image"),
+        shots=ls("cmd.storyboard.shots"),
+        length=ls("cmd.storyboard.length"),
+        aspect=ls("cmd.storyboard.aspect"),
+    )
+    @app_commands.choices(
+        aspect=[
+            app_commands.Choice(name=ls("aspect.landscape"), value="landscape"),
+            app_commands.Choice(name=ls("aspect.portrait"), value="portrait"),
+        ]
+    )
+    async def storyboard(
+        self,
+        interaction: discord.Interaction[Any],
+        image: discord.Attachment,
+        shots: str | None = None,
+        length: int | None = None,
+        aspect: str | None = None,
+    ) -> None:
+        lang = user_lang(interaction)
+        channel = interaction.channel
+        guild = interaction.guild
+        if guild is None or channel is None or isinstance(channel, discord.DMChannel):
+            return await reply(interaction, t("error.guild_only", lang))
+        missing = missing_permissions(channel, guild.me)  # type: ignore[arg-type]
+        if missing:
+            return await reply(
+                interaction, t("error.missing_permissions", lang, perms=", ".join(missing))
+            )
+        problem = self._precheck(image, lang)
+        if problem:
+            return await reply(interaction, problem)
+        length = length or self.default_length
+
+        async def from_text(inter: discord.Interaction[Any], text: str) -> None:
+            await self._from_text(inter, text, image, length, aspect, lang)
+
+        if shots is None:
+            await interaction.response.send_modal(
+                ShotsModal(lang, t("modal.example", lang), from_text)
+            )
+            return
+        try:
+            lines = parse_lines(split_option(shots))
+            self._check(lines, length, aspect)
+        except StoryboardError as exc:
+            return await reply(interaction, error_text(exc, lang))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._create_draft(interaction, image, lines, length, aspect, lang)
+
+    def _check(self, lines: list[ShotLine], length: int, aspect: str | None) -> None:
+        """Every storyboard rule that does not need the image (its aspect comes later)."""
+        board = Storyboard(
+            shots=resolve(lines, length, self.model.limits),
+            length=length,
+            aspect=aspect or "landscape",  # type: ignore[arg-type]
+        )
+        self.model.validate(board)
+
+    def _precheck(self, image: discord.Attachment, lang: str) -> str | None:
+        """What Discord's metadata already says about the attachment (before downloading)."""
+        kind = image.content_type or "unknown type"
+        if image.content_type and not image.content_type.startswith("image/"):
+            return t("error.not_image", lang, kind=kind)
+        if image.size > MAX_ATTACHMENT:
+            return t(
+                "error.image_too_large",
+                lang,
+                size=f"{image.size / 1e6:.1f}",
+                max=f"{MAX_ATTACHMENT / 1e6:.0f}",
+            )
+        return None
+
+    async def _from_text(
+        self,
+        interaction: discord.Interaction[Any],
+        text: str,
+        image: discord.Attachment,
+        length: int,
+        aspect: str | None,
+        lang: str,
+    ) -> None:
+        async def again(inter: discord.Interaction[Any], new: str) -> None:
+            await self._from_text(inter, new, image, length, aspect, lang)
+
+        try:
+            lines = parse_lines(split_block(text))
+            self._check(lines, length, aspect)
+        except StoryboardError as exc:
+            return await self._refuse_text(interaction, exc, text, again, lang)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        await self._create_draft(interaction, image, lines, length, aspect, lang)
+
+    async def _refuse_text(
+        self,
+        interaction: discord.Interaction[Any],
+        exc: StoryboardError,
+        text: str,
+        again: OnText,
+        lang: str,
+    ) -> None:
+        await reply(
+            interaction,
+            f"{error_text(exc, lang)}\n{t('error.fix_hint', lang)}",
+            view=FixView(lang, text, again),
+        )
+
+    async def _create_draft(
+        self,
+        interaction: discord.Interaction[Any],
+        image: discord.Attachment,
+        lines: list[ShotLine],
+        length: int,
+        aspect: str | None,
+        lang: str,
+    ) -> None:
+        try:
+            data = await image.read()
+            prepared = await asyncio.to_thread(prepare_image, data, self.model.image_spec)
+            board = Storyboard(
+                shots=resolve(lines, length, self.model.limits),
+                length=length,
+                aspect=aspect or prepared.orientation,  # type: ignore[arg-type]
+            )
+            self.model.validate(board)
+        except StoryboardError as exc:
+            return await reply(interaction, error_text(exc, lang))
+        except ImageError as exc:
+            return await reply(interaction, t("error.image", lang, reason=str(exc)))
+        except discord.HTTPException:
+            return await reply(interaction, t("error.unexpected", lang))
+
+        assert interaction.guild is not None and interaction.channel is not None
+        drafts = self.bot.drafts
+        draft = await drafts.create(
+            board,
+            guild_id=interaction.guild.id,
+            channel_id=interaction.channel.id,
+            author_id=interaction.user.id,
+            image_path=None,
+        )
+        path = (
+            Path(self.bot.settings.storage.media_dir)
+            / "drafts"
+            / f"{draft.id}.{prepared.extension}"
+        )
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(path.write_bytes, prepared.data)
+        await drafts.update(draft.id, image_path=str(path))
+        card = await self._post_card(interaction, draft, prepared)
+        text = t("draft.created", lang, link=card.jump_url)
+        if not prepared.untouched:
+            text += "\n" + t("draft.image_note", lang, summary=prepared.summary())
+        await reply(interaction, text)
+
+    async def _post_card(
+        self, interaction: discord.Interaction[Any], draft: Draft, image: PreparedImage
+    ) -> discord.Message:
+        channel = interaction.channel
+        guild = interaction.guild
+        assert channel is not None and guild is not None
+        glang = guild_lang(guild)
+        can_thread = isinstance(channel, discord.TextChannel) and not missing_permissions(
+            channel, guild.me, THREAD_PERMISSIONS
+        )
+        name = IMAGE_NAME.format(ext=image.extension)
+        embed = self._card_embed(draft, glang, has_thread=can_thread, image_name=name)
+        msg = await channel.send(  # type: ignore[union-attr]
+            embed=embed,
+            file=discord.File(io.BytesIO(image.data), filename=name),
+            view=draft_view(draft.id, glang),
+        )
+        thread_id = None
+        if can_thread:
+            try:
+                thread = await msg.create_thread(
+                    name=t("thread.name", glang, draft=draft.id)[:100],
+                    auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+                )
+                await thread.send(t("thread.intro", glang))
+                thread_id = thread.id
+            except discord.HTTPException as exc:
+                log.info("draft %s: no thread (%s)", draft.id, exc)
+                await msg.edit(embed=self._card_embed(draft, glang, has_thread=False))
+        await self.bot.drafts.update(draft.id, card_message_id=msg.id, thread_id=thread_id)
+        return msg
+
+    def _card_embed(
+        self,
+        draft: Draft,
+        lang: str,
+        *,
+        has_thread: bool,
+        image_name: str | None = None,
+        discarded_by: str | None = None,
+    ) -> discord.Embed:
+        card = draft_card(
+            draft_id=draft.id,
+            revision=draft.revision,
+            board=draft.board,
+            model=self.model,
+            author_mention=f"<@{draft.author_id}>",
+            credit_usd=self.bot.settings.prices.credit_usd,
+            lang=lang,
+            has_thread=has_thread,
+            discarded_by=discarded_by,
+            image_removed=bool(draft.image_path) and not Path(draft.image_path or "").exists(),
+        )
+        return to_embed(card, image_name=image_name)
+
+    async def _refresh_card(self, draft: Draft, *, discarded_by: str | None = None) -> None:
+        if draft.card_message_id is None or draft.channel_id is None:
+            return
+        channel = self.bot.get_channel(draft.channel_id)
+        if channel is None or not hasattr(channel, "get_partial_message"):
+            return
+        guild = self.bot.get_guild(draft.guild_id) if draft.guild_id else None
+        lang = guild_lang(guild)
+        embed = self._card_embed(
+            draft,
+            lang,
+            has_thread=draft.thread_id is not None,
+            discarded_by=discarded_by,
+            image_name=self._card_image_name(draft),
+        )
+        view = None if discarded_by else draft_view(draft.id, lang)
+        try:
+            await channel.get_partial_message(draft.card_message_id).edit(embed=embed, view=view)
+        except discord.HTTPException as exc:
+            log.info("draft %s: card not updated: %s", draft.id, exc)
+
+    @staticmethod
+    def _card_image_name(draft: Draft) -> str | None:
+        if not draft.image_path:
+            return None
+        return IMAGE_NAME.format(ext=Path(draft.image_path).suffix.lstrip("."))
+
+    # -- buttons ----------------------------------------------------------------------------
+    async def on_action(
+        self, interaction: discord.Interaction[Any], action: str, target: str
+    ) -> None:
+        handler = {
+            "gen": self._generate,
+            "edit": self._edit,
+            "discard": self._discard,
+            "regen": self._regenerate,
+            "delete": self._delete,
+            "dl": self._download,
+            "cancel": self._cancel,
+        }[action]
+        await handler(interaction, target)
+
+    async def _draft_for(
+        self, interaction: discord.Interaction[Any], draft_id: str
+    ) -> Draft | None:
+        lang = user_lang(interaction)
+        draft = await self.bot.drafts.get(draft_id)
+        if draft is None:
+            await reply(interaction, t("error.draft_gone", lang))
+            return None
+        if not can_moderate(interaction, draft.author_id):
+            await reply(interaction, t("error.not_author", lang))
+            return None
+        if not draft.active:
+            await reply(interaction, t("error.draft_discarded", lang))
+            return None
+        return draft
+
+    async def _job_for(self, interaction: discord.Interaction[Any], job_id: str) -> Job | None:
+        lang = user_lang(interaction)
+        job = await self.bot.runtime.store.get_job(job_id)
+        if job is None:
+            await reply(interaction, t("error.job_gone", lang))
+            return None
+        if not can_moderate(interaction, job.owner_id):
+            await reply(interaction, t("error.not_author", lang))
+            return None
+        return job
+
+    async def _generate(self, interaction: discord.Interaction[Any], draft_id: str) -> None:
+        draft = await self._draft_for(interaction, draft_id)
+        if draft is None:
+            return
+        await self.start_job(
+            interaction,
+            draft.board,
+            draft.image_path,
+            draft_id=draft.id,
+            revision=draft.revision,
+            card_message_id=draft.card_message_id,
+        )
+
+    async def _regenerate(self, interaction: discord.Interaction[Any], job_id: str) -> None:
+        job = await self._job_for(interaction, job_id)
+        if job is None:
+            return
+        await self.start_job(
+            interaction,
+            job.storyboard,
+            job.image_path,
+            draft_id=job.draft_id,
+            revision=job.revision,
+            card_message_id=job.card_message_id,
+        )
+
+    async def start_job(
+        self,
+        interaction: discord.Interaction[Any],
+        board: Storyboard,
+        image_path: str | None,
+        *,
+        draft_id: str | None,
+        revision: int | None,
+        card_message_id: int | None,
+    ) -> None:
+        """Generate: checks, the status message, then the job (which the tracker follows)."""
+        lang = user_lang(interaction)
+        guild, channel = interaction.guild, interaction.channel
+        if guild is None or channel is None:
+            return await reply(interaction, t("error.guild_only", lang))
+        if not image_path or not await asyncio.to_thread(Path(image_path).exists):
+            return await reply(interaction, t("error.image_gone", lang))
+        try:
+            self.model.validate(board)
+        except StoryboardError as exc:
+            return await reply(interaction, error_text(exc, lang))
+        key = (guild.id, interaction.user.id)
+        lock = self._user_locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            # Until per-guild quotas exist: one video at a time per member.
+            recent = await self.bot.runtime.store.jobs_for_owner(guild.id, interaction.user.id)
+            if any(j.active for j in recent):
+                return await reply(interaction, t("error.busy", lang))
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            data = await asyncio.to_thread(Path(image_path).read_bytes)
+            image = await asyncio.to_thread(prepare_image, data, self.model.image_spec)
+            glang = guild_lang(guild)
+            job_id = new_id()
+            placeholder = Job(
+                id=job_id,
+                model=self.model.name,
+                storyboard=board,
+                image_path=image_path,
+                state=JobState.QUEUED,
+                created_at=self.bot.clock.now(),
+                deadline_at=0,
+                updated_at=0,
+                owner_id=interaction.user.id,
+            )
+            kwargs: dict[str, Any] = {
+                "content": status_text(placeholder, glang),
+                "view": status_view(placeholder, glang),
+            }
+            if card_message_id is not None:
+                kwargs["reference"] = channel.get_partial_message(  # type: ignore[union-attr]
+                    card_message_id
+                ).to_reference(fail_if_not_exists=False)
+            status = await channel.send(**kwargs)  # type: ignore[union-attr]
+            try:
+                await self.bot.runtime.tracker.submit(
+                    board,
+                    image,
+                    origin="discord",
+                    id=job_id,
+                    owner_id=interaction.user.id,
+                    guild_id=guild.id,
+                    channel_id=channel.id,
+                    draft_id=draft_id,
+                    revision=revision,
+                    card_message_id=card_message_id,
+                    status_message_id=status.id,
+                )
+            except StoryboardError as exc:
+                await status.edit(content=error_text(exc, glang), view=None)
+                return await reply(interaction, error_text(exc, lang))
+        await reply(interaction, t("generate.started", lang, link=status.jump_url))
+
+    async def _edit(self, interaction: discord.Interaction[Any], draft_id: str) -> None:
+        draft = await self._draft_for(interaction, draft_id)
+        if draft is None:
+            return
+        lang = user_lang(interaction)
+
+        async def on_text(inter: discord.Interaction[Any], text: str) -> None:
+            await self._apply_edit(inter, draft, text, on_text, lang)
+
+        await interaction.response.send_modal(
+            ShotsModal(lang, format_block(draft.board.shots), on_text)
+        )
+
+    async def _apply_edit(
+        self,
+        interaction: discord.Interaction[Any],
+        draft: Draft,
+        text: str,
+        again: OnText,
+        lang: str,
+    ) -> None:
+        try:
+            lines = parse_lines(split_block(text))
+            board = draft.board.with_shots(resolve(lines, draft.board.length, self.model.limits))
+            self.model.validate(board)
+        except StoryboardError as exc:
+            return await self._refuse_text(interaction, exc, text, again, lang)
+        # The modal replaces the whole list: it applies to the latest revision.
+        new = await self.bot.drafts.revise(
+            draft.id, board, editor_id=interaction.user.id, note="edit"
+        )
+        await self._refresh_card(new)
+        await reply(interaction, t("draft.updated", lang, revision=new.revision))
+
+    async def _discard(self, interaction: discord.Interaction[Any], draft_id: str) -> None:
+        draft = await self._draft_for(interaction, draft_id)
+        if draft is None:
+            return
+        await self.bot.drafts.update(draft.id, state="discarded")
+        await self._refresh_card(draft, discarded_by=interaction.user.mention)
+        await reply(interaction, t("draft.discarded", user_lang(interaction)))
+        if draft.thread_id:
+            thread = self.bot.get_channel(draft.thread_id)
+            if isinstance(thread, discord.Thread):
+                try:
+                    await thread.edit(locked=True, archived=True)
+                except discord.HTTPException as exc:
+                    log.info("draft %s: thread not locked: %s", draft.id, exc)
+
+    async def _delete(self, interaction: discord.Interaction[Any], job_id: str) -> None:
+        job = await self._job_for(interaction, job_id)
+        if job is None or interaction.message is None:
+            return
+        await interaction.message.delete()
+        await reply(interaction, t("delete.done", user_lang(interaction)))
+
+    async def _download(self, interaction: discord.Interaction[Any], job_id: str) -> None:
+        lang = user_lang(interaction)
+        job = await self.bot.runtime.store.get_job(job_id)
+        if job is None or not job.result_url:
+            return await reply(interaction, t("error.job_gone", lang))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            url = await self.bot.runtime.kie.download_url(job.result_url)
+        except (KieError, KieUnreachable) as exc:
+            reason = exc.meaning if isinstance(exc, KieError) else str(exc)
+            return await reply(interaction, t("download.failed", lang, reason=reason))
+        await reply(interaction, t("download.link", lang, url=url))
+
+    async def _cancel(self, interaction: discord.Interaction[Any], job_id: str) -> None:
+        job = await self._job_for(interaction, job_id)
+        if job is None:
+            return
+        lang = user_lang(interaction)
+        if await self.bot.runtime.tracker.cancel(job.id):
+            await reply(interaction, t("cancel.done", lang))
+        else:
+            await reply(interaction, t("cancel.too_late", lang))
+
+
+async def setup(bot: StoryboardBot) -> None:
+    bot.add_dynamic_items(ActionButton)
+    await bot.add_cog(StoryboardCog(bot))
+
+
+__all__ = ["ActionButton", "StoryboardCog", "message_link", "result_view", "status_view"]

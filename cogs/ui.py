@@ -1,0 +1,75 @@
+"""Shared Discord pieces: languages, permissions, embeds and the persistent buttons' ids."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.cards import Card
+from bot.client import REQUIRED_PERMISSIONS
+from bot.i18n import lang_of
+
+# custom_id templates of the buttons that survive restarts (DynamicItem).
+GENERATE = "sb:gen:{draft}"
+EDIT = "sb:edit:{draft}"
+DISCARD = "sb:discard:{draft}"
+REGENERATE = "sb:regen:{job}"
+DELETE = "sb:delete:{job}"
+DOWNLOAD = "sb:dl:{job}"
+CANCEL = "sb:cancel:{job}"
+
+# What /storyboard needs to post a card; threads are optional (the card works without one).
+CARD_PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    embed_links=True,
+    attach_files=True,
+    read_message_history=True,
+)
+THREAD_PERMISSIONS = discord.Permissions(create_public_threads=True, send_messages_in_threads=True)
+assert CARD_PERMISSIONS.is_subset(REQUIRED_PERMISSIONS)
+
+
+def user_lang(interaction: discord.Interaction) -> str:
+    """Private answers follow the user's client language."""
+    return lang_of(interaction.locale)
+
+
+def guild_lang(guild: discord.Guild | None) -> str:
+    """Public messages (card, status, result) follow the server's language."""
+    return lang_of(guild.preferred_locale if guild else None)
+
+
+def missing_permissions(
+    channel: discord.abc.GuildChannel | discord.Thread,
+    member: discord.Member,
+    needed: discord.Permissions = CARD_PERMISSIONS,
+) -> list[str]:
+    have = channel.permissions_for(member)
+    return [
+        name.replace("_", " ").title()
+        for name, value in needed
+        if value and not getattr(have, name)
+    ]
+
+
+def can_moderate(interaction: discord.Interaction, owner_id: int | None) -> bool:
+    """The author, or a member with Manage Messages in this channel."""
+    if owner_id is not None and interaction.user.id == owner_id:
+        return True
+    perms = getattr(interaction, "permissions", None)
+    return bool(perms and perms.manage_messages)
+
+
+def to_embed(card: Card, *, image_name: str | None = None) -> discord.Embed:
+    embed = discord.Embed(title=card.title, description=card.description, color=card.color)
+    for name, value, inline in card.fields:
+        embed.add_field(name=name, value=value, inline=inline)
+    if card.footer:
+        embed.set_footer(text=card.footer)
+    if image_name:
+        embed.set_image(url=f"attachment://{image_name}")
+    return embed
+
+
+def message_link(guild_id: int | None, channel_id: int | None, message_id: int | None) -> str:
+    return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"

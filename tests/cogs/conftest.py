@@ -1,0 +1,40 @@
+"""Discord-level fixtures: the real bot under simcord, an in-memory kie.ai, a temp database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.client import StoryboardBot
+from bot.config import Settings
+from tests.helpers import make_settings
+from tests.memkie import URL, MemoryKie
+
+
+def sim_now() -> float:
+    return discord.utils.utcnow().timestamp()
+
+
+@pytest.fixture
+def bot_settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path, URL)
+
+
+@pytest.fixture
+def memkie() -> MemoryKie:
+    return MemoryKie(sim_now)
+
+
+@pytest.fixture
+def make_bot(bot_settings: Settings, memkie: MemoryKie):
+    def build(settings: Settings | None = None) -> StoryboardBot:
+        return StoryboardBot(settings or bot_settings, kie=memkie, serve_http=False)
+
+    return build
+
+
+@pytest.fixture
+def simcord_bot(make_bot) -> StoryboardBot:
+    return make_bot()

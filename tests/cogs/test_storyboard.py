@@ -1,0 +1,305 @@
+"""/storyboard end to end: a member, the card, Generate, and the video in the channel."""
+
+from __future__ import annotations
+
+import discord
+import pytest
+
+from bot.store import JobState
+from tests.fakekie import TaskPlan
+from tests.helpers import png_bytes
+
+SHOTS = "7.5 | A kitten with headphones; 7.5 | It licks its lips"
+
+
+def world(env):
+    guild = env.create_guild()
+    channel = guild.create_text_channel("general")
+    alice = guild.add_member(env.create_user("alice"))
+    return guild, channel, alice
+
+
+def said(r) -> str:
+    """What the member was told privately (a deferred answer is edited by the first follow-up)."""
+    if r.followups:
+        return r.followups[-1].content
+    return r.response.content if r.response else ""
+
+
+def modal_text(r) -> str:
+    """The pre-filled text of the shots field of the modal shown."""
+    return r.modal["components"][0]["component"]["value"]
+
+
+def bot_messages(env, channel):
+    return [m for m in channel.history() if m.author.id == env.bot.user.id]
+
+
+def card_of(env, channel):
+    return next(m for m in bot_messages(env, channel) if m.embeds)
+
+
+async def make_card(env, channel, member, shots=SHOTS, **options):
+    r = await member.slash(
+        channel, "storyboard", image=("ref.png", png_bytes()), shots=shots, **options
+    )
+    assert r.ephemeral, r
+    return card_of(env, channel), r
+
+
+async def test_slash_generate_and_the_video_is_posted(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    memkie.plan = TaskPlan(waiting=2, queuing=3, duration=60)
+
+    card, r = await make_card(env, channel, alice)
+    # The answer is private; the card is a normal channel message with the image.
+    assert "Your storyboard draft is ready" in said(r)
+    embed = card.embeds[0]
+    assert embed.title == "Storyboard · 2 shots · 15 s"
+    assert "**1.** `7.5 s` A kitten with headphones" in embed.description
+    assert "**2.** `7.5 s` It licks its lips" in embed.description
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Aspect"] == "Landscape"
+    assert fields["Model"] == "Sora 2 Pro Storyboard"
+    assert fields["Estimated cost"] == "270 credits (≈ $1.35)"
+    assert fields["Author"] == f"<@{alice.id}>"
+    assert "15/15 s" in fields["Timeline"]
+    assert card.attachments[0].filename == "reference.png"
+    assert embed.image.url == "attachment://reference.png"
+    assert [t.name for t in channel.threads] == [f"Storyboard {embed.footer.text.split()[1]}"]
+
+    g = await alice.click(card, label="Generate")
+    assert g.ephemeral
+    status = bot_messages(env, channel)[-1]
+    assert status.reference.message_id == card.id
+    # kie.ai got the seed's body shape with the image on its own file host.
+    assert memkie.created == [
+        {
+            "model": "sora-2-pro-storyboard",
+            "input": {
+                "shots": [
+                    {"Scene": "A kitten with headphones", "duration": 7.5},
+                    {"Scene": "It licks its lips", "duration": 7.5},
+                ],
+                "n_frames": "15",
+                "image_urls": [memkie.uploads[0]["downloadUrl"]],
+                "aspect_ratio": "landscape",
+            },
+        }
+    ]
+    assert memkie.uploads[0]["bytes"] == png_bytes()
+    assert "Sent to kie.ai" in channel.history()[-1].content or "Queued" in status.content
+
+    for _ in range(10):
+        await env.advance_time(10)
+    result = bot_messages(env, channel)[-1]
+    assert result.reference.message_id == card.id
+    assert result.attachments[0].filename.startswith("storyboard-")
+    assert result.attachments[0].filename.endswith(".mp4")
+    assert await result.attachments[0].read() == memkie.fake.expected_result()
+    assert result.content.startswith(f"<@{alice.id}> your video is ready")
+    assert [c.label for row in result.components for c in row.children] == [
+        "Regenerate",
+        "Edit",
+        "Delete",
+    ]
+    status = next(m for m in channel.history() if m.id == status.id)
+    assert status.content.startswith("✅ Done.")
+    assert str(result.id) in status.content
+    # Exactly one video; the tracker is done with the job.
+    assert sum(1 for m in channel.history() if m.attachments and m.id != card.id) == 1
+    job = (await env.bot.runtime.store.recent_jobs())[0]
+    assert job.state == JobState.DELIVERED and job.result_message_id == result.id
+
+
+async def test_shots_modal_path_and_fix_keeps_the_text(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    r = await alice.slash(channel, "storyboard", image=("ref.png", png_bytes()))
+    assert r.modal is not None
+    assert r.modal["title"] == "Storyboard shots"
+    # Pre-filled with an example.
+    assert modal_text(r).startswith("7.5 | A fluffy orange kitten")
+
+    bad = "5 | first\n20 | far too long"
+    e = await alice.submit_modal(r, {"shots": bad})
+    assert e.ephemeral
+    assert "Shot 2 lasts 20 s; a shot lasts 0.1 to 15 s." in said(e)
+    assert not [m for m in bot_messages(env, channel) if m.embeds]  # nothing stored or posted
+    fix = await alice.click(e.response.message, label="Fix")
+    assert modal_text(fix) == bad  # what was typed comes back
+
+    ok = await alice.submit_modal(fix, {"shots": "5 | first\nsecond"})
+    assert "draft is ready" in said(ok)
+    embed = card_of(env, channel).embeds[0]
+    assert "**2.** `10 s` (auto) second" in embed.description
+
+
+@pytest.mark.parametrize(
+    ("shots", "message"),
+    [
+        ("16 | too long", "Shot 1 lasts 16 s; a shot lasts 0.1 to 15 s."),
+        ("9 | a; 9 | b", "The shots add up to 18 s, more than the 15 s video."),
+        ("7,5 | a", 'Shot 1: "7,5" is not a duration'),
+        (";".join(f"{i}" for i in range(11)), "A storyboard has 1 to 10 shots; this one has 11."),
+    ],
+)
+async def test_invalid_shots_are_refused_privately(simcord_env, memkie, shots, message):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    r = await alice.slash(channel, "storyboard", image=("ref.png", png_bytes()), shots=shots)
+    assert r.ephemeral
+    assert message in said(r)
+    assert bot_messages(env, channel) == []
+    assert memkie.fake.calls == {}
+
+
+async def test_not_an_image_is_refused(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    r = await alice.slash(channel, "storyboard", image=("notes.txt", b"hello"), shots="a scene")
+    assert r.ephemeral
+    assert "not an image" in (said(r))
+    # Named like an image, but the content is not one.
+    r = await alice.slash(channel, "storyboard", image=("fake.png", b"not png"), shots="a scene")
+    text = said(r)
+    assert "The image was refused" in text and "not an image" in text
+    assert bot_messages(env, channel) == []
+
+
+async def test_only_the_author_can_generate(simcord_env, memkie):
+    env = simcord_env
+    guild, channel, alice = world(env)
+    bob = guild.add_member(env.create_user("bob"))
+    card, _ = await make_card(env, channel, alice)
+    r = await bob.click(card, label="Generate")
+    assert r.ephemeral
+    assert "Only the author" in r.response.content
+    assert memkie.created == []
+    # A moderator may.
+    mods = guild.create_role("mods", permissions=discord.Permissions(manage_messages=True))
+    carol = guild.add_member(env.create_user("carol"), roles=[mods])
+    await carol.click(card, label="Generate")
+    assert len(memkie.created) == 1
+
+
+async def test_failed_generation_explains_and_does_not_count(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    memkie.plan = TaskPlan(
+        duration=5, outcome="fail", fail_msg="This content may violate our guardrails."
+    )
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    await env.advance_time(15)
+    status = bot_messages(env, channel)[-1]
+    assert "The generation failed: This content may violate our guardrails." in status.content
+    assert "did not count against your quota" in status.content
+
+
+async def test_video_over_the_upload_limit_gets_a_download_button(simcord_env, memkie):
+    env = simcord_env
+    memkie.fake.result_bytes = 11 * 1024 * 1024  # over the 10 MiB of an unboosted server
+    _guild, channel, alice = world(env)
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    for _ in range(5):
+        await env.advance_time(10)
+    result = bot_messages(env, channel)[-1]
+    assert result.attachments == []
+    assert "larger than this server's upload limit (10 MB)" in result.content
+    d = await alice.click(result, label="Download")
+    assert d.ephemeral
+    assert "valid for 20 minutes: http://kie.test/dl/" in said(d)
+
+
+async def test_missing_permissions_are_explained(simcord_env, memkie):
+    env = simcord_env
+    guild = env.create_guild()
+    alice = guild.add_member(env.create_user("alice"))
+    channel = guild.create_text_channel(
+        "locked", overwrites={guild.me: discord.PermissionOverwrite(attach_files=False)}
+    )
+    r = await alice.slash(channel, "storyboard", image=("ref.png", png_bytes()), shots="a")
+    assert r.ephemeral
+    assert "I'm missing Attach Files" in r.response.content
+
+
+async def test_restart_between_submit_and_completion_posts_once(simcord_env, memkie, make_bot):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    memkie.plan = TaskPlan(duration=60)
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    assert len(memkie.created) == 1
+
+    await env.restart_bot(make_bot())  # a new Bot over the same database
+    for _ in range(10):
+        await env.advance_time(10)
+    videos = [m for m in bot_messages(env, channel) if m.attachments and m.id != card.id]
+    assert len(videos) == 1
+    assert len(memkie.created) == 1
+
+    # Buttons on the old card still work with the new process.
+    await env.restart_bot(make_bot())
+    r = await alice.click(card, label="Generate")
+    assert "Started" in said(r)
+    assert len(memkie.created) == 2
+
+
+async def test_edit_and_discard_buttons(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    card, _ = await make_card(env, channel, alice)
+    m = await alice.click(card, label="Edit")
+    assert modal_text(m) == "7.5 | A kitten with headphones\n7.5 | It licks its lips"
+    done = await alice.submit_modal(m, {"shots": "5 | A kitten\n5 | It yawns\nIt sleeps"})
+    assert "revision 2" in said(done)
+    card = card_of(env, channel)
+    assert card.embeds[0].title == "Storyboard · 3 shots · 15 s"
+    assert "**3.** `5 s` (auto) It sleeps" in card.embeds[0].description
+
+    d = await alice.click(card, label="Discard")
+    assert d.ephemeral
+    card = card_of(env, channel)
+    assert "Discarded by" in card.embeds[0].description
+    assert card.components == []
+    thread = await env.bot.fetch_channel(channel.threads[0].id)
+    assert thread.locked and thread.archived
+
+
+async def test_unknown_create_outcome_is_said_plainly(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    memkie.unknown_next = 1
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    status = bot_messages(env, channel)[-1]
+    assert "not sent again, so you are not charged twice" in status.content
+    assert len(memkie.created) == 1
+
+
+async def test_status_and_help_commands(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    r = await alice.slash(channel, "storyboard-status")
+    assert r.ephemeral and "no storyboard videos here yet" in r.response.content
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    r = await alice.slash(channel, "storyboard-status")
+    assert r.ephemeral and "running" in r.response.embeds[0].description
+    h = await alice.slash(channel, "storyboard-help")
+    assert "7.5 | A fluffy orange kitten" in h.response.embeds[0].description
+    assert "1-10 shots" in h.response.embeds[0].description
+
+
+async def test_one_video_at_a_time_per_member(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    memkie.plan = TaskPlan(duration=120)
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    r = await alice.click(card, label="Generate")
+    assert "already have a video being made" in r.response.content
+    assert len(memkie.created) == 1

@@ -1,0 +1,109 @@
+"""An in-memory kie.ai behind the same interface as KieClient, for the Discord-level tests.
+
+simcord fails on bot work that waits on something outside the simulated Discord, and an HTTP
+call to the fake kie.ai server is such a wait. So the Discord tests use this stand-in: the same
+validation, the same task states and the same answers as ``tests.fakekie.FakeKie`` (it reuses
+FakeKie's rules), with no sockets. The real client is proven against the fake server elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bot.download import DownloadError
+from bot.kie import KieError, RateLimits, TaskRecord
+from bot.kie.errors import CreateOutcomeUnknown
+from tests.fakekie import FakeKie, FakeTask, TaskPlan
+
+URL = "http://kie.test"
+
+
+class MemoryKie:
+    def __init__(self, clock: Callable[[], float], *, result_bytes: bytes | int | None = None):
+        kwargs: dict[str, Any] = {"clock": clock, "auto_callbacks": False}
+        if result_bytes is not None:
+            kwargs["result_bytes"] = result_bytes
+        self.fake = FakeKie(**kwargs)
+        self.fake.url = URL
+        self.limits = RateLimits()
+        self.unknown_next = 0  # the next creates succeed at kie.ai but their answer is lost
+
+    # what kie.ai received, as on the fake
+    @property
+    def created(self) -> list[dict[str, Any]]:
+        return self.fake.created
+
+    @property
+    def uploads(self) -> list[dict[str, Any]]:
+        return self.fake.uploads
+
+    @property
+    def plan(self) -> TaskPlan:
+        return self.fake.plan
+
+    @plan.setter
+    def plan(self, value: TaskPlan) -> None:
+        self.fake.plan = value
+
+    def fail_next_create(self, code: int, msg: str) -> None:
+        self.fake.fail_next("createTask", code=code, msg=msg)
+
+    async def create_task(self, body: dict[str, Any], *, acquire: bool = True) -> str:
+        fake = self.fake
+        fake.calls["createTask"] += 1
+        fake.create_attempts.append(body)
+        queued = fake._failures["createTask"]
+        if queued:
+            failure = queued.popleft()
+            raise KieError(failure.code, failure.msg, endpoint="createTask")
+        refused = fake._refuse(body)
+        if refused is not None:
+            raise KieError(refused[0], refused[1], endpoint="createTask")
+        fake._counter += 1
+        task_id = f"task_{body['model'].replace('/', '_')}_{fake._counter}"
+        fake.tasks[task_id] = FakeTask(
+            task_id=task_id,
+            model=body["model"],
+            body=body,
+            created_at=fake.clock(),
+            plan=dataclasses.replace(fake.plan),
+            callback_url=body.get("callBackUrl"),
+        )
+        fake.created.append(body)
+        if self.unknown_next:
+            self.unknown_next -= 1
+            raise CreateOutcomeUnknown("no answer before the timeout")
+        return task_id
+
+    async def record_info(self, task_id: str) -> TaskRecord | None:
+        self.fake.calls["recordInfo"] += 1
+        data = self.fake.record(task_id)
+        return None if data is None else TaskRecord.model_validate(data)
+
+    async def upload(self, data: bytes, file_name: str, upload_path: str) -> str:
+        self.fake.calls["upload"] += 1
+        return str(self.fake._store_upload(data, upload_path, file_name, None)["downloadUrl"])
+
+    async def credits(self) -> float:
+        return self.fake.credits
+
+    async def download_url(self, url: str) -> str:
+        self.fake.calls["download-url"] += 1
+        if not url.startswith(f"{URL}/results/"):
+            raise KieError(422, "url is not a valid kie.ai file URL", endpoint="download-url")
+        return url.replace("/results/", "/dl/") + "?expires=1200"
+
+    async def fetch(self, url: str, dest: Path, *, max_bytes: int) -> int:
+        self.fake.calls["result"] += 1
+        data = self.fake.expected_result()
+        if len(data) > max_bytes:
+            raise DownloadError("too large")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+        return len(data)
+
+    async def close(self) -> None:
+        return None
