@@ -30,14 +30,20 @@ class Card:
 def timeline(board: Storyboard, width: int = TIMELINE_WIDTH) -> str:
     """The shots against the length: ``1▇▇▇▇2▆▆▆▆░░`` (one cell per 1/width of the video)."""
     total = board.length * 10
-    cells: list[str] = []
+    n = len(board.shots)
+    # Cell boundaries in proportion to the time, then nudged so every shot (even 0.1 s) keeps
+    # at least one cell without pushing a later shot off the end of the bar.
+    bounds = [0]
     used = 0
-    for i, shot in enumerate(board.shots):
-        start = round(used * width / total)
+    for shot in board.shots:
         used += shot.tenths
-        end = round(used * width / total)
-        n = max(1, end - start)
-        cells.append(BLOCKS[i % 2] * n)
+        bounds.append(max(round(used * width / total), bounds[-1] + 1))
+    end = min(width, bounds[-1])
+    if n <= width:
+        bounds[-1] = end
+        for k in range(n - 1, 0, -1):
+            bounds[k] = min(bounds[k], bounds[k + 1] - 1)
+    cells = [BLOCKS[i % 2] * (bounds[i + 1] - bounds[i]) for i in range(n)]
     bar = "".join(cells)[:width]
     return f"`{bar}{'░' * (width - len(bar))}` {fmt_tenths(board.total_tenths)}/{board.length} s"
 

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--out", type=Path, help="where to write the mp4")
 
     sub.add_parser("doctor", help="check the configuration, kie.ai, the database and Discord")
+
+    sync = sub.add_parser("sync", help="sync the slash commands with Discord now")
+    sync.add_argument("--guild", type=int, metavar="ID", help="sync to one guild (instant)")
     return parser
 
 
@@ -258,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_resume(args, settings, err))
         if command == "doctor":
             return asyncio.run(_doctor(settings, sys.stdout))
+        if command == "sync":
+            from bot.launcher import sync_commands
+
+            return asyncio.run(sync_commands(settings, args.guild))
         return asyncio.run(_run(settings))
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=err)

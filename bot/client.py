@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -93,6 +94,24 @@ class StoryboardBot(commands.Bot):
             return
         await self.sync_commands()
         await self.runtime.start()
+        self._retention.start()
+
+    @tasks.loop(minutes=60)
+    async def _retention(self) -> None:
+        from bot.retention import sweep
+
+        r = self.settings.retention
+        try:
+            await sweep(
+                self.runtime.store, Path(self.settings.storage.media_dir), days=r.days,
+                max_bytes=int(r.max_disk_mb * 1_000_000), now=self.clock.now(),
+            )
+        except Exception:
+            log.exception("retention sweep failed")
+
+    @_retention.before_loop
+    async def _retention_interval(self) -> None:
+        self._retention.change_interval(minutes=self.settings.retention.sweep_minutes)
 
     # -- command sync ---------------------------------------------------------------------
     async def command_hash(self) -> str:
@@ -123,6 +142,7 @@ class StoryboardBot(commands.Bot):
         return True
 
     async def close(self) -> None:
+        self._retention.cancel()
         runtime = getattr(self, "runtime", None)
         if runtime is not None:
             await runtime.close()

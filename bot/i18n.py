@@ -7,6 +7,7 @@ rendered here in the reader's language too.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.errors import UserError
@@ -281,6 +282,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "A storyboard has 1 to {max} shots; this one has {count}.",
         "zh": "一个分镜包含 1 到 {max} 个镜头；当前有 {count} 个。",
     },
+    "err.shot_count.none": {"en": "Write at least one shot.", "zh": "请至少写一个镜头。"},
     "err.length": {
         "en": "A video is {allowed} long; {length} s is not available.",
         "zh": "视频时长可选 {allowed}；不支持 {length} 秒。",
@@ -289,6 +291,10 @@ STRINGS: dict[str, dict[str, str]] = {
     "err.scene_empty": {
         "en": "Shot {shot} has no scene text.",
         "zh": "第 {shot} 个镜头没有场景描述。",
+    },
+    "err.scene_empty.after_duration": {
+        "en": "{where}: there is no scene after the duration.",
+        "zh": "{where}：时长后面没有场景描述。",
     },
     "err.scene_long": {
         "en": "Shot {shot}'s scene is {chars} characters; the limit is {max}. "
@@ -309,6 +315,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "已写明的时长共 {fixed} 秒（视频 {length} 秒），只剩 {left} 秒分给 {autos} "
         "个未写时长的镜头；每个至少需要 {min} 秒。",
     },
+    "where.shot": {"en": "Shot {shot}", "zh": "第 {shot} 个镜头"},
     "err.bad_duration": {
         "en": '{where}: "{text}" is not a duration; write seconds like 7.5 or 7.5s.',
         "zh": "{where}：“{text}”不是有效时长；请写成 7.5 或 7.5s 这样的秒数。",
@@ -346,15 +353,42 @@ def error_text(err: Exception, lang: str) -> str:
     """A core error in the reader's language (English text when no translation applies)."""
     if lang == "en" or not isinstance(err, UserError):
         return str(err)
-    entry = STRINGS.get(f"err.{err.code}")
+    params = dict(err.params)
+    entry = STRINGS.get(_error_key(err.code, params))
     if entry is None or lang not in entry:
         return str(err)
-    params = dict(err.params)
-    if "where" in params and isinstance(params["where"], str):
-        params["where"] = params["where"].replace("Shot ", "第 ") + (
-            " 个镜头" if params["where"] else ""
-        )
+    where = params.get("where")
+    if isinstance(where, str):
+        m = _SHOT_WHERE.fullmatch(where)
+        params["where"] = t("where.shot", lang, shot=m[1]) if m else where
+    if lang == "zh":
+        _localize_zh(err.code, params)
     try:
-        return entry[lang].format(**params)
+        text = entry[lang].format(**params)
     except (KeyError, IndexError):
         return str(err)
+    if where == "":
+        # No position to name (``parse_duration`` on its own): drop the empty "{where}：" prefix.
+        text = text.removeprefix("：").removeprefix(": ")
+    return text
+
+
+_SHOT_WHERE = re.compile(r"Shot (\d+)")
+
+
+def _error_key(code: str, params: dict[str, Any]) -> str:
+    """The string for an error: a few codes are raised with two shapes of parameters."""
+    if code == "shot_count" and "max" not in params:
+        return "err.shot_count.none"  # resolve() on no lines at all
+    if code == "scene_empty" and "shot" not in params:
+        return "err.scene_empty.after_duration"  # "7.5 |" with nothing after the bar
+    return f"err.{code}"
+
+
+def _localize_zh(code: str, params: dict[str, Any]) -> None:
+    """Parameters the core words in English: "10, 15 or 25 s", "portrait"."""
+    if code == "length" and isinstance(params.get("allowed"), str):
+        allowed = params["allowed"].removesuffix(" s")
+        params["allowed"] = allowed.replace(", ", "、").replace(" or ", " 或 ") + " 秒"
+    if code == "aspect" and f"aspect.{params.get('aspect')}" in STRINGS:
+        params["aspect"] = t(f"aspect.{params['aspect']}", "zh")

@@ -1,37 +1,36 @@
-"""``storyboard-bot run``: start the tracker and the HTTP server, and the Discord bot."""
+"""``storyboard-bot run`` and ``sync``: start the Discord bot (tracker and web server inside)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from bot.config import Settings
-from bot.runtime import Runtime
-from bot.store import Job
 
 log = logging.getLogger(__name__)
 
 
-class LogDelivery:
-    """Until a Discord delivery is wired in: log what happens to each job."""
-
-    async def job_updated(self, job: Job) -> None:
-        log.info("job %s: %s %s", job.id, job.state, job.kie_state or "")
-
-    async def deliver_video(self, job: Job, path: object) -> None:
-        log.info("job %s: video ready at %s", job.id, path)
-
-    async def job_ended(self, job: Job) -> None:
-        log.warning("job %s ended: %s: %s", job.id, job.state, job.fail_msg)
-
-
 async def run_bot(settings: Settings) -> int:
-    rt = await Runtime.build(settings, LogDelivery(), origin="discord", serve_http=True)
-    try:
-        await rt.start()
-        mode = "callbacks" if settings.callbacks_enabled else "polling"
-        log.info("tracker running (%s); press Ctrl-C to stop", mode)
-        await asyncio.Event().wait()
-    finally:
-        await rt.close()
+    """Run until stopped. The tracker and the callback server start in the bot's setup_hook."""
+    from bot.client import StoryboardBot
+
+    settings.require("discord.token", "kie.api_key")
+    assert settings.discord.token is not None
+    bot = StoryboardBot(settings)
+    mode = "callbacks" if settings.callbacks_enabled else "polling"
+    log.info("starting; kie.ai results by %s", mode)
+    async with bot:
+        await bot.start(settings.discord.token.get_secret_value())
+    return 0
+
+
+async def sync_commands(settings: Settings, guild: int | None) -> int:
+    """Log in, sync the slash commands (globally or to one guild), and exit."""
+    from bot.client import StoryboardBot
+
+    settings.require("discord.token")
+    assert settings.discord.token is not None
+    bot = StoryboardBot(settings, sync_only=True, sync_guild=guild)
+    async with bot:
+        await bot.login(settings.discord.token.get_secret_value())  # setup_hook syncs
+    print(f"slash commands synced {'to guild ' + str(guild) if guild else 'globally'}")
     return 0

@@ -9,13 +9,15 @@ recordInfo, so duplicates and strays are harmless.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from pathlib import Path
 
 from aiohttp import web
 
 from bot.tracker import Tracker
-from bot.webhooks import signature_ok, task_id_of, token_ok
+from bot.webhooks import media_token_ok, signature_ok, task_id_of, token_ok
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +63,30 @@ async def callback(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "known": known})
 
 
+async def media(request: web.Request) -> web.StreamResponse:
+    """A finished video too large for Discord, under an unguessable URL."""
+    tracker = request.app[TRACKER_KEY]
+    job_id = request.match_info["job"]
+    if not media_token_ok(await tracker.callback_secret(), job_id, request.match_info["token"]):
+        raise web.HTTPNotFound()
+    job = await tracker.store.get_job(job_id)
+    if job is None or not job.video_path:
+        raise web.HTTPNotFound()
+    path = Path(job.video_path)
+    if not await asyncio.to_thread(path.is_file):
+        return web.Response(
+            status=410, text="This video was removed under the bot's retention policy.\n"
+        )
+    return web.FileResponse(path, headers={"Content-Type": "video/mp4"})
+
+
 def make_app(tracker: Tracker, *, hmac_key: str | None, max_body: int) -> web.Application:
     app = web.Application(client_max_size=max_body)
     app[TRACKER_KEY] = tracker
     app[HMAC_KEY] = hmac_key
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/kie/callback/{job}/{token}", callback)
+    app.router.add_get("/media/{job}/{token}.mp4", media)
     return app
 
 

@@ -76,3 +76,7 @@ def media_token(secret: str, job_id: str) -> str:
 
 def media_url(public_url: str, secret: str, job_id: str) -> str:
     return f"{public_url.rstrip('/')}/media/{job_id}/{media_token(secret, job_id)}.mp4"
+
+
+def media_token_ok(secret: str, job_id: str, token: str) -> bool:
+    return _same(media_token(secret, job_id), token)

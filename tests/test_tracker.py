@@ -452,3 +452,31 @@ async def test_store_survives_reopen(tmp_path):
     again = await store.get_job(job.id)
     assert again.storyboard == BOARD
     await store.close()
+
+
+async def test_media_route_serves_the_video_under_an_unguessable_url(
+    tmp_path, fake, clock, make_runtime, image
+):
+    from bot.webhooks import media_url
+
+    fake.plan = TaskPlan(duration=5)
+    rt, delivery = await _callback_runtime(tmp_path, fake, make_runtime)
+    job = await rt.tracker.submit(BOARD, image)
+    await rt.tracker.run_once()
+    clock.advance(10)
+    await fake.fire_callbacks()
+    await rt.tracker.run_once()
+    assert delivery.videos
+    base = f"http://127.0.0.1:{rt.web.port}"
+    url = media_url(base, await rt.tracker.callback_secret(), job.id)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(url) as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"] == "video/mp4"
+            assert await resp.read() == fake.expected_result()
+        async with s.get(f"{base}/media/{job.id}/{'0' * 32}.mp4") as resp:
+            assert resp.status == 404
+        Path((await rt.store.get_job(job.id)).video_path).unlink()
+        async with s.get(url) as resp:
+            assert resp.status == 410
+            assert "retention policy" in await resp.text()

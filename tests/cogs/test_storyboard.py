@@ -303,3 +303,79 @@ async def test_one_video_at_a_time_per_member(simcord_env, memkie):
     r = await alice.click(card, label="Generate")
     assert "already have a video being made" in r.response.content
     assert len(memkie.created) == 1
+
+
+async def test_public_messages_follow_the_server_language(simcord_env, memkie):
+    env = simcord_env
+    guild = env.create_guild(preferred_locale="zh-CN")
+    channel = guild.create_text_channel("general")
+    alice = guild.add_member(env.create_user("alice"))
+    card, _ = await make_card(env, channel, alice, shots="7.5 | 小猫; 7.5 | 小猫笑了")
+    embed = card.embeds[0]
+    assert embed.title == "分镜 · 2 个镜头 · 15 秒"
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["画幅"] == "横屏" and fields["预计费用"] == "270 积分（约 $1.35）"
+    assert [c.label for row in card.components for c in row.children] == ["生成", "编辑", "丢弃"]
+
+
+async def test_commands_are_synced_only_when_they_change(simcord_env, memkie, make_bot):
+    env = simcord_env
+
+    def syncs():
+        return [r for r in env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
+
+    assert len(syncs()) == 1
+    await env.restart_bot(make_bot())
+    assert len(syncs()) == 1  # same commands: no sync at start
+
+
+async def test_result_buttons_regenerate_and_delete(simcord_env, memkie):
+    env = simcord_env
+    guild, channel, alice = world(env)
+    bob = guild.add_member(env.create_user("bob"))
+    memkie.plan = TaskPlan(duration=5)
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    await env.advance_time(20)
+    result = bot_messages(env, channel)[-1]
+    assert result.attachments
+
+    r = await bob.click(result, label="Delete")
+    assert "Only the author" in said(r)
+    r = await alice.click(result, label="Regenerate")
+    assert "Started" in said(r)
+    first, second = (dict(c["input"]) for c in memkie.created)
+    assert first.pop("image_urls") != second.pop("image_urls")  # each job uploads its image
+    assert first == second  # the same storyboard
+    assert memkie.uploads[0]["bytes"] == memkie.uploads[1]["bytes"]
+    await env.advance_time(20)
+    r = await alice.click(result, label="Delete")
+    assert "Deleted" in said(r)
+    assert all(m.id != result.id for m in channel.history())
+
+
+async def test_large_video_links_to_the_bots_own_server_when_public(
+    simcord_env, memkie, bot_settings, make_bot, tmp_path
+):
+    env = simcord_env
+    data = bot_settings.model_dump()
+    for section in ("kie", "discord"):
+        for key, value in list(data[section].items()):
+            if hasattr(value, "get_secret_value"):
+                data[section][key] = value.get_secret_value()
+    data["http"]["public_url"] = "https://bot.example.org"
+    from bot.config import Settings
+
+    await env.restart_bot(make_bot(Settings(**data)))
+    memkie.fake.result_bytes = 11 * 1024 * 1024
+    guild, channel, alice = world(env)
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    for _ in range(4):
+        await env.advance_time(60)
+    result = bot_messages(env, channel)[-1]
+    assert result.attachments == []
+    assert "https://bot.example.org/media/" in result.content
+    assert [c.label for row in result.components for c in row.children] == [
+        "Regenerate", "Edit", "Delete",
+    ]
