@@ -103,8 +103,11 @@ class StoryboardBot(commands.Bot):
         r = self.settings.retention
         try:
             await sweep(
-                self.runtime.store, Path(self.settings.storage.media_dir), days=r.days,
-                max_bytes=int(r.max_disk_mb * 1_000_000), now=self.clock.now(),
+                self.runtime.store,
+                Path(self.settings.storage.media_dir),
+                days=r.days,
+                max_bytes=int(r.max_disk_mb * 1_000_000),
+                now=self.clock.now(),
             )
         except Exception:
             log.exception("retention sweep failed")

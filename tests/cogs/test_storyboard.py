@@ -368,7 +368,7 @@ async def test_large_video_links_to_the_bots_own_server_when_public(
 
     await env.restart_bot(make_bot(Settings(**data)))
     memkie.fake.result_bytes = 11 * 1024 * 1024
-    guild, channel, alice = world(env)
+    _guild, channel, alice = world(env)
     card, _ = await make_card(env, channel, alice)
     await alice.click(card, label="Generate")
     for _ in range(4):
@@ -377,5 +377,7 @@ async def test_large_video_links_to_the_bots_own_server_when_public(
     assert result.attachments == []
     assert "https://bot.example.org/media/" in result.content
     assert [c.label for row in result.components for c in row.children] == [
-        "Regenerate", "Edit", "Delete",
+        "Regenerate",
+        "Edit",
+        "Delete",
     ]
