@@ -52,7 +52,7 @@ MIGRATIONS: list[str] = [
         storyboard        TEXT NOT NULL,
         image_path        TEXT NOT NULL,
         image_url         TEXT,
-        task_id           TEXT UNIQUE,
+        task_id           TEXT,
         state             TEXT NOT NULL,
         kie_state         TEXT,
         progress          INTEGER,
@@ -73,6 +73,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX jobs_due ON jobs(next_check_at) WHERE next_check_at IS NOT NULL;
     CREATE INDEX jobs_owner ON jobs(guild_id, owner_id, created_at);
+    CREATE INDEX jobs_task ON jobs(task_id);
     """,
     # 2: what a job costs and which model took it after a fallback; usage for quotas.
     """
