@@ -155,6 +155,8 @@ class DiscordDelivery:
         done = await store.get_job(job.id)
         if done is not None:
             await self._link_status(done, msg)
+        self._shown.pop(job.id, None)
+        self._locks.pop(job.id, None)
 
     async def _link_status(self, job: Job, result: discord.Message) -> None:
         """Point the status message at the result."""
@@ -184,6 +186,7 @@ class DiscordDelivery:
 
     async def job_ended(self, job: Job) -> None:
         await self._edit_status(job, force=True)
+        self._shown.pop(job.id, None)
         if job.state == JobState.UNDELIVERABLE and job.owner_id:
             await self._dm_owner(job)
 

@@ -89,7 +89,11 @@ class ActionButton(
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         cog = interaction.client.get_cog("Storyboard")
         assert isinstance(cog, StoryboardCog)
-        await cog.on_action(interaction, self.action, self.target)
+        try:
+            await cog.on_action(interaction, self.action, self.target)
+        except Exception:
+            log.exception("button %s:%s failed", self.action, self.target)
+            await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
 
 
 def _view(*buttons: ActionButton) -> discord.ui.View:
@@ -160,6 +164,14 @@ class FixView(discord.ui.View):
 
     async def _fix(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.send_modal(ShotsModal(self.lang, self.text, self.on_text))
+
+
+async def safe_reply(interaction: discord.Interaction[Any], text: str) -> None:
+    """Last resort after an unexpected error: tell the user, never raise."""
+    try:
+        await reply(interaction, text)
+    except discord.HTTPException:
+        pass
 
 
 async def reply(interaction: discord.Interaction[Any], text: str, **kwargs: Any) -> None:
@@ -544,7 +556,13 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
                 kwargs["reference"] = channel.get_partial_message(  # type: ignore[union-attr]
                     card_message_id
                 ).to_reference(fail_if_not_exists=False)
-            status = await channel.send(**kwargs)  # type: ignore[union-attr]
+            try:
+                status = await channel.send(**kwargs)  # type: ignore[union-attr]
+            except discord.Forbidden:
+                missing = missing_permissions(channel, guild.me) or ["Send Messages"]  # type: ignore[arg-type]
+                return await reply(
+                    interaction, t("error.missing_permissions", lang, perms=", ".join(missing))
+                )
             try:
                 await self.bot.runtime.tracker.submit(
                     board,
@@ -644,7 +662,16 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             await reply(interaction, t("cancel.too_late", lang))
 
 
+async def on_app_command_error(
+    interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+) -> None:
+    """No traceback reaches a user: log it, answer privately."""
+    log.error("command %s failed", interaction.command and interaction.command.name, exc_info=error)
+    await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
+
+
 async def setup(bot: StoryboardBot) -> None:
+    bot.tree.on_error = on_app_command_error  # type: ignore[method-assign]
     bot.add_dynamic_items(ActionButton)
     await bot.add_cog(StoryboardCog(bot))
 

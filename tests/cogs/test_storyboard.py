@@ -381,3 +381,43 @@ async def test_large_video_links_to_the_bots_own_server_when_public(
         "Edit",
         "Delete",
     ]
+
+
+async def test_a_failed_post_is_retried_and_the_video_posted_once(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    memkie.plan = TaskPlan(duration=5)
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    env.inject_error("POST", f"/channels/{channel.id}/messages", status=500)
+    await env.advance_time(10)
+    assert not [m for m in bot_messages(env, channel) if m.attachments and m.id != card.id]
+    await env.advance_time(40)
+    videos = [m for m in bot_messages(env, channel) if m.attachments and m.id != card.id]
+    assert len(videos) == 1
+
+
+async def test_undeliverable_video_tells_the_author_privately(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    memkie.plan = TaskPlan(duration=5)
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    env.inject_error(
+        "POST",
+        f"/channels/{channel.id}/messages",
+        status=403,
+        code=50013,
+        message="Missing Permissions",
+        times=None,
+    )
+    await env.advance_time(10)
+    job = (await env.bot.runtime.store.recent_jobs())[0]
+    assert job.state == JobState.UNDELIVERABLE
+    status = next(m for m in channel.history() if m.id == job.status_message_id)
+    assert "could not be posted" in status.content
+    dms = alice.user.dm_channel.history()
+    assert [m.content for m in dms] == [
+        f"Your storyboard video (job {job.id}) was made but I could not post it in the channel: "
+        "I am not allowed to post there (Missing Permissions)."
+    ]
