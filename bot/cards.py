@@ -15,7 +15,7 @@ from bot.storyboard import Storyboard, fmt_tenths
 
 TIMELINE_WIDTH = 30
 BAR_WIDTH = 12
-BLOCKS = "▇▆▅▄▃"  # alternating shades so neighbouring shots stay apart
+BLOCKS = "█▒"  # alternating shades so neighbouring shots stay apart
 
 
 @dataclass

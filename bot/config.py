@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +25,8 @@ from pydantic import (
     field_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.storyboard import Aspect
 
 DEFAULT_CONFIG_FILE = Path("config.toml")
 
@@ -176,6 +179,85 @@ class PriceSettings(_Section):
         return {int(k): v for k, v in self.sora.items()}
 
 
+Limit = Annotated[int, Field(ge=0)]
+_UNLIMITED = {"", "none", "null", "unlimited", "no limit", "-"}
+
+
+class QuotaLimits(_Section):
+    """What a guild may generate. ``None`` means unlimited; an empty list means "all".
+
+    These are the fields a guild admin can override (``bot.quota.GuildQuota``); the ``[quota]``
+    table of the config file gives their defaults.
+    """
+
+    enabled: bool = True
+    # Channels and roles allowed to generate (empty: all channels, everyone).
+    channels: list[int] = []
+    roles: list[int] = []
+    # Per user within a guild: videos per day, videos running at once, seconds between videos.
+    user_daily: Limit | None = 5
+    user_concurrent: Limit | None = 1
+    user_cooldown_seconds: Limit = 30
+    # Per guild: videos per day, videos running at once, credits per month.
+    guild_daily: Limit | None = 50
+    guild_concurrent: Limit | None = 5
+    guild_monthly_credits: Limit | None = None
+    # Allowed video lengths (s), aspects and models (empty: whatever the model allows).
+    lengths: list[Annotated[int, Field(gt=0)]] = []
+    aspects: list[Aspect] = []
+    models: list[str] = []
+    # Words or phrases refused in scenes (case-insensitive, after NFKC, as substrings).
+    blocked_terms: list[str] = []
+    # Where the bot reports setting changes, refusals and failures.
+    log_channel: int | None = None
+    # The IANA time zone of "per day" and "per month".
+    timezone: str = "UTC"
+    # Whether a generation that kie.ai failed counts against the limits.
+    failed_counts: bool = False
+
+    @field_validator(
+        "user_daily",
+        "user_concurrent",
+        "guild_daily",
+        "guild_concurrent",
+        "guild_monthly_credits",
+        "log_channel",
+        mode="before",
+    )
+    @classmethod
+    def _unlimited(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in _UNLIMITED:
+            return None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use an IANA name such as "
+                "'UTC', 'Europe/Paris' or 'Asia/Shanghai'"
+            ) from None
+        return value
+
+    @field_validator("blocked_terms")
+    @classmethod
+    def _terms(cls, value: list[str]) -> list[str]:
+        return [t.strip() for t in value if t.strip()]
+
+
+class QuotaDefaults(QuotaLimits):
+    """The ``[quota]`` table: every guild's defaults, plus the bot-wide owner settings."""
+
+    # Users never limited (besides the application's owner or team, found at start-up).
+    owner_ids: list[int] = []
+    # Warn (log, and tell the owners once) when kie.ai's balance falls below this; 0: never.
+    low_balance_credits: Limit = 1000
+
+
 class Settings(BaseSettings):
     """Every setting of the bot. Sections mirror the TOML file's tables."""
 
@@ -189,6 +271,7 @@ class Settings(BaseSettings):
     kling: KlingSettings = KlingSettings()
     retention: RetentionSettings = RetentionSettings()
     prices: PriceSettings = PriceSettings()
+    quota: QuotaDefaults = QuotaDefaults()
 
     @classmethod
     def settings_customise_sources(

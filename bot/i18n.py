@@ -54,8 +54,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "草稿 {draft} · 第 {revision} 版",
     },
     "card.thread_hint": {
-        "en": "Edit the shots in the thread below, or with the buttons.",
-        "zh": "在下方的子区中修改分镜，或使用按钮。",
+        "en": "Edit the shots with the buttons; talk it over in the thread.",
+        "zh": "用按钮修改分镜；可在子区中讨论。",
     },
     "card.no_thread": {
         "en": "No thread here: the buttons edit this draft.",

@@ -75,22 +75,44 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_owner ON jobs(guild_id, owner_id, created_at);
     CREATE INDEX jobs_task ON jobs(task_id);
     """,
-    # 2: what a job costs and which model took it after a fallback; usage for quotas.
+    # 2: what a job costs and which model took it after a fallback; quotas: the usage each job
+    # reserved (written before its job row exists, so no foreign key), per-guild overrides of
+    # the [quota] defaults, and the log of who changed which setting.
     """
     ALTER TABLE jobs ADD COLUMN credits INTEGER;
     ALTER TABLE jobs ADD COLUMN fallback_from TEXT;
     CREATE TABLE usage (
-        job_id     TEXT PRIMARY KEY REFERENCES jobs(id) ON DELETE CASCADE,
+        job_id     TEXT PRIMARY KEY,
         guild_id   INTEGER,
         user_id    INTEGER,
+        channel_id INTEGER,
         model      TEXT NOT NULL,
         credits    INTEGER NOT NULL,
         state      TEXT NOT NULL DEFAULT 'reserved',
+        outcome    TEXT,
+        exempt     INTEGER NOT NULL DEFAULT 0,
         created_at REAL NOT NULL,
         settled_at REAL
     );
     CREATE INDEX usage_guild_time ON usage(guild_id, created_at);
     CREATE INDEX usage_user_time ON usage(guild_id, user_id, created_at);
+    CREATE INDEX usage_running ON usage(guild_id, user_id) WHERE state = 'reserved';
+    CREATE TABLE quota_settings (
+        guild_id INTEGER NOT NULL,
+        name     TEXT NOT NULL,
+        value    TEXT NOT NULL,
+        PRIMARY KEY (guild_id, name)
+    );
+    CREATE TABLE quota_changes (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        guild_id   INTEGER NOT NULL,
+        actor_id   INTEGER,
+        setting    TEXT NOT NULL,
+        old        TEXT,
+        new        TEXT,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX quota_changes_guild ON quota_changes(guild_id, id);
     """,
 ]
 

@@ -100,10 +100,10 @@ def test_draft_card_in_english():
     assert lines[0] == "**1.** `7.5 s` A fluffy orange kitten with headphones"
     assert lines[1] == "**2.** `7.5 s` (auto) The kitten licks its lips"
     assert lines[2] == ""
-    assert lines[3] == "-# Edit the shots in the thread below, or with the buttons."
+    assert lines[3] == "-# Edit the shots with the buttons; talk it over in the thread."
     assert len(lines) == 4
     assert c.fields == [
-        ("Timeline", "`▇▇▇▇▇▇▇▇▇▇▇▇▇▇▇▆▆▆▆▆▆▆▆▆▆▆▆▆▆▆` 15/15 s", False),
+        ("Timeline", "`███████████████▒▒▒▒▒▒▒▒▒▒▒▒▒▒▒` 15/15 s", False),
         ("Aspect", "Landscape", True),
         ("Model", "Sora 2 Pro Storyboard", True),
         ("Estimated cost", "270 credits (≈ $1.35)", True),
@@ -119,7 +119,7 @@ def test_draft_card_in_chinese():
     lines = c.description.split("\n")
     assert lines[0] == "**1.** `7.5 s` A fluffy orange kitten with headphones"
     assert lines[1] == "**2.** `7.5 s` （自动） The kitten licks its lips"
-    assert lines[3] == "-# 在下方的子区中修改分镜，或使用按钮。"
+    assert lines[3] == "-# 用按钮修改分镜；可在子区中讨论。"
     names = [name for name, _, _ in c.fields]
     assert names == ["时间线", "画幅", "模型", "预计费用", "作者"]
     values = dict((name, value) for name, value, _ in c.fields)
@@ -150,7 +150,7 @@ def test_another_models_label_and_price():
 def test_no_thread_note_instead_of_the_hint():
     c = card("en", has_thread=False)
     assert c.description.endswith("\n\n-# No thread here: the buttons edit this draft.")
-    assert "thread below" not in c.description
+    assert "talk it over in the thread" not in c.description
     assert card("zh", has_thread=False).description.endswith(
         "-# 这里无法创建子区：请用按钮修改草稿。"
     )
@@ -159,7 +159,7 @@ def test_no_thread_note_instead_of_the_hint():
 def test_discarded_card_is_gray_and_says_who():
     c = card("en", discarded_by="<@7>")
     assert c.description.endswith("\n\n-# Discarded by <@7>.")
-    assert "thread below" not in c.description
+    assert "talk it over in the thread" not in c.description
     assert c.color == GRAY
     assert card("zh", discarded_by="<@7>").description.endswith("-# 已被 <@7> 丢弃。")
 
@@ -167,7 +167,7 @@ def test_discarded_card_is_gray_and_says_who():
 def test_image_removed_note():
     c = card("en", image_removed=True)
     assert c.description.endswith(
-        "\n\n-# Edit the shots in the thread below, or with the buttons.\n"
+        "\n\n-# Edit the shots with the buttons; talk it over in the thread.\n"
         "-# The reference image has been removed (retention policy); run /storyboard again."
     )
     assert c.color == BLURPLE
@@ -186,24 +186,24 @@ def test_no_image_note_by_default():
 
 def test_timeline_full_video_in_two_halves():
     text = timeline(board(75, 75))
-    assert text == "`" + "▇" * 15 + "▆" * 15 + "` 15/15 s"
+    assert text == "`" + "█" * 15 + "▒" * 15 + "` 15/15 s"
     assert len(bar_of(text)) == TIMELINE_WIDTH
 
 
 def test_unused_time_is_shown_empty():
     text = timeline(board(50, 50))  # 10 s of shots in a 15 s video: a third left
-    assert text == "`" + "▇" * 10 + "▆" * 10 + "░" * 10 + "` 10/15 s"
+    assert text == "`" + "█" * 10 + "▒" * 10 + "░" * 10 + "` 10/15 s"
 
 
 def test_timeline_with_fractional_total():
     text = timeline(board(20, 45, length=10))
     assert text.endswith("` 6.5/10 s")
-    assert runs(bar_of(text)) == [("▇", 6), ("▆", 14), ("░", 10)]
+    assert runs(bar_of(text)) == [("█", 6), ("▒", 14), ("░", 10)]
 
 
 def test_neighbouring_shots_alternate():
     text = timeline(board(50, 50, 50, 50, 50, length=25))
-    assert runs(bar_of(text)) == [("▇", 6), ("▆", 6), ("▇", 6), ("▆", 6), ("▇", 6)]
+    assert runs(bar_of(text)) == [("█", 6), ("▒", 6), ("█", 6), ("▒", 6), ("█", 6)]
     assert text.endswith(" 25/25 s")
 
 
@@ -217,7 +217,7 @@ def test_a_tenth_of_a_second_shot_is_still_visible():
 
 def test_a_tenth_of_a_second_shot_at_the_end_of_a_shorter_board():
     cells = bar_of(timeline(board(50, 1)))
-    assert runs(cells) == [("▇", 10), ("▆", 1), ("░", 19)]
+    assert runs(cells) == [("█", 10), ("▒", 1), ("░", 19)]
 
 
 def test_ten_short_shots_each_keep_a_cell():
@@ -228,7 +228,7 @@ def test_ten_short_shots_each_keep_a_cell():
 
 
 def test_timeline_width_parameter():
-    assert bar_of(timeline(board(50, 50), width=15)) == "▇" * 5 + "▆" * 5 + "░" * 5
+    assert bar_of(timeline(board(50, 50), width=15)) == "█" * 5 + "▒" * 5 + "░" * 5
 
 
 # -- the progress bar ------------------------------------------------------------------------
