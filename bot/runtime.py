@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.kie import KieApi, KieClient
 from bot.models import ModelRegistry
+from bot.quota import Quotas
 from bot.store import Store
 from bot.tracker import Tracker
 from bot.web import WebServer, make_app
@@ -25,6 +26,7 @@ class Runtime:
     models: ModelRegistry
     tracker: Tracker
     web: WebServer | None = None
+    quotas: Quotas | None = None
     _closers: list[object] = field(default_factory=list)
 
     @classmethod
@@ -48,6 +50,7 @@ class Runtime:
             real = KieClient(settings.kie)
             owned.append(real)
             client = real
+        quotas = Quotas(store, settings.quota)
         tracker = Tracker(
             store=store,
             kie=client,
@@ -57,6 +60,7 @@ class Runtime:
             clock=clock,
             origin=origin,
             only=only,
+            ledger=quotas,
         )
         web = None
         if serve_http:
@@ -67,7 +71,7 @@ class Runtime:
                 max_body=settings.http.max_callback_bytes,
             )
             web = WebServer(app, settings.http.host, settings.http.port)
-        return cls(settings, store, client, models, tracker, web, owned)
+        return cls(settings, store, client, models, tracker, web, quotas, owned)
 
     async def start(self) -> None:
         if self.web is not None:

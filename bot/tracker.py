@@ -21,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any, Protocol
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -30,6 +31,7 @@ from bot.images import ImageError, PreparedImage, prepare_image
 from bot.kie import CreateOutcomeUnknown, KieApi, KieError, KieUnreachable, TaskRecord
 from bot.models import ModelRegistry
 from bot.models.base import VideoModel
+from bot.quota import Outcome
 from bot.schedule import next_poll_delay
 from bot.store import ACTIVE_STATES, Job, JobState, Store
 from bot.storyboard import Storyboard, StoryboardError
@@ -44,6 +46,23 @@ IDLE_SLEEP = 3600.0  # nothing due: sleep until woken
 FETCH_GRACE = 3600.0  # keep trying to fetch/deliver a finished video this long past the deadline
 
 
+class Ledger(Protocol):
+    """Where reservations are charged or released (the quota policy, bot.quota.Quotas)."""
+
+    async def reprice(self, job_id: str, model_name: str, credits: int) -> None: ...
+
+    async def settle(self, job_id: str, *, outcome: Outcome, now: float | None = None) -> Any: ...
+
+
+# How a job that ends without a video settles its reservation (see bot.quota).
+END_OUTCOMES: dict[JobState, Outcome] = {
+    JobState.REFUSED: "refused",  # kie.ai proved no task was created: nothing spent
+    JobState.CANCELLED: "cancelled",  # never sent
+    JobState.FAILED: "failed",  # counts only if the guild says failures count
+    JobState.UNDELIVERABLE: "delivered",  # made and paid for, just not posted
+}
+
+
 class Tracker:
     def __init__(
         self,
@@ -56,6 +75,7 @@ class Tracker:
         clock: Clock | None = None,
         origin: str | None = None,
         only: Collection[str] | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.store = store
         self.kie = kie
@@ -65,6 +85,7 @@ class Tracker:
         self.clock = clock or Clock()
         self.origin = origin  # process only jobs of this origin ("discord", "cli")
         self.only = set(only) if only is not None else None
+        self.ledger = ledger
         self.media_dir = Path(settings.storage.media_dir)
         self._sleeping = False
         self._woken = False
@@ -98,10 +119,8 @@ class Tracker:
 
         Raises StoryboardError when the storyboard does not fit the model.
         """
-        chosen = self.models.get(model) if model else self.models.primary
+        chosen = self.model_for(board, model)
         now = self.clock.now()
-        if self.models.unavailable(chosen.name, now) and self.fallback_for(board, chosen):
-            chosen = self.models.fallback  # type: ignore[assignment]
         chosen.validate(board)
         job_fields: dict[str, object] = {
             "origin": origin,
@@ -127,6 +146,24 @@ class Tracker:
         self.wake()
         return job
 
+    def model_for(self, board: Storyboard, name: str | None = None) -> VideoModel:
+        """The model a new job for ``board`` goes to now (the fallback while the primary is
+        known to be paused and the storyboard fits the fallback)."""
+        chosen = self.models.get(name) if name else self.models.primary
+        if self.models.unavailable(chosen.name, self.clock.now()):
+            fallback = self.fallback_for(board, chosen)
+            if fallback is not None:
+                return fallback
+        return chosen
+
+    async def _settle(self, job: Job, outcome: Outcome) -> None:
+        if self.ledger is None:
+            return
+        try:
+            await self.ledger.settle(job.id, outcome=outcome, now=self.clock.now())
+        except Exception:
+            log.exception("job %s: settling its reservation failed", job.id)
+
     async def cancel(self, job_id: str) -> bool:
         """Cancel a job that has not been sent to kie.ai yet. False once it has."""
         job = await self.store.update_job(
@@ -139,6 +176,7 @@ class Tracker:
             next_check_at=self.clock.now(),
         )
         if job:
+            await self._settle(job, "cancelled")
             self.wake()
         return job is not None
 
@@ -371,7 +409,7 @@ class Tracker:
 
     async def _end(self, job: Job, state: JobState, code: str, msg: str) -> Job:
         """A terminal state without a video; the owner is told on the next step."""
-        return await self._set(
+        ended = await self._set(
             job,
             state=state,
             fail_code=code,
@@ -380,6 +418,12 @@ class Tracker:
             delivery="pending",
             next_check_at=self.clock.now(),
         )
+        if state == JobState.EXPIRED:
+            # Given up on: if kie.ai has the task it may still charge for it.
+            await self._settle(ended, "delivered" if job.task_id else "refused")
+        elif state in END_OUTCOMES:
+            await self._settle(ended, END_OUTCOMES[state])
+        return ended
 
     async def _callback_url(self, job_id: str) -> str | None:
         if not self.callbacks:
@@ -516,6 +560,8 @@ class Tracker:
         if fb is None:
             return None
         log.warning("job %s: %s is unavailable; falling back to %s", job.id, model.name, fb.name)
+        if self.ledger is not None:
+            await self.ledger.reprice(job.id, fb.name, fb.price(job.storyboard))
         return await self._set(
             job,
             state=JobState.QUEUED,
@@ -626,4 +672,6 @@ class Tracker:
                 )
             log.exception("job %s: delivery failed; retrying later", job.id)
             return await self._set(job, next_check_at=now + RETRY_LATER)
-        return await self._set(job, state=JobState.DELIVERED, delivery="done", next_check_at=None)
+        done = await self._set(job, state=JobState.DELIVERED, delivery="done", next_check_at=None)
+        await self._settle(done, "delivered")
+        return done

@@ -480,3 +480,63 @@ async def test_media_route_serves_the_video_under_an_unguessable_url(
         async with s.get(url) as resp:
             assert resp.status == 410
             assert "retention policy" in await resp.text()
+
+
+# -- quotas: what a job's end does to its reservation ------------------------------------------
+async def _reserved_job(rt, image, board=BOARD):
+    job_id = "a1b2c3d4e5f6"
+    await rt.quotas.reserve(
+        job_id=job_id,
+        guild_id=1,
+        user_id=2,
+        channel_id=3,
+        role_ids=[],
+        board=board,
+        model_name=rt.models.primary.name,
+        credits=rt.models.primary.price(board),
+        now=rt.tracker.clock.now(),
+    )
+    return await rt.tracker.submit(board, image, id=job_id, guild_id=1, owner_id=2)
+
+
+async def test_delivered_job_is_charged(settings, fake, clock, make_runtime, image):
+    fake.plan = TaskPlan(duration=5)
+    rt, delivery = await make_runtime(settings)
+    job = await _reserved_job(rt, image)
+    await rt.tracker.run_once()
+    clock.advance(10)
+    await rt.tracker.run_once()
+    assert delivery.videos
+    assert await rt.quotas.usage_state(job.id) == "charged"
+
+
+async def test_failed_and_refused_jobs_are_released(settings, fake, clock, make_runtime, image):
+    fake.plan = TaskPlan(duration=5, outcome="fail")
+    rt, _ = await make_runtime(settings)
+    job = await _reserved_job(rt, image)
+    await rt.tracker.run_once()
+    clock.advance(10)
+    await rt.tracker.run_once()
+    assert (await rt.store.get_job(job.id)).state == JobState.FAILED
+    assert await rt.quotas.usage_state(job.id) == "released"
+
+
+async def test_unknown_outcome_keeps_its_reservation(settings, fake, clock, make_runtime, image):
+    fake.fail_after_create(http_status=500)
+    rt, _ = await make_runtime(settings)
+    job = await _reserved_job(rt, image)
+    await rt.tracker.run_once()
+    assert (await rt.store.get_job(job.id)).state == JobState.UNKNOWN
+    assert await rt.quotas.usage_state(job.id) == "reserved"
+
+
+async def test_fallback_reprices_the_reservation(settings, fake, clock, make_runtime, image):
+    fake.pause_model(SORA_MODEL)
+    rt, _ = await make_runtime(settings)
+    job = await _reserved_job(rt, image)
+    await rt.tracker.run_once()
+    async with rt.store.db.execute(
+        "SELECT model, credits FROM usage WHERE job_id = ?", (job.id,)
+    ) as cur:
+        row = await cur.fetchone()
+    assert (row["model"], row["credits"]) == (KLING_MODEL, 14 * 15)
