@@ -106,8 +106,9 @@ def progress_bar(pct: int, width: int = BAR_WIDTH) -> str:
     return f"`{'█' * filled}{'░' * (width - filled)}` {pct}%"
 
 
-def status_text(job: Job, lang: str, *, position: int | None = None) -> str:
-    """The status message for a job in any state."""
+def status_text(job: Job, lang: str, *, position: int | None = None, counted: bool = False) -> str:
+    """The status message for a job in any state. ``counted``: whether a failed, expired or
+    undeliverable job counted against the author's quota (the guild's policy decides)."""
     started = f"<t:{int(job.created_at)}:R>"
     lines: list[str] = []
     if job.fallback_from:
@@ -150,6 +151,8 @@ def status_text(job: Job, lang: str, *, position: int | None = None) -> str:
             lines.append(t("status.undeliverable", lang, reason=job.fail_msg or ""))
     if job.state in (JobState.REFUSED, JobState.CANCELLED):
         lines.append(t("status.not_counted", lang))
+    elif counted and job.state in (JobState.FAILED, JobState.EXPIRED, JobState.UNDELIVERABLE):
+        lines.append(t("status.counted", lang))
     elif job.state in (JobState.FAILED, JobState.EXPIRED):
         lines.append(t("status.failed_not_counted", lang))
     lines.append(f"-# {t('status.footer', lang, job=job.id, model=job.model)}")

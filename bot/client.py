@@ -93,6 +93,7 @@ class StoryboardBot(commands.Bot):
             await self.sync_commands(force=True, guild=self._sync_guild)
             return
         await self.sync_commands()
+        await self._learn_owners()
         await self.runtime.start()
         self._retention.start()
 
@@ -115,6 +116,19 @@ class StoryboardBot(commands.Bot):
     @_retention.before_loop
     async def _retention_interval(self) -> None:
         self._retention.change_interval(minutes=self.settings.retention.sweep_minutes)
+
+    async def _learn_owners(self) -> None:
+        """The application's owner (or team) is never limited by quotas."""
+        try:
+            app = await self.application_info()
+        except discord.HTTPException as exc:
+            log.warning("could not read the application's owners: %s", exc)
+            return
+        ids = {app.owner.id}
+        if app.team is not None:
+            ids |= {m.id for m in app.team.members}
+        assert self.runtime.quotas is not None
+        self.runtime.quotas.add_owners(ids)
 
     # -- command sync ---------------------------------------------------------------------
     async def command_hash(self) -> str:

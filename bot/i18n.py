@@ -34,6 +34,31 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "横屏或竖屏（默认跟随图片）",
     },
     "cmd.status": {"en": "Your recent storyboard videos", "zh": "你最近的分镜视频"},
+    "cmd.usage": {"en": "What you have left today and this month", "zh": "你今天和本月的剩余额度"},
+    "usage.title": {"en": "Your storyboard videos here", "zh": "你在这里的分镜视频额度"},
+    "usage.owner": {
+        "en": "You are one of the bot's owners: no limits apply.",
+        "zh": "你是机器人的所有者：不受任何限制。",
+    },
+    "usage.today": {
+        "en": "Today: {used} of {limit} videos (resets <t:{reset}:R>)",
+        "zh": "今天：已用 {used}/{limit} 个视频（<t:{reset}:R>重置）",
+    },
+    "usage.running": {
+        "en": "Running now: {running} of {limit}",
+        "zh": "正在生成：{running}/{limit}",
+    },
+    "usage.month": {
+        "en": "This month: {videos} videos, {credits} credits (resets <t:{reset}:R>)",
+        "zh": "本月：{videos} 个视频，{credits} 积分（<t:{reset}:R>重置）",
+    },
+    "usage.guild_budget": {
+        "en": "This server this month: {used} of {budget} credits",
+        "zh": "本服务器本月：已用 {used}/{budget} 积分",
+    },
+    "usage.unlimited": {"en": "unlimited", "zh": "不限"},
+    "usage.ok": {"en": "✅ You can generate now.", "zh": "✅ 你现在可以生成。"},
+    "usage.blocked": {"en": "⛔ {reason}", "zh": "⛔ {reason}"},
     "cmd.help": {"en": "How to write shots, with examples", "zh": "如何编写分镜（含示例）"},
     "aspect.landscape": {"en": "Landscape", "zh": "横屏"},
     "aspect.portrait": {"en": "Portrait", "zh": "竖屏"},
@@ -197,6 +222,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "⚠️ 视频已生成但无法发布：{reason}。",
     },
     "status.not_counted": {"en": "Nothing was spent.", "zh": "未产生费用。"},
+    "status.counted": {
+        "en": "This counted against your quota.",
+        "zh": "此次已计入你的配额。",
+    },
     "status.failed_not_counted": {
         "en": "This did not count against your quota.",
         "zh": "此次不计入你的配额。",

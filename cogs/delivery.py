@@ -59,7 +59,11 @@ class DiscordDelivery:
         position = None
         if job.state == JobState.QUEUED:
             position = await self.bot.runtime.store.queue_position(job.id)
-        text = status_text(job, lang, position=position)
+        counted = False
+        quotas = self.bot.runtime.quotas
+        if not job.active and quotas is not None:
+            counted = await quotas.usage_state(job.id) == "charged"
+        text = status_text(job, lang, position=position, counted=counted)
         now = self.bot.clock.now()
         last = self._shown.get(job.id)
         if last is not None and last[0] == text:

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.cards import job_line
-from bot.i18n import t
+from bot.i18n import error_text, t
 from bot.storyboard import fmt_tenths
 from cogs.i18n import ls
 from cogs.ui import message_link, user_lang
@@ -39,6 +39,60 @@ class MetaCog(commands.Cog, name="StoryboardMeta"):
         embed = discord.Embed(title=t("status.list_title", lang), description="\n".join(lines))
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
+    @app_commands.command(name="storyboard-usage", description=ls("cmd.usage"))
+    @app_commands.guild_only()
+    async def usage(self, interaction: discord.Interaction[Any]) -> None:
+        lang = user_lang(interaction)
+        quotas = self.bot.runtime.quotas
+        assert quotas is not None and interaction.guild is not None
+        u = await quotas.usage(
+            interaction.guild.id,
+            interaction.user.id,
+            self.bot.clock.now(),
+            channel_id=interaction.channel_id,
+            role_ids=[r.id for r in getattr(interaction.user, "roles", [])],
+        )
+        lines = []
+        if u.owner:
+            lines.append(t("usage.owner", lang))
+        else:
+            lines.append(
+                t(
+                    "usage.today",
+                    lang,
+                    used=u.used_today,
+                    limit=_limit(u.daily_limit, lang),
+                    reset=u.day_resets_at,
+                )
+            )
+            lines.append(
+                t("usage.running", lang, running=u.running, limit=_limit(u.concurrent_limit, lang))
+            )
+        lines.append(
+            t(
+                "usage.month",
+                lang,
+                videos=u.user_month_videos,
+                credits=u.user_month_credits,
+                reset=u.month_resets_at,
+            )
+        )
+        if u.guild_monthly_credits is not None:
+            lines.append(
+                t(
+                    "usage.guild_budget",
+                    lang,
+                    used=u.guild_month_credits,
+                    budget=u.guild_monthly_credits,
+                )
+            )
+        if u.refusal is not None:
+            lines.append(t("usage.blocked", lang, reason=error_text(u.refusal, lang)))
+        else:
+            lines.append(t("usage.ok", lang))
+        embed = discord.Embed(title=t("usage.title", lang), description="\n".join(lines))
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
     @app_commands.command(name="storyboard-help", description=ls("cmd.help"))
     async def help(self, interaction: discord.Interaction[Any]) -> None:
         lang = user_lang(interaction)
@@ -59,6 +113,10 @@ class MetaCog(commands.Cog, name="StoryboardMeta"):
         body = t("help.body", lang, limits="\n".join(f"• {x}" for x in limits))
         embed = discord.Embed(title=t("help.title", lang), description=body)
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def _limit(value: int | None, lang: str) -> str:
+    return t("usage.unlimited", lang) if value is None else str(value)
 
 
 async def setup(bot: StoryboardBot) -> None:

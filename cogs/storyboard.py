@@ -24,6 +24,7 @@ from bot.i18n import error_text, t
 from bot.images import ImageError, PreparedImage, prepare_image
 from bot.kie import KieError, KieUnreachable
 from bot.models.base import VideoModel
+from bot.quota import QuotaRefused, check_terms
 from bot.shotgrammar import ShotLine, format_block, parse_lines, resolve, split_block, split_option
 from bot.store import Job, JobState, new_id
 from bot.storyboard import Storyboard, StoryboardError
@@ -185,7 +186,6 @@ async def reply(interaction: discord.Interaction[Any], text: str, **kwargs: Any)
 class StoryboardCog(commands.Cog, name="Storyboard"):
     def __init__(self, bot: StoryboardBot) -> None:
         self.bot = bot
-        self._user_locks: dict[tuple[int, int], asyncio.Lock] = {}
         lengths = sorted(set(self.model.limits.lengths))
         param = self.storyboard._params["length"]
         param.choices = [app_commands.Choice(name=f"{n} s", value=n) for n in lengths]
@@ -258,6 +258,12 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         )
         self.model.validate(board)
 
+    async def _check_terms(self, guild: discord.Guild | None, board: Storyboard) -> None:
+        """The server's blocked terms, checked when a draft is made or edited (and at Generate)."""
+        quotas = self.bot.runtime.quotas
+        if guild is not None and quotas is not None:
+            check_terms(await quotas.get(guild.id), [s.scene for s in board.shots])
+
     def _precheck(self, image: discord.Attachment, lang: str) -> str | None:
         """What Discord's metadata already says about the attachment (before downloading)."""
         kind = image.content_type or "unknown type"
@@ -324,7 +330,8 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
                 aspect=aspect or prepared.orientation,  # type: ignore[arg-type]
             )
             self.model.validate(board)
-        except StoryboardError as exc:
+            await self._check_terms(interaction.guild, board)
+        except (StoryboardError, QuotaRefused) as exc:
             return await reply(interaction, error_text(exc, lang))
         except ImageError as exc:
             return await reply(interaction, t("error.image", lang, reason=str(exc)))
@@ -525,62 +532,113 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             self.model.validate(board)
         except StoryboardError as exc:
             return await reply(interaction, error_text(exc, lang))
-        key = (guild.id, interaction.user.id)
-        lock = self._user_locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            # Until per-guild quotas exist: one video at a time per member.
-            recent = await self.bot.runtime.store.jobs_for_owner(guild.id, interaction.user.id)
-            if any(j.active for j in recent):
-                return await reply(interaction, t("error.busy", lang))
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            data = await asyncio.to_thread(Path(image_path).read_bytes)
-            image = await asyncio.to_thread(prepare_image, data, self.model.image_spec)
-            glang = guild_lang(guild)
-            job_id = new_id()
-            placeholder = Job(
-                id=job_id,
-                model=self.model.name,
-                storyboard=board,
-                image_path=image_path,
-                state=JobState.QUEUED,
-                created_at=self.bot.clock.now(),
-                deadline_at=0,
-                updated_at=0,
-                owner_id=interaction.user.id,
+        tracker = self.bot.runtime.tracker
+        quotas = self.bot.runtime.quotas
+        assert quotas is not None
+        model = tracker.model_for(board)
+        job_id = new_id()
+        try:
+            # One write transaction checks every limit and records the reservation.
+            await quotas.reserve(
+                job_id=job_id,
+                guild_id=guild.id,
+                user_id=interaction.user.id,
+                channel_id=channel.id,
+                role_ids=[r.id for r in getattr(interaction.user, "roles", [])],
+                board=board,
+                model_name=model.name,
+                credits=model.price(board),
+                now=self.bot.clock.now(),
             )
-            kwargs: dict[str, Any] = {
-                "content": status_text(placeholder, glang),
-                "view": status_view(placeholder, glang),
-            }
-            if card_message_id is not None:
-                kwargs["reference"] = channel.get_partial_message(  # type: ignore[union-attr]
-                    card_message_id
-                ).to_reference(fail_if_not_exists=False)
-            try:
-                status = await channel.send(**kwargs)  # type: ignore[union-attr]
-            except discord.Forbidden:
-                missing = missing_permissions(channel, guild.me) or ["Send Messages"]  # type: ignore[arg-type]
-                return await reply(
-                    interaction, t("error.missing_permissions", lang, perms=", ".join(missing))
-                )
-            try:
-                await self.bot.runtime.tracker.submit(
-                    board,
-                    image,
-                    origin="discord",
-                    id=job_id,
-                    owner_id=interaction.user.id,
-                    guild_id=guild.id,
-                    channel_id=channel.id,
-                    draft_id=draft_id,
-                    revision=revision,
-                    card_message_id=card_message_id,
-                    status_message_id=status.id,
-                )
-            except StoryboardError as exc:
-                await status.edit(content=error_text(exc, glang), view=None)
-                return await reply(interaction, error_text(exc, lang))
-        await reply(interaction, t("generate.started", lang, link=status.jump_url))
+        except QuotaRefused as exc:
+            return await reply(interaction, error_text(exc, lang))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            status = await self._submit(
+                interaction,
+                board,
+                image_path,
+                job_id,
+                model,
+                draft_id=draft_id,
+                revision=revision,
+                card_message_id=card_message_id,
+            )
+        except BaseException:
+            await quotas.settle(job_id, outcome="cancelled")
+            raise
+        if status is not None:
+            await reply(interaction, t("generate.started", lang, link=status.jump_url))
+
+    async def _submit(
+        self,
+        interaction: discord.Interaction[Any],
+        board: Storyboard,
+        image_path: str,
+        job_id: str,
+        model: VideoModel,
+        *,
+        draft_id: str | None,
+        revision: int | None,
+        card_message_id: int | None,
+    ) -> discord.Message | None:
+        """Post the status message, then hand the job to the tracker. None: not submitted
+        (the member was told why, and the caller releases the reservation)."""
+        lang = user_lang(interaction)
+        guild, channel = interaction.guild, interaction.channel
+        assert guild is not None and channel is not None
+        quotas = self.bot.runtime.quotas
+        assert quotas is not None
+        data = await asyncio.to_thread(Path(image_path).read_bytes)
+        image = await asyncio.to_thread(prepare_image, data, self.model.image_spec)
+        glang = guild_lang(guild)
+        placeholder = Job(
+            id=job_id,
+            model=model.name,
+            storyboard=board,
+            image_path=image_path,
+            state=JobState.QUEUED,
+            created_at=self.bot.clock.now(),
+            deadline_at=0,
+            updated_at=0,
+            owner_id=interaction.user.id,
+        )
+        kwargs: dict[str, Any] = {
+            "content": status_text(placeholder, glang),
+            "view": status_view(placeholder, glang),
+        }
+        if card_message_id is not None:
+            kwargs["reference"] = channel.get_partial_message(  # type: ignore[union-attr]
+                card_message_id
+            ).to_reference(fail_if_not_exists=False)
+        try:
+            status = await channel.send(**kwargs)  # type: ignore[union-attr]
+        except discord.Forbidden:
+            await quotas.settle(job_id, outcome="cancelled")
+            missing = missing_permissions(channel, guild.me) or ["Send Messages"]  # type: ignore[arg-type]
+            await reply(interaction, t("error.missing_permissions", lang, perms=", ".join(missing)))
+            return None
+        try:
+            await self.bot.runtime.tracker.submit(
+                board,
+                image,
+                origin="discord",
+                model=model.name,
+                id=job_id,
+                owner_id=interaction.user.id,
+                guild_id=guild.id,
+                channel_id=channel.id,
+                draft_id=draft_id,
+                revision=revision,
+                card_message_id=card_message_id,
+                status_message_id=status.id,
+            )
+        except StoryboardError as exc:
+            await quotas.settle(job_id, outcome="refused")
+            await status.edit(content=error_text(exc, glang), view=None)
+            await reply(interaction, error_text(exc, lang))
+            return None
+        return status
 
     async def _edit(self, interaction: discord.Interaction[Any], draft_id: str) -> None:
         draft = await self._draft_for(interaction, draft_id)
@@ -607,7 +665,8 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             lines = parse_lines(split_block(text))
             board = draft.board.with_shots(resolve(lines, draft.board.length, self.model.limits))
             self.model.validate(board)
-        except StoryboardError as exc:
+            await self._check_terms(interaction.guild, board)
+        except (StoryboardError, QuotaRefused) as exc:
             return await self._refuse_text(interaction, exc, text, again, lang)
         # The modal replaces the whole list: it applies to the latest revision.
         new = await self.bot.drafts.revise(

@@ -60,7 +60,8 @@ def test_placeholders_match_between_languages(key):
 def test_chinese_strings_are_chinese():
     # A copy-paste of the English into the zh column would pass the checks above.
     same = {k for k, v in STRINGS.items() if v["en"] == v["zh"]}
-    assert same == {"error.invalid"}  # "{error}": the text is already translated
+    # "{error}" / "⛔ {reason}": the text inside is already translated
+    assert same == {"error.invalid", "usage.blocked"}
 
 
 # -- t() -------------------------------------------------------------------------------------

@@ -301,7 +301,9 @@ async def test_one_video_at_a_time_per_member(simcord_env, memkie):
     card, _ = await make_card(env, channel, alice)
     await alice.click(card, label="Generate")
     r = await alice.click(card, label="Generate")
-    assert "already have a video being made" in r.response.content
+    assert said(r) == (
+        "You have 1 video(s) running; the limit is 1 at once. Try again when one finishes."
+    )
     assert len(memkie.created) == 1
 
 
@@ -342,6 +344,9 @@ async def test_result_buttons_regenerate_and_delete(simcord_env, memkie):
 
     r = await bob.click(result, label="Delete")
     assert "Only the author" in said(r)
+    r = await alice.click(result, label="Regenerate")
+    assert said(r).startswith("Wait 30 s between videos")  # the default cooldown
+    await env.advance_time(15)
     r = await alice.click(result, label="Regenerate")
     assert "Started" in said(r)
     first, second = (dict(c["input"]) for c in memkie.created)
@@ -421,3 +426,57 @@ async def test_undeliverable_video_tells_the_author_privately(simcord_env, memki
         f"Your storyboard video (job {job.id}) was made but I could not post it in the channel: "
         "I am not allowed to post there (Missing Permissions)."
     ]
+
+
+# -- quotas through /storyboard ----------------------------------------------------------------
+async def test_daily_limit_refuses_with_numbers_and_usage_shows_it(simcord_env, memkie):
+    env = simcord_env
+    guild, channel, alice = world(env)
+    await env.bot.runtime.quotas.set(guild.id, "user_daily", "1", actor_id=0)
+    memkie.plan = TaskPlan(duration=5)
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    await env.advance_time(60)
+    r = await alice.click(card, label="Generate")
+    assert said(r).startswith("You have used 1 of your 1 videos today; the limit resets <t:")
+    assert len(memkie.created) == 1
+    u = await alice.slash(channel, "storyboard-usage")
+    text = u.response.embeds[0].description
+    assert "Today: 1 of 1 videos" in text
+    assert "⛔ You have used 1 of your 1 videos today" in text
+
+
+async def test_a_failed_generation_does_not_use_up_the_day(simcord_env, memkie):
+    env = simcord_env
+    guild, channel, alice = world(env)
+    await env.bot.runtime.quotas.set(guild.id, "user_daily", "1", actor_id=0)
+    memkie.plan = TaskPlan(duration=5, outcome="fail", fail_msg="guardrails")
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    await env.advance_time(60)
+    memkie.plan = TaskPlan(duration=5)
+    r = await alice.click(card, label="Generate")
+    assert "Started" in said(r)
+    assert len(memkie.created) == 2
+
+
+async def test_blocked_terms_are_refused_when_drafting(simcord_env, memkie):
+    env = simcord_env
+    guild, channel, alice = world(env)
+    await env.bot.runtime.quotas.set(guild.id, "blocked_terms", "血腥, gore", actor_id=0)
+    r = await alice.slash(
+        channel,
+        "storyboard",
+        image=("ref.png", png_bytes()),
+        shots="7.5 | 一个血腥的场景; 7.5 | calm",
+    )
+    assert "does not allow “血腥” in scenes" in said(r)
+    assert bot_messages(env, channel) == []
+
+
+async def test_the_application_owner_is_never_limited(simcord_env, memkie):
+    env = simcord_env
+    guild = env.create_guild()
+    guild.create_text_channel("general")
+    owner_id = (await env.bot.application_info()).owner.id
+    assert env.bot.runtime.quotas.is_owner(owner_id)
