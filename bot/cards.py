@@ -73,7 +73,9 @@ def draft_card(
     has_thread: bool,
     discarded_by: str | None = None,
     image_removed: bool = False,
+    availability: str | None = None,
 ) -> Card:
+    """``availability``: whether the author can generate now (or why not), when known."""
     card = Card(
         title=t("card.title", lang, shots=len(board.shots), length=board.length),
         description=shot_lines(board, lang),
@@ -94,6 +96,8 @@ def draft_card(
         notes.append(t("card.thread_hint", lang))
     else:
         notes.append(t("card.no_thread", lang))
+    if availability and not discarded_by:
+        notes.insert(0, availability)
     if image_removed:
         notes.append(t("card.image_removed", lang))
     card.description += "\n\n" + "\n".join(f"-# {n}" for n in notes)

@@ -20,7 +20,7 @@ from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.storyboard", "cogs.meta")
+EXTENSIONS = ("cogs.storyboard", "cogs.meta", "cogs.admin")
 COMMAND_HASH_KEY = "command_hash"
 
 # What the bot needs in a channel, and the invite URL's permission integer (see the README).
@@ -96,6 +96,33 @@ class StoryboardBot(commands.Bot):
         await self._learn_owners()
         await self.runtime.start()
         self._retention.start()
+        self._balance.start()
+
+    @tasks.loop(minutes=30)
+    async def _balance(self) -> None:
+        """Warn the owners once when the kie.ai balance falls under the configured level."""
+        from bot.balance import check_balance
+        from bot.i18n import t
+
+        quotas = self.runtime.quotas
+        assert quotas is not None
+        balance = await check_balance(
+            self.runtime.kie, self.runtime.store, self.settings.quota.low_balance_credits
+        )
+        if balance is None:
+            return
+        text = t(
+            "dm.low_balance",
+            "en",
+            credits=f"{balance:g}",
+            threshold=self.settings.quota.low_balance_credits,
+        )
+        for owner_id in quotas.owners:
+            try:
+                user = self.get_user(owner_id) or await self.fetch_user(owner_id)
+                await user.send(text)
+            except discord.HTTPException as exc:
+                log.info("could not tell owner %s about the balance: %s", owner_id, exc)
 
     @tasks.loop(minutes=60)
     async def _retention(self) -> None:
@@ -160,6 +187,7 @@ class StoryboardBot(commands.Bot):
 
     async def close(self) -> None:
         self._retention.cancel()
+        self._balance.cancel()
         runtime = getattr(self, "runtime", None)
         if runtime is not None:
             await runtime.close()

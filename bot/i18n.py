@@ -91,6 +91,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "The reference image has been removed (retention policy); run /storyboard again.",
         "zh": "参考图片已按保留策略删除；请重新运行 /storyboard。",
     },
+    "card.can_generate": {"en": "✅ {user} can generate now.", "zh": "✅ {user} 现在可以生成。"},
+    "card.blocked": {"en": "⛔ Not now: {reason}", "zh": "⛔ 暂时不能生成：{reason}"},
+    "log.refused": {
+        "en": "⛔ {user} was refused a video: {reason}",
+        "zh": "⛔ {user} 的视频请求被拒绝：{reason}",
+    },
+    "log.ended": {
+        "en": "❌ Job {job} of {user} ended ({state}): {reason}",
+        "zh": "❌ {user} 的任务 {job} 已结束（{state}）：{reason}",
+    },
+    "dm.low_balance": {
+        "en": "The kie.ai credit balance is {credits}, under the warning level of {threshold}. Top it up at https://kie.ai before videos start failing.",
+        "zh": "kie.ai 积分余额为 {credits}，低于预警值 {threshold}。请在视频开始失败前到 https://kie.ai 充值。",
+    },
     "thread.name": {"en": "Storyboard {draft}", "zh": "分镜 {draft}"},
     "thread.intro": {
         "en": "Edit this storyboard with the **Edit** button on the card. "
@@ -305,6 +319,263 @@ STRINGS: dict[str, dict[str, str]] = {
     "help.limits": {
         "en": "{model}: 1-{shots} shots, each {min}-{max} s, total at most {lengths}",
         "zh": "{model}：1-{shots} 个镜头，每个 {min}-{max} 秒，总时长不超过 {lengths}",
+    },
+    # -- /storyboard-admin ----------------------------------------------------------------------
+    "admin.cmd.group": {
+        "en": "Storyboard bot settings for this server (admins)",
+        "zh": "本服务器的分镜机器人设置（管理员）",
+    },
+    "admin.cmd.quota": {"en": "Quota settings", "zh": "配额设置"},
+    "admin.cmd.quota.show": {
+        "en": "Every quota setting and the latest changes",
+        "zh": "查看所有配额设置和最近的更改",
+    },
+    "admin.cmd.quota.set": {"en": "Change one quota setting", "zh": "修改一项配额设置"},
+    "admin.cmd.quota.set.setting": {"en": "The setting to change", "zh": "要修改的设置"},
+    "admin.cmd.quota.set.value": {
+        "en": "The new value, e.g. 3, none, true, 10,15",
+        "zh": "新的值，例如 3、none、true、10,15",
+    },
+    "admin.cmd.quota.reset": {
+        "en": "Put this server's settings back to the defaults",
+        "zh": "将本服务器的设置恢复为默认值",
+    },
+    "admin.cmd.quota.reset.setting": {
+        "en": "Only this setting (default: all of them)",
+        "zh": "只恢复这一项（默认：全部）",
+    },
+    "admin.cmd.channels": {
+        "en": "Channels where members may generate videos",
+        "zh": "允许成员生成视频的频道",
+    },
+    "admin.cmd.channels.add": {"en": "Allow videos in a channel", "zh": "允许在某个频道生成视频"},
+    "admin.cmd.channels.remove": {
+        "en": "Remove a channel from the allowed list",
+        "zh": "从允许列表中移除频道",
+    },
+    "admin.cmd.channels.list": {"en": "The allowed channels", "zh": "查看允许的频道"},
+    "admin.cmd.channels.channel": {"en": "The channel", "zh": "频道"},
+    "admin.cmd.roles": {
+        "en": "Roles allowed to generate videos",
+        "zh": "允许生成视频的身份组",
+    },
+    "admin.cmd.roles.add": {
+        "en": "Allow a role to generate videos",
+        "zh": "允许某个身份组生成视频",
+    },
+    "admin.cmd.roles.remove": {
+        "en": "Remove a role from the allowed list",
+        "zh": "从允许列表中移除身份组",
+    },
+    "admin.cmd.roles.list": {"en": "The allowed roles", "zh": "查看允许的身份组"},
+    "admin.cmd.roles.role": {"en": "The role", "zh": "身份组"},
+    "admin.cmd.usage": {
+        "en": "Videos and credits used in this server",
+        "zh": "本服务器使用的视频和积分",
+    },
+    "admin.cmd.usage.days": {
+        "en": "How many days back, today included (default 30)",
+        "zh": "统计最近多少天，含今天（默认 30）",
+    },
+    "admin.cmd.pause": {
+        "en": "Bot owners: pause all new videos in every server",
+        "zh": "机器人所有者：暂停所有服务器的新视频",
+    },
+    "admin.cmd.resume": {
+        "en": "Bot owners: allow new videos again",
+        "zh": "机器人所有者：恢复生成新视频",
+    },
+    "admin.denied": {
+        "en": "You need the Manage Server permission to use the storyboard bot's admin commands.",
+        "zh": "你需要“管理服务器”权限才能使用分镜机器人的管理命令。",
+    },
+    "admin.owner_only": {
+        "en": "Only the bot's owners can pause or resume new videos: it applies to every server.",
+        "zh": "只有机器人的所有者可以暂停或恢复新视频：这会影响所有服务器。",
+    },
+    "admin.show.title": {"en": "Storyboard settings in {guild}", "zh": "{guild} 的分镜设置"},
+    "admin.show.overridden": {"en": "set here", "zh": "本服务器设置"},
+    "admin.show.default": {"en": "default", "zh": "默认"},
+    "admin.show.paused": {
+        "en": "The bot's owners have paused all new videos for now.",
+        "zh": "机器人的所有者已暂停所有新视频。",
+    },
+    "admin.show.policy": {"en": "What counts", "zh": "计费规则"},
+    "admin.show.changes": {"en": "Latest changes", "zh": "最近的更改"},
+    "admin.show.no_changes": {"en": "No changes yet.", "zh": "还没有更改。"},
+    "admin.show.change": {
+        "en": "{when} {user} `{setting}`: {old} → {new}",
+        "zh": "{when} {user} `{setting}`：{old} → {new}",
+    },
+    "admin.release_policy": {
+        "en": "A video that never reached kie.ai (refused, cancelled, rate-limited, model paused) "
+        "is not counted. A video kie.ai failed counts only if failed_counts is on (default: off). "
+        "A video whose submission outcome is unknown keeps its slot and counts until it is "
+        "resolved.",
+        "zh": "未到达 kie.ai 的视频（被拒绝、已取消、被限流、模型暂停）不计入。kie.ai 生成失败的视频"
+        "只有在 failed_counts 开启时才计入（默认关闭）。提交结果未知的视频在确认之前占用名额并计入。",
+    },
+    "admin.value.none": {"en": "none", "zh": "无"},
+    "admin.value.all": {"en": "all", "zh": "全部"},
+    "admin.value.on": {"en": "on", "zh": "开启"},
+    "admin.value.off": {"en": "off", "zh": "关闭"},
+    "admin.set.done": {"en": "`{setting}`: {old} → {new}", "zh": "`{setting}`：{old} → {new}"},
+    "admin.reset.done": {"en": "Back to the defaults:\n{lines}", "zh": "已恢复默认值：\n{lines}"},
+    "admin.reset.nothing": {
+        "en": "Nothing to reset: this server already uses the defaults.",
+        "zh": "无需恢复：本服务器已在使用默认值。",
+    },
+    "admin.reset.not_overridden": {
+        "en": "`{setting}` already uses the default ({value}).",
+        "zh": "`{setting}` 已在使用默认值（{value}）。",
+    },
+    "admin.log.line": {
+        "en": "⚙️ {user} changed `{setting}`: {old} → {new}",
+        "zh": "⚙️ {user} 修改了 `{setting}`：{old} → {new}",
+    },
+    "admin.log.pause": {
+        "en": "⏸️ {user} paused all new videos in every server.",
+        "zh": "⏸️ {user} 暂停了所有服务器的新视频。",
+    },
+    "admin.log.resume": {
+        "en": "▶️ {user} allowed new videos again.",
+        "zh": "▶️ {user} 恢复了新视频的生成。",
+    },
+    "admin.channels.added": {
+        "en": "{item} added. Videos can be generated in: {items}.",
+        "zh": "已添加 {item}。可以生成视频的频道：{items}。",
+    },
+    "admin.channels.removed": {
+        "en": "{item} removed. Videos can be generated in: {items}.",
+        "zh": "已移除 {item}。可以生成视频的频道：{items}。",
+    },
+    "admin.channels.already": {"en": "{item} is already in the list.", "zh": "{item} 已在列表中。"},
+    "admin.channels.absent": {"en": "{item} is not in the list.", "zh": "{item} 不在列表中。"},
+    "admin.channels.list": {
+        "en": "Videos can be generated in: {items}.",
+        "zh": "可以生成视频的频道：{items}。",
+    },
+    "admin.channels.all": {"en": "every channel", "zh": "所有频道"},
+    "admin.roles.added": {
+        "en": "{item} added. Roles allowed to generate: {items}.",
+        "zh": "已添加 {item}。允许生成视频的身份组：{items}。",
+    },
+    "admin.roles.removed": {
+        "en": "{item} removed. Roles allowed to generate: {items}.",
+        "zh": "已移除 {item}。允许生成视频的身份组：{items}。",
+    },
+    "admin.roles.already": {"en": "{item} is already in the list.", "zh": "{item} 已在列表中。"},
+    "admin.roles.absent": {"en": "{item} is not in the list.", "zh": "{item} 不在列表中。"},
+    "admin.roles.list": {
+        "en": "Roles allowed to generate: {items}.",
+        "zh": "允许生成视频的身份组：{items}。",
+    },
+    "admin.roles.all": {"en": "everyone", "zh": "所有人"},
+    "admin.usage.title": {
+        "en": "Videos in this server, last {days} days",
+        "zh": "本服务器最近 {days} 天的视频",
+    },
+    "admin.usage.user": {"en": "{user}: {videos} videos", "zh": "{user}：{videos} 个视频"},
+    "admin.usage.credits": {"en": ", {credits} credits", "zh": "，{credits} 积分"},
+    "admin.usage.running": {"en": " ({running} running)", "zh": "（{running} 个生成中）"},
+    "admin.usage.more": {"en": "… and {count} more", "zh": "……还有 {count} 人"},
+    "admin.usage.none": {"en": "No videos in this period.", "zh": "这段时间没有视频。"},
+    "admin.usage.totals": {"en": "Total", "zh": "合计"},
+    "admin.usage.totals_value": {
+        "en": "{videos} videos, {credits} credits since <t:{since}:d>",
+        "zh": "自 <t:{since}:d> 起 {videos} 个视频，{credits} 积分",
+    },
+    "admin.usage.limits": {"en": "This server against its limits", "zh": "本服务器的限额使用情况"},
+    "admin.usage.limits_value": {
+        "en": "Today: {today} of {daily} videos\nRunning now: {running} of {concurrent}\n"
+        "This month: {credits} of {budget} credits",
+        "zh": "今天：{today}/{daily} 个视频\n正在生成：{running}/{concurrent}\n"
+        "本月：{credits}/{budget} 积分",
+    },
+    "admin.usage.unlimited": {"en": "unlimited", "zh": "不限"},
+    "admin.usage.balance": {"en": "kie.ai balance", "zh": "kie.ai 余额"},
+    "admin.usage.balance_value": {"en": "{credits} credits", "zh": "{credits} 积分"},
+    "admin.usage.balance_error": {
+        "en": "Could not read the balance: {error}",
+        "zh": "无法读取余额：{error}",
+    },
+    "admin.pause.done": {
+        "en": "⏸️ New videos are paused in every server. Videos already running will finish.",
+        "zh": "⏸️ 所有服务器的新视频已暂停。正在生成的视频会继续完成。",
+    },
+    "admin.resume.done": {
+        "en": "▶️ New videos are allowed again.",
+        "zh": "▶️ 已恢复生成新视频。",
+    },
+    "admin.err.quota_unknown_setting": {
+        "en": "There is no quota setting “{name}”. Settings: {known}.",
+        "zh": "没有名为“{name}”的配额设置。可用的设置：{known}。",
+    },
+    "admin.err.quota_bad_value": {
+        "en": "{name} cannot be “{value}”: {reason}. Expected {expected}.",
+        "zh": "{name} 不能设为“{value}”：{reason}。应为：{expected}。",
+    },
+    "admin.err.quota_days": {"en": "The period is at least 1 day.", "zh": "统计周期至少为 1 天。"},
+    "admin.setting.enabled": {
+        "en": "whether members can generate videos in this server (true/false)",
+        "zh": "本服务器的成员能否生成视频（true/false）",
+    },
+    "admin.setting.channels": {
+        "en": "channels where members may generate (empty: all)",
+        "zh": "允许生成视频的频道（留空：全部）",
+    },
+    "admin.setting.roles": {
+        "en": "roles allowed to generate (empty: everyone)",
+        "zh": "允许生成视频的身份组（留空：所有人）",
+    },
+    "admin.setting.user_daily": {
+        "en": "videos per member per day (a number or none)",
+        "zh": "每位成员每天的视频数（数字或 none）",
+    },
+    "admin.setting.user_concurrent": {
+        "en": "videos per member running at once (a number or none)",
+        "zh": "每位成员同时生成的视频数（数字或 none）",
+    },
+    "admin.setting.user_cooldown_seconds": {
+        "en": "seconds a member waits between videos",
+        "zh": "成员两次生成之间需等待的秒数",
+    },
+    "admin.setting.guild_daily": {
+        "en": "videos per day for the whole server (a number or none)",
+        "zh": "整个服务器每天的视频数（数字或 none）",
+    },
+    "admin.setting.guild_concurrent": {
+        "en": "videos running at once in the server (a number or none)",
+        "zh": "服务器内同时生成的视频数（数字或 none）",
+    },
+    "admin.setting.guild_monthly_credits": {
+        "en": "kie.ai credits the server may spend per month (a number or none)",
+        "zh": "服务器每月可用的 kie.ai 积分（数字或 none）",
+    },
+    "admin.setting.lengths": {
+        "en": "allowed video lengths in seconds, e.g. 10,15 (empty: all)",
+        "zh": "允许的视频时长（秒），例如 10,15（留空：全部）",
+    },
+    "admin.setting.aspects": {
+        "en": "allowed aspects: landscape, portrait (empty: all)",
+        "zh": "允许的画幅：landscape、portrait（留空：全部）",
+    },
+    "admin.setting.models": {"en": "allowed models (empty: all)", "zh": "允许的模型（留空：全部）"},
+    "admin.setting.blocked_terms": {
+        "en": "words or phrases refused in scenes, comma-separated",
+        "zh": "场景中禁止的词语，用逗号分隔",
+    },
+    "admin.setting.log_channel": {
+        "en": "channel for the admin log (or none)",
+        "zh": "管理日志频道（或 none）",
+    },
+    "admin.setting.timezone": {
+        "en": "IANA time zone of 'per day' and 'per month', e.g. Europe/Paris",
+        "zh": "“每天”和“每月”所用的 IANA 时区，例如 Asia/Shanghai",
+    },
+    "admin.setting.failed_counts": {
+        "en": "whether a video kie.ai failed counts against the limits (true/false)",
+        "zh": "kie.ai 生成失败的视频是否计入限额（true/false）",
     },
     # -- core errors, by code -------------------------------------------------------------------
     "err.shot_count": {

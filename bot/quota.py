@@ -312,6 +312,10 @@ class Quotas:
     def add_owners(self, user_ids: Iterable[int]) -> None:
         self._owners.update(user_ids)
 
+    @property
+    def owners(self) -> frozenset[int]:
+        return frozenset(self._owners)
+
     def is_owner(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self._owners
 

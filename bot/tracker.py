@@ -608,7 +608,7 @@ class Tracker:
                 return await self._end(
                     job, JobState.FAILED, "no_result", "kie.ai reported success without a video"
                 )
-            return await self._set(
+            done = await self._set(
                 job,
                 reads=job.reads + 1,
                 state=JobState.SUCCEEDED,
@@ -618,6 +618,9 @@ class Tracker:
                 finished_at=now,
                 next_check_at=now,
             )
+            # kie.ai made the video: it counts, and it no longer holds a running slot.
+            await self._settle(done, "delivered")
+            return done
         if record.state == "fail":
             job = await self._set(job, reads=job.reads + 1, kie_state="fail")
             msg = record.fail_msg or "kie.ai reported a failure without a reason"
@@ -672,6 +675,4 @@ class Tracker:
                 )
             log.exception("job %s: delivery failed; retrying later", job.id)
             return await self._set(job, next_check_at=now + RETRY_LATER)
-        done = await self._set(job, state=JobState.DELIVERED, delivery="done", next_check_at=None)
-        await self._settle(done, "delivered")
-        return done
+        return await self._set(job, state=JobState.DELIVERED, delivery="done", next_check_at=None)

@@ -20,13 +20,17 @@ from bot.delivery import UndeliverableError
 from bot.i18n import t
 from bot.store import Job, JobState
 from bot.webhooks import media_url
-from cogs.ui import guild_lang, message_link
+from cogs.ui import admin_log, guild_lang, message_link
 
 if TYPE_CHECKING:
     from bot.client import StoryboardBot
 
 log = logging.getLogger(__name__)
 
+# Ends reported in the guild's admin log channel (cancellations are the member's own choice).
+LOGGED_ENDS = frozenset(
+    {JobState.FAILED, JobState.REFUSED, JobState.EXPIRED, JobState.UNKNOWN, JobState.UNDELIVERABLE}
+)
 MIN_EDIT_INTERVAL = 5.0  # seconds between two edits of one status message
 MARKER_SCAN = 30  # recent messages searched for a result posted before a crash
 
@@ -161,6 +165,18 @@ class DiscordDelivery:
             await self._link_status(done, msg)
         self._shown.pop(job.id, None)
         self._locks.pop(job.id, None)
+        await self._refresh_card(job)
+
+    async def _refresh_card(self, job: Job) -> None:
+        """The draft card says whether its author can generate: redraw it when a job ends."""
+        if job.draft_id is None:
+            return
+        from cogs.storyboard import StoryboardCog
+
+        cog = self.bot.get_cog("Storyboard")
+        draft = await self.bot.drafts.get(job.draft_id)
+        if isinstance(cog, StoryboardCog) and draft is not None and draft.active:
+            await cog.refresh_card(draft)
 
     async def _link_status(self, job: Job, result: discord.Message) -> None:
         """Point the status message at the result."""
@@ -190,7 +206,23 @@ class DiscordDelivery:
 
     async def job_ended(self, job: Job) -> None:
         await self._edit_status(job, force=True)
+        guild = self._guild(job)
+        if guild is not None and job.state in LOGGED_ENDS:
+            lang = guild_lang(guild)
+            await admin_log(
+                self.bot,
+                guild,
+                t(
+                    "log.ended",
+                    lang,
+                    job=job.id,
+                    user=f"<@{job.owner_id}>",
+                    state=t(f"state.{job.state}", lang),
+                    reason=job.fail_msg or "",
+                ),
+            )
         self._shown.pop(job.id, None)
+        await self._refresh_card(job)
         if job.state == JobState.UNDELIVERABLE and job.owner_id:
             await self._dm_owner(job)
 

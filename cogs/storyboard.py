@@ -31,6 +31,7 @@ from bot.storyboard import Storyboard, StoryboardError
 from cogs.i18n import ls
 from cogs.ui import (
     THREAD_PERMISSIONS,
+    admin_log,
     can_moderate,
     guild_lang,
     message_link,
@@ -372,7 +373,10 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             channel, guild.me, THREAD_PERMISSIONS
         )
         name = IMAGE_NAME.format(ext=image.extension)
-        embed = self._card_embed(draft, glang, has_thread=can_thread, image_name=name)
+        available = await self._availability(draft, glang)
+        embed = self._card_embed(
+            draft, glang, has_thread=can_thread, image_name=name, availability=available
+        )
         msg = await channel.send(  # type: ignore[union-attr]
             embed=embed,
             file=discord.File(io.BytesIO(image.data), filename=name),
@@ -389,7 +393,11 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
                 thread_id = thread.id
             except discord.HTTPException as exc:
                 log.info("draft %s: no thread (%s)", draft.id, exc)
-                await msg.edit(embed=self._card_embed(draft, glang, has_thread=False))
+                await msg.edit(
+                    embed=self._card_embed(
+                        draft, glang, has_thread=False, image_name=name, availability=available
+                    )
+                )
         await self.bot.drafts.update(draft.id, card_message_id=msg.id, thread_id=thread_id)
         return msg
 
@@ -401,6 +409,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         has_thread: bool,
         image_name: str | None = None,
         discarded_by: str | None = None,
+        availability: str | None = None,
     ) -> discord.Embed:
         card = draft_card(
             draft_id=draft.id,
@@ -413,8 +422,25 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             has_thread=has_thread,
             discarded_by=discarded_by,
             image_removed=bool(draft.image_path) and not Path(draft.image_path or "").exists(),
+            availability=availability,
         )
         return to_embed(card, image_name=image_name)
+
+    async def _availability(self, draft: Draft, lang: str) -> str | None:
+        """Whether the author could press Generate now, for the card."""
+        quotas = self.bot.runtime.quotas
+        if quotas is None or draft.guild_id is None or draft.author_id is None:
+            return None
+        usage = await quotas.usage(
+            draft.guild_id, draft.author_id, self.bot.clock.now(), channel_id=draft.channel_id
+        )
+        if usage.refusal is not None:
+            return t("card.blocked", lang, reason=error_text(usage.refusal, lang))
+        return t("card.can_generate", lang, user=f"<@{draft.author_id}>")
+
+    async def refresh_card(self, draft: Draft) -> None:
+        """Redraw an active draft's card (after an edit, or when a job of it ended)."""
+        await self._refresh_card(draft)
 
     async def _refresh_card(self, draft: Draft, *, discarded_by: str | None = None) -> None:
         if draft.card_message_id is None or draft.channel_id is None:
@@ -430,6 +456,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             has_thread=draft.thread_id is not None,
             discarded_by=discarded_by,
             image_name=self._card_image_name(draft),
+            availability=None if discarded_by else await self._availability(draft, lang),
         )
         view = None if discarded_by else draft_view(draft.id, lang)
         try:
@@ -551,7 +578,15 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
                 now=self.bot.clock.now(),
             )
         except QuotaRefused as exc:
-            return await reply(interaction, error_text(exc, lang))
+            await reply(interaction, error_text(exc, lang))
+            text = t(
+                "log.refused",
+                guild_lang(guild),
+                user=interaction.user.mention,
+                reason=error_text(exc, guild_lang(guild)),
+            )
+            await admin_log(self.bot, guild, text)
+            return
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             status = await self._submit(
@@ -569,6 +604,9 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             raise
         if status is not None:
             await reply(interaction, t("generate.started", lang, link=status.jump_url))
+            draft = await self.bot.drafts.get(draft_id) if draft_id else None
+            if draft is not None and draft.active:
+                await self.refresh_card(draft)
 
     async def _submit(
         self,

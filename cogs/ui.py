@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING
+
 import discord
 
 from bot.cards import Card
 from bot.client import REQUIRED_PERMISSIONS
 from bot.i18n import lang_of
+
+if TYPE_CHECKING:
+    from bot.client import StoryboardBot
+
+log = logging.getLogger(__name__)
 
 # custom_id templates of the buttons that survive restarts (DynamicItem).
 GENERATE = "sb:gen:{draft}"
@@ -73,3 +81,21 @@ def to_embed(card: Card, *, image_name: str | None = None) -> discord.Embed:
 
 def message_link(guild_id: int | None, channel_id: int | None, message_id: int | None) -> str:
     return f"https://discord.com/channels/{guild_id or '@me'}/{channel_id}/{message_id}"
+
+
+async def admin_log(bot: StoryboardBot, guild: discord.Guild, text: str) -> None:
+    """A line in the guild's admin log channel, if it has one. Pings nobody; never raises."""
+    quotas = bot.runtime.quotas
+    if quotas is None:
+        return
+    try:
+        channel_id = (await quotas.get(guild.id)).log_channel
+        if channel_id is None:
+            return
+        channel = guild.get_channel_or_thread(channel_id) or await guild.fetch_channel(channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning("guild %s: log channel %s cannot receive messages", guild.id, channel_id)
+            return
+        await channel.send(text[:2000], allowed_mentions=discord.AllowedMentions.none())
+    except Exception:
+        log.warning("guild %s: could not post to the admin log channel", guild.id, exc_info=True)

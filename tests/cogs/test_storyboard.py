@@ -480,3 +480,37 @@ async def test_the_application_owner_is_never_limited(simcord_env, memkie):
     guild.create_text_channel("general")
     owner_id = (await env.bot.application_info()).owner.id
     assert env.bot.runtime.quotas.is_owner(owner_id)
+
+
+async def test_card_says_whether_the_author_can_generate_now(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    memkie.plan = TaskPlan(duration=30)
+    card, _ = await make_card(env, channel, alice)
+    assert f"✅ <@{alice.id}> can generate now." in card.embeds[0].description
+    await alice.click(card, label="Generate")
+    card = card_of(env, channel)
+    assert "⛔ Not now: You have 1 video(s) running" in card.embeds[0].description
+    await env.advance_time(120)
+    card = card_of(env, channel)
+    assert f"✅ <@{alice.id}> can generate now." in card.embeds[0].description
+
+
+async def test_refusals_and_failures_reach_the_admin_log(simcord_env, memkie):
+    env = simcord_env
+    guild, channel, alice = world(env)
+    log_channel = guild.create_text_channel("storyboard-log")
+    quotas = env.bot.runtime.quotas
+    await quotas.set(guild.id, "log_channel", str(log_channel.id), actor_id=0)
+    await quotas.set(guild.id, "user_daily", "1", actor_id=0)
+    memkie.plan = TaskPlan(duration=5, outcome="fail", fail_msg="guardrails")
+    await quotas.set(guild.id, "failed_counts", "true", actor_id=0)
+    card, _ = await make_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    await env.advance_time(60)
+    await alice.click(card, label="Generate")
+    lines = [m.content for m in log_channel.history()]
+    assert lines[0].startswith("❌ Job ") and lines[0].endswith("failed): guardrails")
+    assert lines[1].startswith(f"⛔ <@{alice.id}> was refused a video: You have used 1 of your 1")
+    status = next(m for m in bot_messages(env, channel) if "generation failed" in m.content)
+    assert "This counted against your quota." in status.content
