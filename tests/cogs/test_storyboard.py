@@ -514,3 +514,43 @@ async def test_refusals_and_failures_reach_the_admin_log(simcord_env, memkie):
     assert lines[1].startswith(f"⛔ <@{alice.id}> was refused a video: You have used 1 of your 1")
     status = next(m for m in bot_messages(env, channel) if "generation failed" in m.content)
     assert "This counted against your quota." in status.content
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("enabled", "false", "Video generation is turned off in this server."),
+        ("channels", "{other}", "Videos can be generated only in <#{other}> in this server."),
+        ("roles", "{role}", "Generating videos in this server needs one of these roles"),
+        ("lengths", "10, 25", "This server allows videos of 10, 25 s; 15 s is not allowed."),
+        ("aspects", "portrait", "This server allows the aspect portrait; landscape is not"),
+        ("models", "kling-3.0-omni/image-to-video", "does not allow the model sora-2-pro"),
+        ("guild_daily", "0", "This server has used 0 of its 0 videos today"),
+        ("guild_concurrent", "0", "This server has 0 video(s) running; the limit is 0 at once."),
+        ("guild_monthly_credits", "100", "This server has used 0 of its 100 credits this month"),
+        ("blocked_terms", "kitten", "This server does not allow “kitten” in scenes."),
+    ],
+)
+async def test_each_guild_limit_refuses_generate(simcord_env, memkie, setting, value, message):
+    env = simcord_env
+    guild, channel, alice = world(env)
+    card, _ = await make_card(env, channel, alice)  # drafted before the rule existed
+    other = guild.create_text_channel("videos")
+    role = guild.create_role("makers")
+    value = value.format(other=other.id, role=role.id)
+    await env.bot.runtime.quotas.set(guild.id, setting, value, actor_id=0)
+    r = await alice.click(card, label="Generate")
+    assert message.format(other=other.id) in said(r)
+    assert memkie.created == []
+
+
+async def test_kill_switch_stops_new_videos_for_everyone_but_owners(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    card, _ = await make_card(env, channel, alice)
+    await env.bot.runtime.quotas.pause(0, True)
+    r = await alice.click(card, label="Generate")
+    assert said(r) == "The bot's owners have paused all new videos for now. Try again later."
+    await env.bot.runtime.quotas.pause(0, False)
+    r = await alice.click(card, label="Generate")
+    assert "Started" in said(r)
