@@ -1,4 +1,4 @@
-"""The command line: ``storyboard-bot [run|render|resume|doctor]``.
+"""The command line: ``storyboard-bot [run|render|resume|doctor|sync]``.
 
 Exit codes: 0 done; 1 kie.ai refused the job or the generation failed; 2 invalid input;
 3 configuration error; 4 deadline passed or createTask outcome unknown; 130 interrupted.
@@ -43,7 +43,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="storyboard-bot", description=__doc__.splitlines()[0])
+    parser = _Parser(
+        prog="storyboard-bot",
+        description="Turn a reference image and a list of shots into a short video with "
+        "kie.ai, from the terminal or as a Discord bot.",
+    )
     parser.add_argument("--config", metavar="PATH", help="TOML config file")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
