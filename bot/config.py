@@ -206,6 +206,10 @@ class QuotaLimits(_Section):
     lengths: list[Annotated[int, Field(gt=0)]] = []
     aspects: list[Aspect] = []
     models: list[str] = []
+    # Model options: allowed resolutions (empty: any) and whether videos with audio (which
+    # cost more) are allowed. They apply to models that have these options (Kling).
+    resolutions: list[Resolution] = []
+    audio: bool = True
     # Words or phrases refused in scenes (case-insensitive, after NFKC, as substrings).
     blocked_terms: list[str] = []
     # Where the bot reports setting changes, refusals and failures.

@@ -48,7 +48,7 @@ import re
 import time
 import unicodedata
 import zoneinfo
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import aiosqlite
@@ -90,6 +90,8 @@ SETTINGS_HELP: dict[str, str] = {
     "lengths": "allowed video lengths in seconds, e.g. 10,15 (empty: all)",
     "aspects": "allowed aspects: landscape, portrait (empty: all)",
     "models": "allowed models (empty: all)",
+    "resolutions": "allowed resolutions of models that have them: 720p, 1080p, 4k (empty: all)",
+    "audio": "whether videos with audio (which cost more) are allowed (true/false)",
     "blocked_terms": "words or phrases refused in scenes, comma-separated",
     "log_channel": "channel for the admin log (or none)",
     "timezone": "IANA time zone of 'per day' and 'per month', e.g. Europe/Paris",
@@ -503,8 +505,11 @@ class Quotas:
         model_name: str,
         credits: int,
         now: float,
+        options: Mapping[str, object] | None = None,
     ) -> None:
         """Check every limit and record the reservation, in one write transaction.
+
+        ``options``: the model's options that cost money (``resolution``, ``audio``), if any.
 
         Raises QuotaRefused when a limit refuses. Reserving a job id already reserved or
         charged does nothing (a retried press); a released one is reserved afresh.
@@ -528,6 +533,7 @@ class Quotas:
                     model_name=model_name,
                     credits=credits,
                     now=now,
+                    options=options,
                 )
             await db.execute(
                 "INSERT OR REPLACE INTO usage(job_id, guild_id, user_id, channel_id, model, "
@@ -600,6 +606,7 @@ class Quotas:
         model_name: str | None,
         credits: int | None,
         now: float,
+        options: Mapping[str, object] | None = None,
     ) -> None:
         """Raise QuotaRefused for the first limit that refuses. ``None`` arguments are skipped
         (``usage`` checks what it can without a storyboard)."""
@@ -631,6 +638,21 @@ class Quotas:
                 f"{', '.join(quota.models)}.",
                 model=model_name,
                 allowed=", ".join(quota.models),
+            )
+        resolution = (options or {}).get("resolution")
+        if resolution and quota.resolutions and resolution not in quota.resolutions:
+            allowed = ", ".join(quota.resolutions)
+            raise QuotaRefused(
+                "resolution",
+                f"This server allows {allowed} videos; {model_name} is set to {resolution}.",
+                resolution=resolution,
+                allowed=allowed,
+            )
+        if (options or {}).get("audio") and not quota.audio:
+            raise QuotaRefused(
+                "audio",
+                f"This server does not allow videos with audio; {model_name} is set to make them.",
+                model=model_name,
             )
         if board is not None:
             if quota.lengths and board.length not in quota.lengths:

@@ -576,6 +576,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
                 model_name=model.name,
                 credits=model.price(board),
                 now=self.bot.clock.now(),
+                options=model.options,
             )
         except QuotaRefused as exc:
             await reply(interaction, error_text(exc, lang))

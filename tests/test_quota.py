@@ -629,3 +629,41 @@ async def test_a_stored_value_no_longer_valid_is_ignored(quotas: Quotas) -> None
     )
     quota = await quotas.get(GUILD)
     assert (quota.timezone, quota.user_daily) == ("UTC", 3)
+
+
+async def test_model_options_are_limited_per_guild(tmp_path):
+    from bot.config import QuotaDefaults
+    from bot.quota import QuotaRefused, Quotas
+    from bot.store import Store
+    from bot.storyboard import Shot, Storyboard
+
+    store = await Store.open(tmp_path / "opts.db")
+    quotas = Quotas(store, QuotaDefaults())
+    board = Storyboard(shots=(Shot(scene="a", tenths=100),), length=10)
+    common = dict(
+        guild_id=1,
+        user_id=2,
+        channel_id=3,
+        role_ids=[],
+        board=board,
+        model_name="kling-3.0-omni/image-to-video",
+        credits=140,
+        now=1000.0,
+    )
+    await quotas.set(1, "resolutions", "720p", actor_id=9)
+    await quotas.set(1, "audio", "false", actor_id=9)
+    try:
+        await quotas.reserve(job_id="a1", options={"resolution": "1080p", "audio": False}, **common)
+        raise AssertionError("1080p was allowed")
+    except QuotaRefused as exc:
+        assert str(exc) == (
+            "This server allows 720p videos; kling-3.0-omni/image-to-video is set to 1080p."
+        )
+    try:
+        await quotas.reserve(job_id="a2", options={"resolution": "720p", "audio": True}, **common)
+        raise AssertionError("audio was allowed")
+    except QuotaRefused as exc:
+        assert exc.code == "audio"
+    await quotas.reserve(job_id="a3", options={"resolution": "720p", "audio": False}, **common)
+    assert await quotas.usage_state("a3") == "reserved"
+    await store.close()

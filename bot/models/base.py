@@ -50,6 +50,11 @@ class VideoModel(ABC):
         """The clean (not watermarked) video of a successful task."""
         return record.video_url
 
+    @property
+    def options(self) -> dict[str, object]:
+        """Options that change the price (e.g. resolution, audio); quotas may restrict them."""
+        return {}
+
     def describe(self) -> str:
         lim = self.limits
         return (

@@ -122,6 +122,10 @@ class KlingOmni(VideoModel):
             ],
         }
 
+    @property
+    def options(self) -> dict[str, object]:
+        return {"resolution": self.resolution, "audio": self.audio}
+
     def price(self, board: Storyboard) -> int:
         table = self._audio_per_second if self.audio else self._per_second
         return table[self.resolution] * sum(self.seconds(board))
