@@ -561,6 +561,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "允许的画幅：landscape、portrait（留空：全部）",
     },
     "admin.setting.models": {"en": "allowed models (empty: all)", "zh": "允许的模型（留空：全部）"},
+    "admin.setting.resolutions": {
+        "en": "allowed resolutions of models that have them: 720p, 1080p, 4k (empty: all)",
+        "zh": "允许的分辨率（适用于有此选项的模型）：720p、1080p、4k（留空：全部）",
+    },
+    "admin.setting.audio": {
+        "en": "whether videos with audio (which cost more) are allowed (true/false)",
+        "zh": "是否允许带音频的视频（费用更高）（true/false）",
+    },
     "admin.setting.blocked_terms": {
         "en": "words or phrases refused in scenes, comma-separated",
         "zh": "场景中禁止的词语，用逗号分隔",
