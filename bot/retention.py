@@ -29,7 +29,7 @@ class SweepResult:
 
 
 async def _protected(store: Store) -> set[str]:
-    """Files unfinished jobs still need, and the images of active drafts' cards."""
+    """Files unfinished jobs still need (a draft card keeps its image in the message)."""
     states = [str(s) for s in ACTIVE_STATES]
     marks = ", ".join("?" for _ in states)
     paths: set[str] = set()
