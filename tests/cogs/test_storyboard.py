@@ -5,7 +5,10 @@ from __future__ import annotations
 import discord
 import pytest
 
+from bot.quota import QuotaRefused
 from bot.store import JobState
+from bot.storyboard import Shot, Storyboard
+from tests.cogs.conftest import sim_now
 from tests.fakekie import TaskPlan
 from tests.helpers import png_bytes
 
@@ -89,7 +92,8 @@ async def test_slash_generate_and_the_video_is_posted(simcord_env, memkie):
         }
     ]
     assert memkie.uploads[0]["bytes"] == png_bytes()
-    assert "Sent to kie.ai" in channel.history()[-1].content or "Queued" in status.content
+    shown = next(m for m in channel.history() if m.id == status.id).content
+    assert shown.startswith("📨 Sent to kie.ai, waiting to start (started <t:")
 
     for _ in range(10):
         await env.advance_time(10)
@@ -479,7 +483,23 @@ async def test_the_application_owner_is_never_limited(simcord_env, memkie):
     guild = env.create_guild()
     guild.create_text_channel("general")
     owner_id = (await env.bot.application_info()).owner.id
-    assert env.bot.runtime.quotas.is_owner(owner_id)
+    quotas = env.bot.runtime.quotas
+    assert quotas.is_owner(owner_id)
+    await quotas.set(guild.id, "user_daily", "0", actor_id=0)
+    await quotas.set(guild.id, "enabled", "false", actor_id=0)
+    board = Storyboard(shots=(Shot(scene="a", tenths=100),), length=10)
+    common = dict(
+        guild_id=guild.id,
+        channel_id=None,
+        role_ids=[],
+        board=board,
+        model_name="sora-2-pro-storyboard",
+        credits=150,
+        now=sim_now(),
+    )
+    await quotas.reserve(job_id="0a0a0a0a0a0a", user_id=owner_id, **common)  # not refused
+    with pytest.raises(QuotaRefused):
+        await quotas.reserve(job_id="0b0b0b0b0b0b", user_id=owner_id + 1, **common)
 
 
 async def test_card_says_whether_the_author_can_generate_now(simcord_env, memkie):
