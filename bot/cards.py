@@ -177,8 +177,14 @@ def result_text(job: Job, author_mention: str, lang: str, *, link_note: str = ""
         lines.append(link_note)
     if job.draft_id and job.revision:
         lines.append(f"-# {t('result.from', lang, draft=job.draft_id, revision=job.revision)}")
-    lines.append(f"-# {t('result.marker', lang, job=job.id)}")
+    lines.append(f"-# {result_marker(job.id)}")
     return "\n".join(lines)
+
+
+def result_marker(job_id: str) -> str:
+    """Found in every result message and nowhere else, in any language: after a crash, the
+    delivery looks for it before posting a video again."""
+    return f"🎞 {job_id}"
 
 
 def job_line(job: Job, lang: str, link: str | None = None) -> str:

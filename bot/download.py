@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -43,13 +45,19 @@ def _stream_timeout(session: aiohttp.ClientSession) -> aiohttp.ClientTimeout:
     )
 
 
+def _sync(fh: BinaryIO) -> None:
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
 async def download_file(
     session: aiohttp.ClientSession, url: str, dest: Path, *, max_bytes: int
 ) -> int:
     """Stream ``url`` into ``dest`` (written as ``dest.part``, then renamed). Returns the size."""
     if urlsplit(url).scheme not in {"http", "https"}:
         raise DownloadError(f"refusing to download a non-http(s) link: {safe_url(url)}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Disk work runs in a thread: a 100 MB video must not stall the event loop.
+    await asyncio.to_thread(dest.parent.mkdir, parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     size = 0
     try:
@@ -60,15 +68,17 @@ async def download_file(
                 raise DownloadError(
                     f"the video is {resp.content_length} bytes, over the {max_bytes}-byte cap"
                 )
-            with part.open("wb") as fh:
+            fh = await asyncio.to_thread(part.open, "wb")
+            try:
                 async for chunk in resp.content.iter_chunked(CHUNK):
                     size += len(chunk)
                     if size > max_bytes:
                         raise DownloadError(f"the video is over the {max_bytes}-byte cap")
-                    fh.write(chunk)
-                fh.flush()
-                os.fsync(fh.fileno())
-        part.replace(dest)
+                    await asyncio.to_thread(fh.write, chunk)
+                await asyncio.to_thread(_sync, fh)
+            finally:
+                await asyncio.to_thread(fh.close)
+        await asyncio.to_thread(part.replace, dest)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise DownloadError(f"{type(exc).__name__} fetching {safe_url(url)}") from None
     finally:

@@ -268,8 +268,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "made from draft {draft}, revision {revision}",
         "zh": "由草稿 {draft} 第 {revision} 版生成",
     },
-    # Unique to result messages: a restart looks for it before posting a video again.
-    "result.marker": {"en": "video {job}", "zh": "视频 {job}"},
     "result.file_removed": {
         "en": "The stored video has been removed (retention policy).",
         "zh": "存储的视频已按保留策略删除。",

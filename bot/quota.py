@@ -592,6 +592,13 @@ class Quotas:
             row = await cur.fetchone()
         return row["state"] if row else None
 
+    async def reserved_jobs(self) -> list[tuple[str, float]]:
+        """Every reservation still ``reserved``: (job id, when it was made)."""
+        async with self.store.db.execute(
+            "SELECT job_id, created_at FROM usage WHERE state = 'reserved'"
+        ) as cur:
+            return [(r["job_id"], r["created_at"]) for r in await cur.fetchall()]
+
     # -- the checks --------------------------------------------------------------------
     async def _check(
         self,

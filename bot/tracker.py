@@ -43,6 +43,7 @@ CALLBACK_SECRET_KEY = "callback_secret"
 LEASE = 600.0  # a job being processed is not picked again for this long
 RETRY_LATER = 30.0  # kie.ai unreachable, a download or a delivery that failed for now
 IDLE_SLEEP = 3600.0  # nothing due: sleep until woken
+ORPHAN_GRACE = 600.0  # a reservation without a job this old was left by a crash
 FETCH_GRACE = 3600.0  # keep trying to fetch/deliver a finished video this long past the deadline
 
 
@@ -50,6 +51,8 @@ class Ledger(Protocol):
     """Where reservations are charged or released (the quota policy, bot.quota.Quotas)."""
 
     async def reprice(self, job_id: str, model_name: str, credits: int) -> None: ...
+
+    async def reserved_jobs(self) -> list[tuple[str, float]]: ...
 
     async def settle(self, job_id: str, *, outcome: Outcome, now: float | None = None) -> Any: ...
 
@@ -180,8 +183,35 @@ class Tracker:
             self.wake()
         return job is not None
 
+    async def settle_leftovers(self) -> int:
+        """At start-up: settle reservations a crash left behind. A job that ended (or whose
+        video was made) settles as it would have; a reservation whose job was never created
+        (the process died between reserving and submitting) is released after a grace time."""
+        if self.ledger is None:
+            return 0
+        now = self.clock.now()
+        settled = 0
+        for job_id, reserved_at in await self.ledger.reserved_jobs():
+            job = await self.store.get_job(job_id)
+            if job is None:
+                if now - reserved_at > ORPHAN_GRACE:
+                    await self.ledger.settle(job_id, outcome="cancelled", now=now)
+                    settled += 1
+                continue
+            outcome: Outcome | None = END_OUTCOMES.get(job.state)
+            if job.state in (JobState.SUCCEEDED, JobState.FETCHED, JobState.DELIVERED):
+                outcome = "delivered"
+            elif job.state == JobState.EXPIRED:
+                sent = job.task_id is not None or job.fail_code == "unknown_deadline"
+                outcome = "delivered" if sent else "refused"
+            if outcome is not None:
+                await self._settle(job, outcome)
+                settled += 1
+        return settled
+
     async def resume(self) -> int:
         """At start-up: make every unfinished job (or undelivered end) of this tracker due now."""
+        await self.settle_leftovers()
         now = self.clock.now()
         states = [str(s) for s in ACTIVE_STATES]
         marks = ", ".join("?" for _ in states)
@@ -379,7 +409,7 @@ class Tracker:
                     return await self._end(
                         job,
                         JobState.EXPIRED,
-                        "deadline",
+                        "unknown_deadline",
                         "kie.ai never confirmed the job; check your kie.ai dashboard before "
                         "trying again",
                     )
@@ -408,9 +438,13 @@ class Tracker:
             log.exception("job %s: status update failed", job.id)
 
     async def _end(self, job: Job, state: JobState, code: str, msg: str) -> Job:
-        """A terminal state without a video; the owner is told on the next step."""
-        ended = await self._set(
-            job,
+        """A terminal state without a video; the owner is told on the next step.
+
+        Written only if the job is still in the state this step started from (a Cancel press
+        may have ended it meanwhile): an end is settled once."""
+        ended = await self.store.update_job(
+            job.id,
+            expect=[job.state],
             state=state,
             fail_code=code,
             fail_msg=msg,
@@ -418,9 +452,12 @@ class Tracker:
             delivery="pending",
             next_check_at=self.clock.now(),
         )
+        if ended is None:
+            return await self.store.get_job(job.id) or job
         if state == JobState.EXPIRED:
-            # Given up on: if kie.ai has the task it may still charge for it.
-            await self._settle(ended, "delivered" if job.task_id else "refused")
+            # Given up on: if kie.ai has (or may have) the task, it may still charge for it.
+            sent = job.task_id is not None or job.state == JobState.UNKNOWN
+            await self._settle(ended, "delivered" if sent else "refused")
         elif state in END_OUTCOMES:
             await self._settle(ended, END_OUTCOMES[state])
         return ended
@@ -560,18 +597,22 @@ class Tracker:
         if fb is None:
             return None
         log.warning("job %s: %s is unavailable; falling back to %s", job.id, model.name, fb.name)
-        if self.ledger is not None:
-            await self.ledger.reprice(job.id, fb.name, fb.price(job.storyboard))
-        return await self._set(
-            job,
+        switched = await self.store.update_job(
+            job.id,
+            expect=[job.state],  # not if a Cancel press ended it meanwhile
             state=JobState.QUEUED,
             model=fb.name,
             fallback_from=model.name,
             credits=fb.price(job.storyboard),
             image_url=None,
             next_check_at=self.clock.now(),
-            notify=True,
         )
+        if switched is None:
+            return await self.store.get_job(job.id) or job
+        if self.ledger is not None:
+            await self.ledger.reprice(job.id, fb.name, fb.price(job.storyboard))
+        await self._notify(switched)
+        return switched
 
     # running -> succeeded | failed
     async def _poll(self, job: Job, now: float) -> Job:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.cards import result_text, status_text
+from bot.cards import result_marker, result_text, status_text
 from bot.delivery import UndeliverableError
 from bot.i18n import t
 from bot.store import Job, JobState
@@ -53,13 +53,23 @@ class DiscordDelivery:
                 return None
         return channel if isinstance(channel, discord.abc.Messageable) else None
 
-    def _guild(self, job: Job) -> discord.Guild | None:
-        return self.bot.get_guild(job.guild_id) if job.guild_id else None
+    async def _guild(self, job: Job) -> discord.Guild | None:
+        """The job's guild; fetched when the cache is not filled yet (jobs resume before the
+        gateway is ready), so public messages keep the guild's language."""
+        if job.guild_id is None:
+            return None
+        guild = self.bot.get_guild(job.guild_id)
+        if guild is None:
+            try:
+                guild = await self.bot.fetch_guild(job.guild_id)
+            except discord.HTTPException:
+                return None
+        return guild
 
     async def _edit_status(self, job: Job, *, force: bool = False) -> None:
         if job.status_message_id is None:
             return
-        lang = guild_lang(self._guild(job))
+        lang = guild_lang(await self._guild(job))
         position = None
         if job.state == JobState.QUEUED:
             position = await self.bot.runtime.store.queue_position(job.id)
@@ -107,9 +117,9 @@ class DiscordDelivery:
         channel = await self._channel(job)
         if channel is None:
             raise UndeliverableError("the channel is gone or I can no longer see it")
-        guild = self._guild(job)
+        guild = await self._guild(job)
         lang = guild_lang(guild)
-        marker = t("result.marker", lang, job=job.id)
+        marker = result_marker(job.id)
         existing = await self._find_marker(channel, marker)
         if existing is not None:
             await store.update_job(job.id, result_message_id=existing.id)
@@ -183,7 +193,7 @@ class DiscordDelivery:
         if job.status_message_id is None:
             return
         channel = result.channel
-        lang = guild_lang(self._guild(job))
+        lang = guild_lang(await self._guild(job))
         text = status_text(job.model_copy(update={"state": JobState.DELIVERED}), lang)
         link = message_link(job.guild_id, job.channel_id, result.id)
         msg = channel.get_partial_message(job.status_message_id)  # type: ignore[union-attr]
@@ -206,7 +216,7 @@ class DiscordDelivery:
 
     async def job_ended(self, job: Job) -> None:
         await self._edit_status(job, force=True)
-        guild = self._guild(job)
+        guild = await self._guild(job)
         if guild is not None and job.state in LOGGED_ENDS:
             lang = guild_lang(guild)
             await admin_log(
@@ -228,7 +238,7 @@ class DiscordDelivery:
 
     async def _dm_owner(self, job: Job) -> None:
         assert job.owner_id is not None
-        lang = guild_lang(self._guild(job))
+        lang = guild_lang(await self._guild(job))
         try:
             user = self.bot.get_user(job.owner_id) or await self.bot.fetch_user(job.owner_id)
             await user.send(t("dm.undeliverable", lang, job=job.id, reason=job.fail_msg or ""))

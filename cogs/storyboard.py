@@ -151,6 +151,10 @@ class ShotsModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         await self.on_text(interaction, self.shots.value)
 
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+        log.error("storyboard form failed", exc_info=error)
+        await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
+
 
 class FixView(discord.ui.View):
     """Reopens the modal with the text as typed, so nothing typed is lost."""
@@ -564,6 +568,8 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         assert quotas is not None
         model = tracker.model_for(board)
         job_id = new_id()
+        # Answer Discord first: the reservation may wait on the database.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             # One write transaction checks every limit and records the reservation.
             await quotas.reserve(
@@ -588,7 +594,6 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             )
             await admin_log(self.bot, guild, text)
             return
-        await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             status = await self._submit(
                 interaction,
@@ -711,16 +716,16 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         new = await self.bot.drafts.revise(
             draft.id, board, editor_id=interaction.user.id, note="edit"
         )
-        await self._refresh_card(new)
         await reply(interaction, t("draft.updated", lang, revision=new.revision))
+        await self._refresh_card(new)
 
     async def _discard(self, interaction: discord.Interaction[Any], draft_id: str) -> None:
         draft = await self._draft_for(interaction, draft_id)
         if draft is None:
             return
         await self.bot.drafts.update(draft.id, state="discarded")
-        await self._refresh_card(draft, discarded_by=interaction.user.mention)
         await reply(interaction, t("draft.discarded", user_lang(interaction)))
+        await self._refresh_card(draft, discarded_by=interaction.user.mention)
         if draft.thread_id:
             thread = self.bot.get_channel(draft.thread_id)
             if isinstance(thread, discord.Thread):
@@ -733,8 +738,8 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         job = await self._job_for(interaction, job_id)
         if job is None or interaction.message is None:
             return
-        await interaction.message.delete()
         await reply(interaction, t("delete.done", user_lang(interaction)))
+        await interaction.message.delete()
 
     async def _download(self, interaction: discord.Interaction[Any], job_id: str) -> None:
         lang = user_lang(interaction)

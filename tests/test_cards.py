@@ -395,12 +395,12 @@ def test_result_text():
     assert result_text(j, "<@42>", "en").split("\n") == [
         "<@42> your video is ready (2 shots, 15 s).",
         "-# made from draft d1e2f3, revision 2",
-        "-# video abc123def456",
+        "-# 🎞 abc123def456",
     ]
     assert result_text(j, "<@42>", "zh").split("\n") == [
         "<@42> 你的视频已完成（2 个镜头，15 秒）。",
         "-# 由草稿 d1e2f3 第 2 版生成",
-        "-# 视频 abc123def456",
+        "-# 🎞 abc123def456",
     ]
 
 
@@ -410,7 +410,7 @@ def test_result_text_with_a_link_note_and_no_draft():
     assert text.split("\n") == [
         "<@42> your video is ready (2 shots, 15 s).",
         "The video is too large: https://x/y",
-        "-# video abc123def456",
+        "-# 🎞 abc123def456",
     ]
     assert "draft" not in text
 

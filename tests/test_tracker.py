@@ -540,3 +540,36 @@ async def test_fallback_reprices_the_reservation(settings, fake, clock, make_run
     ) as cur:
         row = await cur.fetchone()
     assert (row["model"], row["credits"]) == (KLING_MODEL, 14 * 15)
+
+
+async def test_restart_settles_reservations_a_crash_left_behind(
+    settings, fake, clock, make_runtime, image
+):
+    fake.plan = TaskPlan(duration=5, outcome="fail")
+    rt1, _ = await make_runtime(settings)
+    job = await _reserved_job(rt1, image)
+    # The process died after reserving a second video but before its job existed.
+    await rt1.quotas.reserve(
+        job_id="0f0f0f0f0f0f",
+        guild_id=1,
+        user_id=5,
+        channel_id=3,
+        role_ids=[],
+        board=BOARD,
+        model_name=rt1.models.primary.name,
+        credits=270,
+        now=clock.now(),
+    )
+    await rt1.tracker.run_once()
+    clock.advance(10)
+    rt1.tracker.ledger = None  # the failure is recorded, but settling it is lost in the crash
+    await rt1.tracker.run_once()
+    assert (await rt1.store.get_job(job.id)).state == JobState.FAILED
+    assert await rt1.quotas.usage_state(job.id) == "reserved"
+    await rt1.close()
+
+    clock.advance(601)
+    rt2, _ = await make_runtime(settings)
+    await rt2.tracker.resume()
+    assert await rt2.quotas.usage_state(job.id) == "released"  # a failure does not count
+    assert await rt2.quotas.usage_state("0f0f0f0f0f0f") == "released"  # no job: released
