@@ -20,8 +20,10 @@ from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.storyboard", "cogs.meta", "cogs.admin")
+EXTENSIONS = ("cogs.storyboard", "cogs.editing", "cogs.meta", "cogs.admin")
 COMMAND_HASH_KEY = "command_hash"
+#: How the last start read thread messages: "full", "off" (by setting) or "degraded".
+CONTENT_MODE_KEY = "message_content_mode"
 
 # What the bot needs in a channel, and the invite URL's permission integer (see the README).
 REQUIRED_PERMISSIONS = discord.Permissions(
@@ -53,9 +55,17 @@ class StoryboardBot(commands.Bot):
         serve_http: bool = True,
         sync_only: bool = False,
         sync_guild: int | None = None,
+        message_content: bool | None = None,
     ) -> None:
+        """``message_content``: ask for the privileged intent (default: the setting). Started
+        with False while the setting is on, the bot runs degraded: the portal refused it."""
         intents = discord.Intents.none()
         intents.guilds = True
+        # Thread replies arrive as messages; their text needs MESSAGE_CONTENT, except in
+        # messages that mention the bot (a reply with ping on) or carry it in a button.
+        intents.guild_messages = True
+        wanted = settings.discord.message_content
+        intents.message_content = wanted if message_content is None else message_content
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -69,8 +79,21 @@ class StoryboardBot(commands.Bot):
         self._sync_only = sync_only
         self._sync_guild = sync_guild
         self.clock = DiscordClock()
+        #: The setting asks for message content but this bot runs without it.
+        self.content_degraded = wanted and not intents.message_content
         self.runtime: Runtime
         self.drafts: Drafts
+
+    @property
+    def reads_content(self) -> bool:
+        """Whether plain thread messages can be read (else only pings and buttons)."""
+        return self.intents.message_content
+
+    @property
+    def content_mode(self) -> str:
+        if self.reads_content:
+            return "full"
+        return "degraded" if self.content_degraded else "off"
 
     async def setup_hook(self) -> None:
         from cogs.delivery import DiscordDelivery
@@ -85,7 +108,7 @@ class StoryboardBot(commands.Bot):
             origin="discord",
             serve_http=self._serve_http and not self._sync_only,
         )
-        self.drafts = Drafts(self.runtime.store)
+        self.drafts = Drafts(self.runtime.store, self.clock)
         await self.tree.set_translator(StoryboardTranslator())
         for ext in EXTENSIONS:
             await self.load_extension(ext)
@@ -93,6 +116,7 @@ class StoryboardBot(commands.Bot):
             await self.sync_commands(force=True, guild=self._sync_guild)
             return
         await self.sync_commands()
+        await self.runtime.store.set_meta(CONTENT_MODE_KEY, self.content_mode)
         await self._learn_owners()
         await self.runtime.start()
         self._retention.start()

@@ -33,6 +33,7 @@ DEFAULT_CONFIG_FILE = Path("config.toml")
 # Environment variable -> dotted path in the settings model.
 ENV_NAMES: dict[str, str] = {
     "DISCORD_TOKEN": "discord.token",
+    "DISCORD_MESSAGE_CONTENT": "discord.message_content",
     "KIE_API_KEY": "kie.api_key",
     "KIE_BASE_URL": "kie.base_url",
     "KIE_UPLOAD_URL": "kie.upload_url",
@@ -58,6 +59,10 @@ class _Section(BaseModel):
 
 class DiscordSettings(_Section):
     token: SecretStr | None = None
+    # Read plain-text edits in draft threads (the privileged MESSAGE_CONTENT intent, which must
+    # also be switched on in the Developer Portal). Off: replies that ping the bot and the
+    # card's buttons still work.
+    message_content: bool = True
     # Where `storyboard-bot doctor` checks the token.
     api_base: AnyHttpUrl = AnyHttpUrl("https://discord.com/api/v10")
 

@@ -6,6 +6,7 @@ from typing import TextIO
 
 import aiohttp
 
+from bot.client import CONTENT_MODE_KEY
 from bot.config import ConfigError, Settings
 from bot.kie import KieClient, KieError, KieUnreachable
 from bot.migrations import LATEST
@@ -14,6 +15,15 @@ from bot.models.sora import NAME as SORA
 from bot.store import Store
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
+
+# The application's flags (GET /applications/@me): the Message Content intent is on in the
+# Developer Portal, for a bot Discord approved (100+ servers) or one under 100 servers.
+GATEWAY_MESSAGE_CONTENT = 1 << 18
+GATEWAY_MESSAGE_CONTENT_LIMITED = 1 << 19
+PORTAL_FIX = (
+    "Developer Portal > your application > Bot > Privileged Gateway Intents > "
+    "Message Content Intent"
+)
 
 
 class Report:
@@ -33,8 +43,8 @@ async def run_checks(settings: Settings, out: TextIO) -> int:
     r.line(OK, "configuration", "loaded")
     await _models(settings, r)
     await _kie(settings, r)
-    await _database(settings, r)
-    await _discord(settings, r)
+    last_mode = await _database(settings, r)
+    await _discord(settings, r, last_mode)
     if settings.callbacks_enabled:
         r.line(OK, "callbacks", f"kie.ai will call {settings.http.public_url}/kie/callback/...")
     else:
@@ -81,41 +91,91 @@ async def _kie(settings: Settings, r: Report) -> None:
     r.line(OK, "kie.ai key", f"{credits:g} credits left")
 
 
-async def _database(settings: Settings, r: Report) -> None:
+async def _database(settings: Settings, r: Report) -> str | None:
+    """Checks the database; returns how the last run read thread messages (if known)."""
     try:
         store = await Store.open(settings.storage.db)
     except Exception as exc:
         r.line(FAIL, "database", f"{settings.storage.db}: {exc}")
-        return
+        return None
     try:
         jobs = await store.recent_jobs(1000)
         active = sum(1 for j in jobs if j.active)
         r.line(OK, "database", f"{settings.storage.db} (schema v{LATEST}, {active} jobs running)")
+        return await store.get_meta(CONTENT_MODE_KEY)
     finally:
         await store.close()
 
 
-async def _discord(settings: Settings, r: Report) -> None:
+async def _discord(settings: Settings, r: Report, last_mode: str | None = None) -> None:
+    flags = await _discord_app(settings, r)
+    _message_content(settings, r, flags, last_mode)
+
+
+async def _discord_app(settings: Settings, r: Report) -> int | str:
+    """Check the token; return the application's flags, or why they are unknown."""
     if settings.discord.token is None:
         r.line(FAIL, "Discord token", "DISCORD_TOKEN is not set (Developer Portal > Bot > Token)")
-        return
-    url = f"{str(settings.discord.api_base).rstrip('/')}/users/@me"
+        return "not checked (no Discord token)"
+    base = str(settings.discord.api_base).rstrip("/")
     headers = {"Authorization": f"Bot {settings.discord.token.get_secret_value()}"}
-    try:
-        async with (
-            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session,
-            session.get(url, headers=headers) as resp,
-        ):
-            if resp.status == 401:
-                r.line(
-                    FAIL, "Discord token", "Discord refused it; reset it in the Developer Portal"
-                )
-                return
-            if resp.status != 200:
-                r.line(FAIL, "Discord token", f"Discord answered HTTP {resp.status}")
-                return
-            me = await resp.json()
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        r.line(FAIL, "Discord", f"unreachable ({type(exc).__name__})")
-        return
-    r.line(OK, "Discord token", f"logs in as {me.get('username', '?')} (id {me.get('id', '?')})")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        try:
+            async with session.get(f"{base}/users/@me", headers=headers) as resp:
+                if resp.status == 401:
+                    r.line(
+                        FAIL,
+                        "Discord token",
+                        "Discord refused it; reset it in the Developer Portal",
+                    )
+                    return "not checked (Discord refused the token)"
+                if resp.status != 200:
+                    r.line(FAIL, "Discord token", f"Discord answered HTTP {resp.status}")
+                    return f"not checked (Discord answered HTTP {resp.status})"
+                me = await resp.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            r.line(FAIL, "Discord", f"unreachable ({type(exc).__name__})")
+            return "not checked (Discord unreachable)"
+        who = f"logs in as {me.get('username', '?')} (id {me.get('id', '?')})"
+        r.line(OK, "Discord token", who)
+        if not settings.discord.message_content:
+            return "not needed"
+        try:
+            async with session.get(f"{base}/applications/@me", headers=headers) as resp:
+                if resp.status != 200:
+                    return f"could not read the application (Discord answered HTTP {resp.status})"
+                app = await resp.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return f"could not read the application ({type(exc).__name__})"
+    flags = app.get("flags") if isinstance(app, dict) else None
+    return flags if isinstance(flags, int) else "Discord did not give the application's flags"
+
+
+def _message_content(
+    settings: Settings, r: Report, flags: int | str, last_mode: str | None
+) -> None:
+    """One line: how the bot will read edits typed in a draft's thread."""
+    what = "message content"
+    last = "; the last run ran degraded (without the intent)" if last_mode == "degraded" else ""
+    if not settings.discord.message_content:
+        detail = (
+            "thread edits by reply-with-ping and buttons only (discord.message_content = false)"
+        )
+        r.line(OK, what, detail + last)
+    elif isinstance(flags, str):
+        r.line(WARN, what, flags + last)
+    elif flags & (GATEWAY_MESSAGE_CONTENT | GATEWAY_MESSAGE_CONTENT_LIMITED):
+        detail = "the intent is on; thread edits are read as typed"
+        if not flags & GATEWAY_MESSAGE_CONTENT:  # LIMITED: fine while under 100 servers
+            detail += " (in 100 or more servers the bot needs Discord's approval for it)"
+        if last:
+            detail += "; the last run ran degraded (without it): restart the bot"
+        r.line(OK, what, detail)
+    else:
+        r.line(
+            WARN,
+            what,
+            "the Message Content intent is off in the Developer Portal, so the bot will run "
+            "degraded (thread edits by reply-with-ping and buttons only); switch it on in "
+            f"{PORTAL_FIX}, or set DISCORD_MESSAGE_CONTENT=false" + last,
+        )

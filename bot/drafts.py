@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
+from bot.clock import Clock
 from bot.store import Store, new_id
 from bot.storyboard import Storyboard
 
@@ -27,10 +27,26 @@ class Draft(BaseModel):
     created_at: float
     updated_at: float
     board: Storyboard
+    content_notice: bool = False  # the thread was told plain replies are not read
 
     @property
     def active(self) -> bool:
         return self.state == "active"
+
+
+class Revision(BaseModel):
+    """One stored version of a draft: who made it, when, and what it was derived from."""
+
+    model_config = ConfigDict(frozen=True)
+
+    revision: int
+    parent: int  # the revision it was derived from (0: none); undo goes back to it
+    renumbers: bool  # shots were added, deleted or moved by it
+    editor_id: int | None
+    note: str
+    created_at: float
+    image_path: str | None
+    board: Storyboard
 
 
 class RevisionConflict(Exception):
@@ -44,8 +60,9 @@ class RevisionConflict(Exception):
 class Drafts:
     """Draft rows and their revisions, in the shared store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
         self.store = store
+        self.clock = clock or Clock()
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -61,7 +78,7 @@ class Drafts:
         image_path: str | None,
         draft_id: str | None = None,
     ) -> Draft:
-        now = time.time()
+        now = self.clock.now()
         draft_id = draft_id or new_id()
         async with self.store.transaction():
             await self.db.execute(
@@ -86,32 +103,122 @@ class Drafts:
         data: dict[str, Any] = dict(row)
         rev = revision or data["revision"]
         async with self.db.execute(
-            "SELECT storyboard FROM draft_revisions WHERE draft_id = ? AND revision = ?",
+            "SELECT storyboard, image_path FROM draft_revisions "
+            "WHERE draft_id = ? AND revision = ?",
             (draft_id, rev),
         ) as cur:
             rrow = await cur.fetchone()
         if rrow is None:
             return None
         data["board"] = Storyboard.model_validate_json(rrow["storyboard"])
+        if revision is not None and rrow["image_path"]:
+            data["image_path"] = rrow["image_path"]
         return Draft.model_validate(data)
 
     async def by_card(self, message_id: int) -> Draft | None:
+        """The draft whose card is ``message_id``."""
         async with self.db.execute(
-            "SELECT id FROM drafts WHERE card_message_id = ? OR thread_id = ?",
-            (message_id, message_id),
+            "SELECT id FROM drafts WHERE card_message_id = ?", (message_id,)
         ) as cur:
             row = await cur.fetchone()
         return await self.get(row["id"]) if row else None
+
+    async def by_thread(self, thread_id: int) -> Draft | None:
+        """The draft whose thread is ``thread_id``."""
+        async with self.db.execute(
+            "SELECT id FROM drafts WHERE thread_id = ?", (thread_id,)
+        ) as cur:
+            row = await cur.fetchone()
+        return await self.get(row["id"]) if row else None
+
+    async def revisions(self, draft_id: str) -> list[Revision]:
+        """Every revision, oldest first."""
+        async with self.db.execute(
+            "SELECT r.*, d.image_path AS first_image FROM draft_revisions r "
+            "JOIN drafts d ON d.id = r.draft_id WHERE r.draft_id = ? ORDER BY r.revision",
+            (draft_id,),
+        ) as cur:
+            rows = await cur.fetchall()
+        out: list[Revision] = []
+        for row in rows:
+            image = row["image_path"] or (out[-1].image_path if out else row["first_image"])
+            parent = row["parent"] if row["parent"] is not None else row["revision"] - 1
+            out.append(
+                Revision(
+                    revision=row["revision"],
+                    parent=parent,
+                    renumbers=bool(row["renumbers"]),
+                    editor_id=row["editor_id"],
+                    note=row["note"],
+                    created_at=row["created_at"],
+                    image_path=image,
+                    board=Storyboard.model_validate_json(row["storyboard"]),
+                )
+            )
+        return out
+
+    async def revision_at(self, draft_id: str, when: float) -> int | None:
+        """The revision that was current at ``when`` (None: the draft did not exist yet)."""
+        async with self.db.execute(
+            "SELECT MAX(revision) AS r FROM draft_revisions WHERE draft_id = ? AND created_at <= ?",
+            (draft_id, when),
+        ) as cur:
+            row = await cur.fetchone()
+        return row["r"] if row and row["r"] is not None else None
+
+    # -- editors ---------------------------------------------------------------------------
+    async def editors(self, draft_id: str) -> list[int]:
+        """Members the author let edit, in the order they were added."""
+        async with self.db.execute(
+            "SELECT user_id FROM draft_editors WHERE draft_id = ? ORDER BY created_at, user_id",
+            (draft_id,),
+        ) as cur:
+            return [int(r["user_id"]) for r in await cur.fetchall()]
+
+    async def add_editor(self, draft_id: str, user_id: int, *, added_by: int | None) -> bool:
+        """Let ``user_id`` edit; False when they already could."""
+        async with self.store.transaction():
+            cur = await self.db.execute(
+                "INSERT OR IGNORE INTO draft_editors (draft_id, user_id, added_by, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (draft_id, user_id, added_by, self.clock.now()),
+            )
+            return cur.rowcount > 0
+
+    async def remove_editor(self, draft_id: str, user_id: int) -> bool:
+        """False when ``user_id`` was not an added editor."""
+        async with self.store.transaction():
+            cur = await self.db.execute(
+                "DELETE FROM draft_editors WHERE draft_id = ? AND user_id = ?",
+                (draft_id, user_id),
+            )
+            return cur.rowcount > 0
+
+    async def claim_content_notice(self, draft_id: str) -> bool:
+        """True exactly once per draft: the caller tells the thread plain replies are unread."""
+        async with self.store.transaction():
+            cur = await self.db.execute(
+                "UPDATE drafts SET content_notice = 1 WHERE id = ? AND content_notice = 0",
+                (draft_id,),
+            )
+            return cur.rowcount > 0
 
     async def update(self, draft_id: str, **fields: Any) -> None:
         allowed = {"card_message_id", "thread_id", "image_path", "state", "channel_id"}
         if set(fields) - allowed:
             raise KeyError(f"not draft columns: {sorted(set(fields) - allowed)}")
-        fields["updated_at"] = time.time()
+        fields["updated_at"] = self.clock.now()
         sets = ", ".join(f"{k} = ?" for k in fields)
-        await self.store.write(
-            f"UPDATE drafts SET {sets} WHERE id = ?", (*fields.values(), draft_id)
-        )
+        async with self.store.transaction():
+            await self.db.execute(
+                f"UPDATE drafts SET {sets} WHERE id = ?", (*fields.values(), draft_id)
+            )
+            if "image_path" in fields:  # the image the current revision uses
+                await self.db.execute(
+                    "UPDATE draft_revisions SET image_path = ? WHERE draft_id = ? AND revision = "
+                    "(SELECT revision FROM drafts WHERE id = ?)",
+                    (fields["image_path"], draft_id, draft_id),
+                )
 
     async def revise(
         self,
@@ -121,14 +228,19 @@ class Drafts:
         editor_id: int | None,
         note: str = "",
         base_revision: int | None = None,
+        parent: int | None = None,
+        renumbers: bool = False,
+        image_path: str | None = None,
     ) -> Draft:
         """Store ``board`` as the next revision, atomically.
 
         With ``base_revision``, refuse (RevisionConflict) if another edit came in since.
+        ``parent`` (default: the current revision) is what undo returns to; ``image_path``
+        (default: unchanged) replaces the reference image.
         """
         async with self.store.transaction():
             async with self.db.execute(
-                "SELECT revision FROM drafts WHERE id = ?", (draft_id,)
+                "SELECT revision, image_path FROM drafts WHERE id = ?", (draft_id,)
             ) as cur:
                 row = await cur.fetchone()
             if row is None:
@@ -136,15 +248,26 @@ class Drafts:
             current = int(row["revision"])
             if base_revision is not None and base_revision != current:
                 raise RevisionConflict(current)
-            now = time.time()
+            now = self.clock.now()
+            image = image_path or row["image_path"]
             await self.db.execute(
                 "INSERT INTO draft_revisions (draft_id, revision, storyboard, editor_id, note, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (draft_id, current + 1, board.model_dump_json(), editor_id, note, now),
+                "created_at, parent, renumbers, image_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    draft_id,
+                    current + 1,
+                    board.model_dump_json(),
+                    editor_id,
+                    note,
+                    now,
+                    current if parent is None else parent,
+                    int(renumbers),
+                    image,
+                ),
             )
             await self.db.execute(
-                "UPDATE drafts SET revision = ?, updated_at = ? WHERE id = ?",
-                (current + 1, now, draft_id),
+                "UPDATE drafts SET revision = ?, image_path = ?, updated_at = ? WHERE id = ?",
+                (current + 1, image, now, draft_id),
             )
         draft = await self.get(draft_id)
         assert draft is not None

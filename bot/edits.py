@@ -6,6 +6,7 @@ chat message never looks like an edit: a line is an edit only when it *starts* w
     #3 new scene            replace shot 3's scene, keep its duration
     #3 4.5 | new scene      replace shot 3 with a shot line
     #3 = 5s                 set shot 3's duration (also ``= 5``, ``= 5秒``, or just ``#3 5s``)
+    #3 = auto               let shot 3 share the time left with the other automatic shots
     + scene / + 4s | scene  add a shot at the end
     +#2 4s | scene          insert it as shot 2
     -#3                     delete shot 3
@@ -15,7 +16,8 @@ chat message never looks like an edit: a line is an edit only when it *starts* w
     aspect portrait         change the aspect (``landscape`` or ``portrait``)
     shots:                  followed by shot lines on the next lines: replace the whole list
 
-``undo``, ``show`` and ``generate`` (or ``go``) act only when they are the whole message.
+``undo``, ``show`` and ``generate`` (or ``go``) act only when they are the whole message, and so
+do ``add @user`` / ``remove @user`` (who else may edit).
 Several edit lines in one message are one edit, applied in order, all or nothing; ``#N`` refers to
 the numbering as it stands when that line is applied. The full-width forms Chinese keyboards type
 (＃ ｜ ＝ ＋ － full-width digits, 秒) count as the ASCII ones; scene text is kept as typed.
@@ -42,7 +44,7 @@ from bot.storyboard import (
 EditKind = Literal[
     "scene", "replace", "duration", "add", "delete", "move", "swap", "length", "aspect", "shots"
 ]
-CommandKind = Literal["edit", "undo", "show", "generate"]
+CommandKind = Literal["edit", "undo", "show", "generate", "add_editors", "remove_editors"]
 
 WORDS: dict[str, CommandKind] = {
     "undo": "undo",
@@ -88,6 +90,7 @@ class Command:
 
     kind: CommandKind
     edits: tuple[Edit, ...] = ()
+    users: tuple[int, ...] = ()  # add_editors / remove_editors: the members mentioned
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ _MOVE = re.compile(r"(move|swap)\s+#(\d+)\s+(?:(?:to|with|and)\s+)?#(\d+)\s*$", 
 _LENGTH = re.compile(r"length\s*[=:]?\s*(\d+)\s*(?:s|sec|seconds?|秒)?\s*$", _I)
 _ASPECT = re.compile(r"aspect\s*[=:]?\s*([a-z]+)\s*$", _I)
 _SHOTS = re.compile(r"shots\s*[:：]\s*$", _I)
+_EDITORS = re.compile(r"(add|remove)((?:\s+<@!?\d+>)+)\s*$", _I)
+_MENTION = re.compile(r"<@!?(\d+)>")
 _BARE_DURATION = re.compile(r"\d+(?:\.\d+)?\s*(?:s|sec|秒)?$", _I)
 
 
@@ -120,6 +125,10 @@ def parse_message(text: str) -> Command | None:
     word = text.strip().lower()
     if word in WORDS:
         return Command(kind=WORDS[word])
+    if m := _EDITORS.match(text.strip()):
+        users = tuple(dict.fromkeys(int(u) for u in _MENTION.findall(m[2])))
+        kind: CommandKind = "add_editors" if m[1].lower() == "add" else "remove_editors"
+        return Command(kind=kind, users=users)
     lines = [line.strip() for line in split_block(text)]
     starts = [_starts_edit(line) for line in lines]
     if not any(starts):
@@ -195,6 +204,8 @@ def parse_line(line: str) -> Edit:
 def _shot_edit(line: str, n: int, rest: str, rest_norm: str) -> Edit:
     where = f"`{line}`"
     if rest_norm.startswith("="):
+        if rest_norm[1:].strip().lower() == "auto":
+            return Edit(kind="duration", line=line, shot=n, tenths=None)
         tenths = parse_duration(rest[1:], where=where)
         return Edit(kind="duration", line=line, shot=n, tenths=tenths)
     if _BARE_DURATION.match(rest_norm):  # "#3 5s": a duration, not a scene called "5s"
@@ -328,9 +339,10 @@ def _apply_one(state: _State, edit: Edit, limits: Limits) -> None:
             assert edit.scene is not None
             slots[i] = (shot.model_copy(update={"scene": edit.scene}), origin)
         elif edit.kind in ("replace", "duration"):
-            assert edit.tenths is not None
-            _check_typed(edit, edit.tenths, limits)
-            update: dict[str, object] = {"tenths": edit.tenths, "auto": False}
+            if edit.tenths is not None:
+                _check_typed(edit, edit.tenths, limits)
+            # No duration: the shot shares the time left with the other automatic ones.
+            update: dict[str, object] = {"tenths": edit.tenths or 0, "auto": edit.tenths is None}
             if edit.kind == "replace":
                 update["scene"] = edit.scene
             slots[i] = (shot.model_copy(update=update), origin)

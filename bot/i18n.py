@@ -79,8 +79,9 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "草稿 {draft} · 第 {revision} 版",
     },
     "card.thread_hint": {
-        "en": "Edit the shots with the buttons; talk it over in the thread.",
-        "zh": "用按钮修改分镜；可在子区中讨论。",
+        "en": "Refine it in the thread (`#2 new scene`, `+ 4s | scene`, `undo`, `go`) or with "
+        "the buttons.",
+        "zh": "在子区中修改（`#2 新场景`、`+ 4s | 场景`、`undo`、`go`），或使用按钮。",
     },
     "card.no_thread": {
         "en": "No thread here: the buttons edit this draft.",
@@ -107,9 +108,91 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "thread.name": {"en": "Storyboard {draft}", "zh": "分镜 {draft}"},
     "thread.intro": {
-        "en": "Edit this storyboard with the **Edit** button on the card. "
-        "Type `/storyboard-help` for the shot grammar.",
-        "zh": "用卡片上的**编辑**按钮修改此分镜。输入 `/storyboard-help` 查看分镜语法。",
+        "en": "**Refine this storyboard here.** Send edit lines and the card above updates; "
+        "every edit is a new revision.\n{grammar}",
+        "zh": "**在这里修改分镜。** 发送编辑指令，上方的卡片会随之更新；每次修改都是一个新版本。\n"
+        "{grammar}",
+    },
+    "thread.grammar": {
+        "en": "`#3 new scene` replace shot 3's scene · `#3 4.5 | scene` replace shot 3 · "
+        "`#3 = 5s` set its duration (`= auto`: share the time left)\n"
+        "`+ scene` or `+ 4s | scene` add a shot at the end · `+#2 4s | scene` insert it as "
+        "shot 2\n"
+        "`-#3` delete shot 3 · `move #3 #1` · `swap #1 #2` · `length 25` · `aspect portrait`\n"
+        "`shots:` and one shot per line on the next lines: replace the whole list\n"
+        "An image on its own replaces the reference image.\n"
+        "On their own: `undo` · `show` · `generate` (or `go`) · `add @user` / `remove @user` "
+        "(who else may edit)\n"
+        "Several lines in one message are one edit. Anything else is conversation. The card's "
+        "buttons do all of this too.",
+        "zh": "`#3 新场景` 替换第 3 个镜头的场景 · `#3 4.5 | 场景` 替换第 3 个镜头 · "
+        "`#3 = 5秒` 设置时长（`= auto`：平分剩余时长）\n"
+        "`+ 场景` 或 `+ 4秒 | 场景` 在末尾添加镜头 · `+#2 4秒 | 场景` 插入为第 2 个镜头\n"
+        "`-#3` 删除第 3 个镜头 · `move #3 #1` · `swap #1 #2` · `length 25` · "
+        "`aspect portrait`\n"
+        "`shots:` 后面每行一个镜头：替换整个列表\n"
+        "单独发送一张图片可替换参考图。\n"
+        "单独发送：`undo` · `show` · `generate`（或 `go`）· `add @用户` / `remove @用户`"
+        "（允许谁编辑）\n"
+        "一条消息中的多行是一次修改。其他内容视为聊天。卡片上的按钮也能完成这些操作。",
+    },
+    "thread.degraded": {
+        "en": "ℹ️ I can't read plain messages here (Discord's Message Content intent is off for "
+        "this bot). Reply to the card or to my messages with the ping on, or mention me, and "
+        "I'll read the edit; the card's buttons work too.",
+        "zh": "ℹ️ 我无法读取这里的普通消息（此机器人未开启 Discord 的 Message Content 权限）。"
+        "请回复卡片或我的消息并开启提及，或直接 @我，我就能读取修改；卡片上的按钮同样可用。",
+    },
+    "thread.discarded": {
+        "en": "This draft was discarded, so it can't be edited or generated any more. Start a "
+        "new one with `/storyboard`.",
+        "zh": "此草稿已丢弃，无法再修改或生成。请用 `/storyboard` 新建一个。",
+    },
+    "thread.not_editor": {
+        "en": "Only {author}, members with Manage Messages and members the author adds "
+        "(`add @user`) can edit this storyboard. Nothing was changed.",
+        "zh": "只有 {author}、拥有“管理消息”权限的成员以及作者添加的成员（`add @用户`）"
+        "可以编辑此分镜。未做任何更改。",
+    },
+    "editors.only_author": {
+        "en": "Only {author} (or someone with Manage Messages) can choose who edits this "
+        "storyboard.",
+        "zh": "只有 {author}（或拥有“管理消息”权限的成员）可以决定谁能编辑此分镜。",
+    },
+    "editors.added": {
+        "en": "{user} can now edit this storyboard.",
+        "zh": "{user} 现在可以编辑此分镜。",
+    },
+    "editors.already": {"en": "{user} could already edit it.", "zh": "{user} 已经可以编辑。"},
+    "editors.is_author": {
+        "en": "{user} is the author and can always edit it.",
+        "zh": "{user} 是作者，始终可以编辑。",
+    },
+    "editors.removed": {
+        "en": "{user} can no longer edit this storyboard.",
+        "zh": "{user} 不能再编辑此分镜。",
+    },
+    "editors.not_added": {
+        "en": "{user} was not on the list of added editors.",
+        "zh": "{user} 不在已添加的编辑者名单中。",
+    },
+    "edit.accepted": {"en": "✅ Revision {revision}.", "zh": "✅ 第 {revision} 版。"},
+    "edit.resplit": {
+        "en": "✅ Revision {revision}. The automatic shots now share the time left: {shots}.",
+        "zh": "✅ 第 {revision} 版。自动时长的镜头重新平分了剩余时长：{shots}。",
+    },
+    "edit.undone": {
+        "en": "↩️ Undid revision {undone} (`{note}`); the storyboard is now revision {revision}.",
+        "zh": "↩️ 已撤销第 {undone} 版（`{note}`）；分镜现为第 {revision} 版。",
+    },
+    "edit.image_replaced": {
+        "en": "🖼️ New reference image (revision {revision}); the next video starts from it.",
+        "zh": "🖼️ 已更换参考图（第 {revision} 版）；下一个视频将以它为起点。",
+    },
+    "edit.nothing": {"en": "Nothing changed.", "zh": "没有任何更改。"},
+    "edit.card_stale": {
+        "en": "That shot is no longer on the storyboard; the card has been redrawn.",
+        "zh": "该镜头已不在分镜中；卡片已刷新。",
     },
     # -- buttons and modals ---------------------------------------------------------------------
     "button.generate": {"en": "Generate", "zh": "生成"},
@@ -119,6 +202,29 @@ STRINGS: dict[str, dict[str, str]] = {
     "button.delete": {"en": "Delete", "zh": "删除"},
     "button.download": {"en": "Download", "zh": "下载"},
     "button.cancel": {"en": "Cancel", "zh": "取消"},
+    "button.add_shot": {"en": "Add shot", "zh": "添加镜头"},
+    "button.undo": {"en": "Undo", "zh": "撤销"},
+    "button.settings": {"en": "Length, aspect, image", "zh": "时长、画幅、图片"},
+    "select.shot": {"en": "Edit, move or delete one shot…", "zh": "编辑、移动或删除一个镜头…"},
+    "modal.shot.title": {"en": "Shot {shot}", "zh": "第 {shot} 个镜头"},
+    "modal.add.title": {"en": "New shot", "zh": "新镜头"},
+    "modal.settings.title": {"en": "Storyboard settings", "zh": "分镜设置"},
+    "modal.scene": {"en": "Scene", "zh": "场景"},
+    "modal.duration": {"en": "Duration (seconds)", "zh": "时长（秒）"},
+    "modal.duration.description": {
+        "en": "Leave it empty to share the time left with the other automatic shots.",
+        "zh": "留空则与其他自动时长的镜头平分剩余时长。",
+    },
+    "modal.duration.placeholder": {"en": "e.g. 4.5", "zh": "例如 4.5"},
+    "modal.position": {"en": "Position", "zh": "位置"},
+    "modal.delete": {"en": "Delete this shot", "zh": "删除此镜头"},
+    "modal.length": {"en": "Video length", "zh": "视频时长"},
+    "modal.aspect": {"en": "Aspect", "zh": "画幅"},
+    "modal.image": {"en": "New reference image (optional)", "zh": "新参考图（可选）"},
+    "modal.image.description": {
+        "en": "JPEG, PNG or WebP; other images are converted.",
+        "zh": "JPEG、PNG 或 WebP；其他格式会被转换。",
+    },
     "button.fix": {"en": "Fix", "zh": "修改"},
     "modal.title": {"en": "Storyboard shots", "zh": "分镜"},
     "modal.label": {"en": "Shots, one per line", "zh": "分镜，每行一个"},
@@ -153,6 +259,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "download.failed": {
         "en": "kie.ai could not give a download link: {reason}",
         "zh": "kie.ai 无法提供下载链接：{reason}",
+    },
+    "error.not_editor": {
+        "en": "Only {author}, members with Manage Messages and members the author added can "
+        "edit this storyboard.",
+        "zh": "只有 {author}、拥有“管理消息”权限的成员以及作者添加的成员可以编辑此分镜。",
     },
     "error.not_author": {
         "en": "Only the author of this storyboard (or someone with Manage Messages) can do that.",
@@ -297,6 +408,10 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     # -- help -----------------------------------------------------------------------------------
     "help.title": {"en": "Writing shots", "zh": "如何编写分镜"},
+    "help.thread": {
+        "en": "Refining a draft in its thread",
+        "zh": "在子区中修改草稿",
+    },
     "help.body": {
         "en": "Run `/storyboard` with an image. Write one shot per line in the form, or "
         "separate shots with `;` in the `shots` option.\n\n"

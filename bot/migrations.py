@@ -114,6 +114,24 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX quota_changes_guild ON quota_changes(guild_id, id);
     """,
+    # 3: thread editing. A revision remembers what it was derived from (``parent``: undo walks
+    # back along it), whether it changed the shot numbering, and the reference image it used;
+    # members the author let edit; whether a thread was told that plain replies are not read.
+    """
+    ALTER TABLE draft_revisions ADD COLUMN parent INTEGER;
+    ALTER TABLE draft_revisions ADD COLUMN renumbers INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE draft_revisions ADD COLUMN image_path TEXT;
+    ALTER TABLE drafts ADD COLUMN content_notice INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE draft_editors (
+        draft_id   TEXT NOT NULL REFERENCES drafts(id) ON DELETE CASCADE,
+        user_id    INTEGER NOT NULL,
+        added_by   INTEGER,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (draft_id, user_id)
+    );
+    CREATE INDEX drafts_thread ON drafts(thread_id) WHERE thread_id IS NOT NULL;
+    CREATE INDEX drafts_card ON drafts(card_message_id) WHERE card_message_id IS NOT NULL;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -87,7 +87,7 @@ class DiscordDelivery:
         channel = await self._channel(job)
         if channel is None or not hasattr(channel, "get_partial_message"):
             return
-        from cogs.storyboard import status_view
+        from cogs.views import status_view
 
         msg = channel.get_partial_message(job.status_message_id)  # type: ignore[attr-defined]
         try:
@@ -144,7 +144,7 @@ class DiscordDelivery:
             else:
                 downloadable = True
                 note = t("result.too_large_button", lang, size=size_mb, limit=limit_mb)
-        from cogs.storyboard import result_view
+        from cogs.views import result_view
 
         reference = None
         if job.card_message_id and hasattr(channel, "get_partial_message"):

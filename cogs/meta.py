@@ -112,6 +112,7 @@ class MetaCog(commands.Cog, name="StoryboardMeta"):
             )
         body = t("help.body", lang, limits="\n".join(f"• {x}" for x in limits))
         embed = discord.Embed(title=t("help.title", lang), description=body)
+        embed.add_field(name=t("help.thread", lang), value=t("thread.grammar", lang)[:1024])
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 

@@ -11,6 +11,7 @@ import asyncio
 import io
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,19 +26,30 @@ from bot.images import ImageError, PreparedImage, prepare_image
 from bot.kie import KieError, KieUnreachable
 from bot.models.base import VideoModel
 from bot.quota import QuotaRefused, check_terms
-from bot.shotgrammar import ShotLine, format_block, parse_lines, resolve, split_block, split_option
+from bot.shotgrammar import ShotLine, parse_lines, resolve, split_block, split_option
 from bot.store import Job, JobState, new_id
 from bot.storyboard import Storyboard, StoryboardError
 from cogs.i18n import ls
+from cogs.modals import FixView, OnText, ShotsModal
 from cogs.ui import (
     THREAD_PERMISSIONS,
     admin_log,
+    can_edit,
     can_moderate,
     guild_lang,
     message_link,
     missing_permissions,
     to_embed,
     user_lang,
+)
+from cogs.views import (
+    ActionButton,
+    ShotSelect,
+    draft_view,
+    reply,
+    result_view,
+    safe_reply,
+    status_view,
 )
 
 if TYPE_CHECKING:
@@ -49,148 +61,26 @@ MAX_ATTACHMENT = 50_000_000
 THREAD_ARCHIVE_MINUTES = 1440
 IMAGE_NAME = "reference.{ext}"
 
-ACTIONS: dict[str, tuple[discord.ButtonStyle, str, str]] = {
-    "gen": (discord.ButtonStyle.primary, "🎬", "button.generate"),
-    "edit": (discord.ButtonStyle.secondary, "✏️", "button.edit"),
-    "discard": (discord.ButtonStyle.secondary, "🗑️", "button.discard"),
-    "regen": (discord.ButtonStyle.primary, "🔁", "button.regenerate"),
-    "delete": (discord.ButtonStyle.secondary, "🗑️", "button.delete"),
-    "dl": (discord.ButtonStyle.secondary, "⬇️", "button.download"),
-    "cancel": (discord.ButtonStyle.secondary, "✖️", "button.cancel"),
-}
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked for a video and how to answer them (privately, or in the draft's thread)."""
+
+    member: discord.Member
+    lang: str
+    answer: Callable[[str], Awaitable[None]]
+    #: Called once the request is understood, before the slow part (a button defers here).
+    acknowledge: Callable[[], Awaitable[None]] = field(default=lambda: _nothing())
 
 
-class ActionButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"sb:(?P<action>[a-z]+):(?P<target>[0-9a-f]+)",
-):
-    """Every persistent button: ``sb:<action>:<draft or job id>``."""
-
-    def __init__(self, action: str, target: str, lang: str = "en") -> None:
-        style, emoji, key = ACTIONS[action]
-        super().__init__(
-            discord.ui.Button(
-                style=style, emoji=emoji, label=t(key, lang), custom_id=f"sb:{action}:{target}"
-            )
-        )
-        self.action = action
-        self.target = target
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: Any,
-        /,
-    ) -> ActionButton:
-        if match["action"] not in ACTIONS:
-            raise ValueError(f"unknown action {match['action']}")
-        return cls(match["action"], match["target"])
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        cog = interaction.client.get_cog("Storyboard")
-        assert isinstance(cog, StoryboardCog)
-        try:
-            await cog.on_action(interaction, self.action, self.target)
-        except Exception:
-            log.exception("button %s:%s failed", self.action, self.target)
-            await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
-
-
-def _view(*buttons: ActionButton) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    for b in buttons:
-        view.add_item(b)
-    return view
-
-
-def draft_view(draft_id: str, lang: str) -> discord.ui.View:
-    return _view(*(ActionButton(a, draft_id, lang) for a in ("gen", "edit", "discard")))
-
-
-def status_view(job: Job, lang: str) -> discord.ui.View | None:
-    if job.state == JobState.QUEUED:
-        return _view(ActionButton("cancel", job.id, lang))
+async def _nothing() -> None:
     return None
-
-
-def result_view(job: Job, lang: str, *, downloadable: bool = False) -> discord.ui.View:
-    buttons = [ActionButton("regen", job.id, lang)]
-    if job.draft_id:
-        buttons.append(ActionButton("edit", job.draft_id, lang))
-    buttons.append(ActionButton("delete", job.id, lang))
-    if downloadable:
-        buttons.append(ActionButton("dl", job.id, lang))
-    return _view(*buttons)
-
-
-OnText = Callable[[discord.Interaction[Any], str], Awaitable[None]]
-
-
-class ShotsModal(discord.ui.Modal):
-    """One paragraph field, a shot per line."""
-
-    def __init__(self, lang: str, text: str, on_text: OnText) -> None:
-        super().__init__(title=t("modal.title", lang)[:45], timeout=900)
-        self.on_text = on_text
-        self.shots: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            style=discord.TextStyle.paragraph,
-            default=text[:4000],
-            max_length=4000,
-            custom_id="shots",
-        )
-        self.add_item(
-            discord.ui.Label(
-                text=t("modal.label", lang)[:45],
-                description=t("modal.description", lang)[:100],
-                component=self.shots,
-            )
-        )
-
-    async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        await self.on_text(interaction, self.shots.value)
-
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
-        log.error("storyboard form failed", exc_info=error)
-        await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
-
-
-class FixView(discord.ui.View):
-    """Reopens the modal with the text as typed, so nothing typed is lost."""
-
-    def __init__(self, lang: str, text: str, on_text: OnText) -> None:
-        super().__init__(timeout=900)
-        self.lang, self.text, self.on_text = lang, text, on_text
-        button: discord.ui.Button[Any] = discord.ui.Button(
-            label=t("button.fix", lang), style=discord.ButtonStyle.primary, emoji="✏️"
-        )
-        button.callback = self._fix  # type: ignore[method-assign]
-        self.add_item(button)
-
-    async def _fix(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.send_modal(ShotsModal(self.lang, self.text, self.on_text))
-
-
-async def safe_reply(interaction: discord.Interaction[Any], text: str) -> None:
-    """Last resort after an unexpected error: tell the user, never raise."""
-    try:
-        await reply(interaction, text)
-    except discord.HTTPException:
-        pass
-
-
-async def reply(interaction: discord.Interaction[Any], text: str, **kwargs: Any) -> None:
-    """An ephemeral answer, whether or not the interaction was answered already."""
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True, **kwargs)
-    else:
-        await interaction.response.send_message(text, ephemeral=True, **kwargs)
 
 
 class StoryboardCog(commands.Cog, name="Storyboard"):
     def __init__(self, bot: StoryboardBot) -> None:
         self.bot = bot
+        self._card_locks: dict[str, asyncio.Lock] = {}
         lengths = sorted(set(self.model.limits.lengths))
         param = self.storyboard._params["length"]
         param.choices = [app_commands.Choice(name=f"{n} s", value=n) for n in lengths]
@@ -233,7 +123,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             return await reply(
                 interaction, t("error.missing_permissions", lang, perms=", ".join(missing))
             )
-        problem = self._precheck(image, lang)
+        problem = self.precheck(image, lang)
         if problem:
             return await reply(interaction, problem)
         length = length or self.default_length
@@ -263,13 +153,13 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         )
         self.model.validate(board)
 
-    async def _check_terms(self, guild: discord.Guild | None, board: Storyboard) -> None:
+    async def check_terms(self, guild: discord.Guild | None, board: Storyboard) -> None:
         """The server's blocked terms, checked when a draft is made or edited (and at Generate)."""
         quotas = self.bot.runtime.quotas
         if guild is not None and quotas is not None:
             check_terms(await quotas.get(guild.id), [s.scene for s in board.shots])
 
-    def _precheck(self, image: discord.Attachment, lang: str) -> str | None:
+    def precheck(self, image: discord.Attachment, lang: str) -> str | None:
         """What Discord's metadata already says about the attachment (before downloading)."""
         kind = image.content_type or "unknown type"
         if image.content_type and not image.content_type.startswith("image/"):
@@ -314,7 +204,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         await reply(
             interaction,
             f"{error_text(exc, lang)}\n{t('error.fix_hint', lang)}",
-            view=FixView(lang, text, again),
+            view=FixView(lang, lambda: ShotsModal(lang, text, again)),
         )
 
     async def _create_draft(
@@ -335,7 +225,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
                 aspect=aspect or prepared.orientation,  # type: ignore[arg-type]
             )
             self.model.validate(board)
-            await self._check_terms(interaction.guild, board)
+            await self.check_terms(interaction.guild, board)
         except (StoryboardError, QuotaRefused) as exc:
             return await reply(interaction, error_text(exc, lang))
         except ImageError as exc:
@@ -384,7 +274,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         msg = await channel.send(  # type: ignore[union-attr]
             embed=embed,
             file=discord.File(io.BytesIO(image.data), filename=name),
-            view=draft_view(draft.id, glang),
+            view=draft_view(draft, glang),
         )
         thread_id = None
         if can_thread:
@@ -393,7 +283,11 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
                     name=t("thread.name", glang, draft=draft.id)[:100],
                     auto_archive_duration=THREAD_ARCHIVE_MINUTES,
                 )
-                await thread.send(t("thread.intro", glang))
+                intro = t("thread.intro", glang, grammar=t("thread.grammar", glang))
+                if not self.bot.reads_content:
+                    intro += "\n\n" + t("thread.degraded", glang)
+                    await self.bot.drafts.claim_content_notice(draft.id)
+                await thread.send(intro[:2000])
                 thread_id = thread.id
             except discord.HTTPException as exc:
                 log.info("draft %s: no thread (%s)", draft.id, exc)
@@ -442,11 +336,47 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             return t("card.blocked", lang, reason=error_text(usage.refusal, lang))
         return t("card.can_generate", lang, user=f"<@{draft.author_id}>")
 
-    async def refresh_card(self, draft: Draft) -> None:
-        """Redraw an active draft's card (after an edit, or when a job of it ended)."""
-        await self._refresh_card(draft)
+    async def refresh_card(self, draft: Draft, *, new_image: bool = False) -> None:
+        """Redraw an active draft's card (after an edit, or when a job of it ended), always
+        from the latest revision, one redraw at a time, so a slow redraw never shows an older
+        revision over a newer one. ``new_image``: upload the reference image again."""
+        lock = self._card_locks.setdefault(draft.id, asyncio.Lock())
+        async with lock:
+            latest = await self.bot.drafts.get(draft.id)
+            if latest is not None:
+                await self._refresh_card(latest, new_image=new_image)
+        if not lock.locked():
+            self._card_locks.pop(draft.id, None)
 
-    async def _refresh_card(self, draft: Draft, *, discarded_by: str | None = None) -> None:
+    async def card_parts(
+        self, draft: Draft
+    ) -> tuple[discord.Embed, discord.File | None, discord.ui.View | None]:
+        """The card as it stands (to post again, e.g. for ``show`` in the thread)."""
+        guild = self.bot.get_guild(draft.guild_id) if draft.guild_id else None
+        lang = guild_lang(guild)
+        active = draft.active
+        embed = self._card_embed(
+            draft,
+            lang,
+            has_thread=draft.thread_id is not None,
+            image_name=self._card_image_name(draft),
+            availability=await self._availability(draft, lang) if active else None,
+        )
+        return embed, await self._image_file(draft), draft_view(draft, lang) if active else None
+
+    async def _image_file(self, draft: Draft) -> discord.File | None:
+        name = self._card_image_name(draft)
+        if name is None or draft.image_path is None:
+            return None
+        try:
+            data = await asyncio.to_thread(Path(draft.image_path).read_bytes)
+        except OSError:
+            return None
+        return discord.File(io.BytesIO(data), filename=name)
+
+    async def _refresh_card(
+        self, draft: Draft, *, discarded_by: str | None = None, new_image: bool = False
+    ) -> None:
         if draft.card_message_id is None or draft.channel_id is None:
             return
         channel = self.bot.get_channel(draft.channel_id)
@@ -462,9 +392,12 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             image_name=self._card_image_name(draft),
             availability=None if discarded_by else await self._availability(draft, lang),
         )
-        view = None if discarded_by else draft_view(draft.id, lang)
+        view = None if discarded_by else draft_view(draft, lang)
+        kwargs: dict[str, Any] = {"embed": embed, "view": view}
+        if new_image and (file := await self._image_file(draft)) is not None:
+            kwargs["attachments"] = [file]
         try:
-            await channel.get_partial_message(draft.card_message_id).edit(embed=embed, view=view)
+            await channel.get_partial_message(draft.card_message_id).edit(**kwargs)
         except discord.HTTPException as exc:
             log.info("draft %s: card not updated: %s", draft.id, exc)
 
@@ -480,7 +413,6 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
     ) -> None:
         handler = {
             "gen": self._generate,
-            "edit": self._edit,
             "discard": self._discard,
             "regen": self._regenerate,
             "delete": self._delete,
@@ -489,16 +421,29 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         }[action]
         await handler(interaction, target)
 
-    async def _draft_for(
-        self, interaction: discord.Interaction[Any], draft_id: str
+    async def draft_for(
+        self, interaction: discord.Interaction[Any], draft_id: str, *, editors: bool = True
     ) -> Draft | None:
+        """The draft a control acts on, or None after telling the member why not. ``editors``:
+        members the author added may use it too (not so for Discard)."""
         lang = user_lang(interaction)
         draft = await self.bot.drafts.get(draft_id)
         if draft is None:
             await reply(interaction, t("error.draft_gone", lang))
             return None
-        if not can_moderate(interaction, draft.author_id):
-            await reply(interaction, t("error.not_author", lang))
+        allowed = (
+            await can_edit(
+                self.bot.drafts,
+                draft,
+                interaction.user.id,
+                getattr(interaction, "permissions", None),
+            )
+            if editors
+            else can_moderate(interaction, draft.author_id)
+        )
+        if not allowed:
+            key = "error.not_editor" if editors else "error.not_author"
+            await reply(interaction, t(key, lang, author=f"<@{draft.author_id}>"))
             return None
         if not draft.active:
             await reply(interaction, t("error.draft_discarded", lang))
@@ -517,7 +462,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         return job
 
     async def _generate(self, interaction: discord.Interaction[Any], draft_id: str) -> None:
-        draft = await self._draft_for(interaction, draft_id)
+        draft = await self.draft_for(interaction, draft_id)
         if draft is None:
             return
         await self.start_job(
@@ -527,6 +472,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             draft_id=draft.id,
             revision=draft.revision,
             card_message_id=draft.card_message_id,
+            channel_id=draft.channel_id,
         )
 
     async def _regenerate(self, interaction: discord.Interaction[Any], job_id: str) -> None:
@@ -540,6 +486,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             draft_id=job.draft_id,
             revision=job.revision,
             card_message_id=job.card_message_id,
+            channel_id=job.channel_id,
         )
 
     async def start_job(
@@ -551,33 +498,81 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         draft_id: str | None,
         revision: int | None,
         card_message_id: int | None,
+        channel_id: int | None = None,
     ) -> None:
-        """Generate: checks, the status message, then the job (which the tracker follows)."""
+        """Generate from a button: the member is answered privately."""
         lang = user_lang(interaction)
-        guild, channel = interaction.guild, interaction.channel
-        if guild is None or channel is None:
+        guild = interaction.guild
+        if (
+            guild is None
+            or interaction.channel is None
+            or not isinstance(interaction.user, discord.Member)
+        ):
             return await reply(interaction, t("error.guild_only", lang))
+        channel = self.job_channel(channel_id) or interaction.channel
+
+        async def answer(text: str) -> None:
+            await reply(interaction, text)
+
+        async def acknowledge() -> None:
+            # Answer Discord first: the reservation may wait on the database.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+
+        await self.generate(
+            Requester(interaction.user, lang, answer, acknowledge),
+            channel,  # type: ignore[arg-type]
+            board,
+            image_path,
+            draft_id=draft_id,
+            revision=revision,
+            card_message_id=card_message_id,
+        )
+
+    def job_channel(self, channel_id: int | None) -> discord.abc.Messageable | None:
+        """Where a draft's jobs post: the card's channel (a button may be pressed elsewhere)."""
+        if channel_id is None:
+            return None
+        channel = self.bot.get_channel(channel_id)
+        return channel if isinstance(channel, discord.abc.Messageable) else None
+
+    async def generate(
+        self,
+        who: Requester,
+        channel: discord.abc.Messageable,
+        board: Storyboard,
+        image_path: str | None,
+        *,
+        draft_id: str | None,
+        revision: int | None,
+        card_message_id: int | None,
+    ) -> discord.Message | None:
+        """Generate: checks, the quota, the status message, then the job (which the tracker
+        follows). ``who`` is answered (privately from a button, in the thread from a word).
+        Returns the status message, or None when nothing was started."""
+        lang = who.lang
+        guild = who.member.guild
         if not image_path or not await asyncio.to_thread(Path(image_path).exists):
-            return await reply(interaction, t("error.image_gone", lang))
+            await who.answer(t("error.image_gone", lang))
+            return None
         try:
             self.model.validate(board)
         except StoryboardError as exc:
-            return await reply(interaction, error_text(exc, lang))
+            await who.answer(error_text(exc, lang))
+            return None
         tracker = self.bot.runtime.tracker
         quotas = self.bot.runtime.quotas
         assert quotas is not None
         model = tracker.model_for(board)
         job_id = new_id()
-        # Answer Discord first: the reservation may wait on the database.
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await who.acknowledge()
         try:
             # One write transaction checks every limit and records the reservation.
             await quotas.reserve(
                 job_id=job_id,
                 guild_id=guild.id,
-                user_id=interaction.user.id,
-                channel_id=channel.id,
-                role_ids=[r.id for r in getattr(interaction.user, "roles", [])],
+                user_id=who.member.id,
+                channel_id=getattr(channel, "id", None),
+                role_ids=[r.id for r in who.member.roles],
                 board=board,
                 model_name=model.name,
                 credits=model.price(board),
@@ -585,18 +580,19 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
                 options=model.options,
             )
         except QuotaRefused as exc:
-            await reply(interaction, error_text(exc, lang))
+            await who.answer(error_text(exc, lang))
             text = t(
                 "log.refused",
                 guild_lang(guild),
-                user=interaction.user.mention,
+                user=who.member.mention,
                 reason=error_text(exc, guild_lang(guild)),
             )
             await admin_log(self.bot, guild, text)
-            return
+            return None
         try:
             status = await self._submit(
-                interaction,
+                who,
+                channel,
                 board,
                 image_path,
                 job_id,
@@ -609,14 +605,16 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             await quotas.settle(job_id, outcome="cancelled")
             raise
         if status is not None:
-            await reply(interaction, t("generate.started", lang, link=status.jump_url))
+            await who.answer(t("generate.started", lang, link=status.jump_url))
             draft = await self.bot.drafts.get(draft_id) if draft_id else None
             if draft is not None and draft.active:
                 await self.refresh_card(draft)
+        return status
 
     async def _submit(
         self,
-        interaction: discord.Interaction[Any],
+        who: Requester,
+        channel: discord.abc.Messageable,
         board: Storyboard,
         image_path: str,
         job_id: str,
@@ -628,9 +626,8 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
     ) -> discord.Message | None:
         """Post the status message, then hand the job to the tracker. None: not submitted
         (the member was told why, and the caller releases the reservation)."""
-        lang = user_lang(interaction)
-        guild, channel = interaction.guild, interaction.channel
-        assert guild is not None and channel is not None
+        lang = who.lang
+        guild = who.member.guild
         quotas = self.bot.runtime.quotas
         assert quotas is not None
         data = await asyncio.to_thread(Path(image_path).read_bytes)
@@ -645,22 +642,25 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             created_at=self.bot.clock.now(),
             deadline_at=0,
             updated_at=0,
-            owner_id=interaction.user.id,
+            owner_id=who.member.id,
         )
         kwargs: dict[str, Any] = {
             "content": status_text(placeholder, glang),
             "view": status_view(placeholder, glang),
         }
-        if card_message_id is not None:
-            kwargs["reference"] = channel.get_partial_message(  # type: ignore[union-attr]
+        if card_message_id is not None and hasattr(channel, "get_partial_message"):
+            kwargs["reference"] = channel.get_partial_message(  # type: ignore[attr-defined]
                 card_message_id
             ).to_reference(fail_if_not_exists=False)
         try:
-            status = await channel.send(**kwargs)  # type: ignore[union-attr]
+            status = await channel.send(**kwargs)
         except discord.Forbidden:
             await quotas.settle(job_id, outcome="cancelled")
-            missing = missing_permissions(channel, guild.me) or ["Send Messages"]  # type: ignore[arg-type]
-            await reply(interaction, t("error.missing_permissions", lang, perms=", ".join(missing)))
+            missing = (
+                missing_permissions(channel, guild.me)  # type: ignore[arg-type]
+                or ["Send Messages"]
+            )
+            await who.answer(t("error.missing_permissions", lang, perms=", ".join(missing)))
             return None
         try:
             await self.bot.runtime.tracker.submit(
@@ -669,9 +669,9 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
                 origin="discord",
                 model=model.name,
                 id=job_id,
-                owner_id=interaction.user.id,
+                owner_id=who.member.id,
                 guild_id=guild.id,
-                channel_id=channel.id,
+                channel_id=status.channel.id,
                 draft_id=draft_id,
                 revision=revision,
                 card_message_id=card_message_id,
@@ -680,47 +680,12 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         except StoryboardError as exc:
             await quotas.settle(job_id, outcome="refused")
             await status.edit(content=error_text(exc, glang), view=None)
-            await reply(interaction, error_text(exc, lang))
+            await who.answer(error_text(exc, lang))
             return None
         return status
 
-    async def _edit(self, interaction: discord.Interaction[Any], draft_id: str) -> None:
-        draft = await self._draft_for(interaction, draft_id)
-        if draft is None:
-            return
-        lang = user_lang(interaction)
-
-        async def on_text(inter: discord.Interaction[Any], text: str) -> None:
-            await self._apply_edit(inter, draft, text, on_text, lang)
-
-        await interaction.response.send_modal(
-            ShotsModal(lang, format_block(draft.board.shots), on_text)
-        )
-
-    async def _apply_edit(
-        self,
-        interaction: discord.Interaction[Any],
-        draft: Draft,
-        text: str,
-        again: OnText,
-        lang: str,
-    ) -> None:
-        try:
-            lines = parse_lines(split_block(text))
-            board = draft.board.with_shots(resolve(lines, draft.board.length, self.model.limits))
-            self.model.validate(board)
-            await self._check_terms(interaction.guild, board)
-        except (StoryboardError, QuotaRefused) as exc:
-            return await self._refuse_text(interaction, exc, text, again, lang)
-        # The modal replaces the whole list: it applies to the latest revision.
-        new = await self.bot.drafts.revise(
-            draft.id, board, editor_id=interaction.user.id, note="edit"
-        )
-        await reply(interaction, t("draft.updated", lang, revision=new.revision))
-        await self._refresh_card(new)
-
     async def _discard(self, interaction: discord.Interaction[Any], draft_id: str) -> None:
-        draft = await self._draft_for(interaction, draft_id)
+        draft = await self.draft_for(interaction, draft_id, editors=False)
         if draft is None:
             return
         await self.bot.drafts.update(draft.id, state="discarded")
@@ -775,7 +740,7 @@ async def on_app_command_error(
 
 async def setup(bot: StoryboardBot) -> None:
     bot.tree.on_error = on_app_command_error  # type: ignore[method-assign]
-    bot.add_dynamic_items(ActionButton)
+    bot.add_dynamic_items(ActionButton, ShotSelect)
     await bot.add_cog(StoryboardCog(bot))
 
 

@@ -9,6 +9,7 @@ import discord
 
 from bot.cards import Card
 from bot.client import REQUIRED_PERMISSIONS
+from bot.drafts import Draft, Drafts
 from bot.i18n import lang_of
 
 if TYPE_CHECKING:
@@ -66,6 +67,16 @@ def can_moderate(interaction: discord.Interaction, owner_id: int | None) -> bool
         return True
     perms = getattr(interaction, "permissions", None)
     return bool(perms and perms.manage_messages)
+
+
+async def can_edit(
+    drafts: Drafts, draft: Draft, user_id: int, permissions: discord.Permissions | None
+) -> bool:
+    """Who may edit a draft: its author, members with Manage Messages, and members the author
+    added (``add @user`` in the thread)."""
+    if user_id == draft.author_id or (permissions is not None and permissions.manage_messages):
+        return True
+    return user_id in await drafts.editors(draft.id)
 
 
 def to_embed(card: Card, *, image_name: str | None = None) -> discord.Embed:

@@ -100,7 +100,10 @@ def test_draft_card_in_english():
     assert lines[0] == "**1.** `7.5 s` A fluffy orange kitten with headphones"
     assert lines[1] == "**2.** `7.5 s` (auto) The kitten licks its lips"
     assert lines[2] == ""
-    assert lines[3] == "-# Edit the shots with the buttons; talk it over in the thread."
+    assert lines[3] == (
+        "-# Refine it in the thread (`#2 new scene`, `+ 4s | scene`, `undo`, `go`) or with the "
+        "buttons."
+    )
     assert len(lines) == 4
     assert c.fields == [
         ("Timeline", "`███████████████▒▒▒▒▒▒▒▒▒▒▒▒▒▒▒` 15/15 s", False),
@@ -119,7 +122,7 @@ def test_draft_card_in_chinese():
     lines = c.description.split("\n")
     assert lines[0] == "**1.** `7.5 s` A fluffy orange kitten with headphones"
     assert lines[1] == "**2.** `7.5 s` （自动） The kitten licks its lips"
-    assert lines[3] == "-# 用按钮修改分镜；可在子区中讨论。"
+    assert lines[3] == "-# 在子区中修改（`#2 新场景`、`+ 4s | 场景`、`undo`、`go`），或使用按钮。"
     names = [name for name, _, _ in c.fields]
     assert names == ["时间线", "画幅", "模型", "预计费用", "作者"]
     values = dict((name, value) for name, value, _ in c.fields)
@@ -167,7 +170,8 @@ def test_discarded_card_is_gray_and_says_who():
 def test_image_removed_note():
     c = card("en", image_removed=True)
     assert c.description.endswith(
-        "\n\n-# Edit the shots with the buttons; talk it over in the thread.\n"
+        "\n\n-# Refine it in the thread (`#2 new scene`, `+ 4s | scene`, `undo`, `go`) or with "
+        "the buttons.\n"
         "-# The reference image has been removed (retention policy); run /storyboard again."
     )
     assert c.color == BLURPLE

@@ -133,6 +133,7 @@ def test_which_file_wins(tmp_path: Path, _no_config_in_cwd: Path) -> None:
 # env name -> (TOML line in its section, the file's value, the environment's value, expected)
 OVERRIDES: list[tuple[str, str, Any, str, Any]] = [
     ("DISCORD_TOKEN", 'token = "file-token"', "file-token", "env-token", "env-token"),
+    ("DISCORD_MESSAGE_CONTENT", "message_content = false", False, "true", True),
     ("KIE_API_KEY", 'api_key = "file-key"', "file-key", "env-key", "env-key"),
     (
         "KIE_BASE_URL",

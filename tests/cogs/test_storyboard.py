@@ -172,14 +172,17 @@ async def test_not_an_image_is_refused(simcord_env, memkie):
     assert bot_messages(env, channel) == []
 
 
-async def test_only_the_author_can_generate(simcord_env, memkie):
+async def test_only_editors_can_generate(simcord_env, memkie):
     env = simcord_env
     guild, channel, alice = world(env)
     bob = guild.add_member(env.create_user("bob"))
     card, _ = await make_card(env, channel, alice)
     r = await bob.click(card, label="Generate")
     assert r.ephemeral
-    assert "Only the author" in r.response.content
+    assert r.response.content == (
+        f"Only <@{alice.id}>, members with Manage Messages and members the author added can "
+        "edit this storyboard."
+    )
     assert memkie.created == []
     # A moderator may.
     mods = guild.create_role("mods", permissions=discord.Permissions(manage_messages=True))
@@ -321,7 +324,15 @@ async def test_public_messages_follow_the_server_language(simcord_env, memkie):
     assert embed.title == "分镜 · 2 个镜头 · 15 秒"
     fields = {f.name: f.value for f in embed.fields}
     assert fields["画幅"] == "横屏" and fields["预计费用"] == "270 积分（约 $1.35）"
-    assert [c.label for row in card.components for c in row.children] == ["生成", "编辑", "丢弃"]
+    rows = [
+        [getattr(c, "label", None) or c.placeholder for c in row.children]
+        for row in card.components
+    ]
+    assert rows == [
+        ["生成", "编辑", "添加镜头", "撤销"],
+        ["编辑、移动或删除一个镜头…"],
+        ["时长、画幅、图片", "丢弃"],
+    ]
 
 
 async def test_commands_are_synced_only_when_they_change(simcord_env, memkie, make_bot):

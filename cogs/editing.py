@@ -1,0 +1,605 @@
+"""Refining a draft after it was made: messages in its thread, and the card's editing controls.
+
+Thin: a message or a form becomes a :class:`bot.edits.Command` or a list of
+:class:`bot.edits.Edit`, :class:`bot.editing.DraftEditor` applies it as a new revision, and the
+card is redrawn. Every refusal names the rule and the fix; the draft is unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord.ext import commands
+
+from bot.drafts import Draft
+from bot.editing import DraftEditor, Outcome
+from bot.edits import Command, Edit, EditError, parse_message
+from bot.i18n import error_text, t
+from bot.images import ImageError, prepare_image
+from bot.quota import QuotaRefused
+from bot.shotgrammar import format_block, parse_duration, parse_lines, resolve, split_block
+from bot.storyboard import Storyboard, StoryboardError, fmt_tenths
+from cogs.modals import AddShotModal, FixView, SettingsModal, ShotModal, ShotsModal, Values
+from cogs.ui import can_edit, guild_lang, user_lang
+from cogs.views import reply
+
+if TYPE_CHECKING:
+    from bot.client import StoryboardBot
+    from cogs.storyboard import StoryboardCog
+
+log = logging.getLogger(__name__)
+
+ACCEPTED = "✅"
+#: Thread ids known not to belong to a draft (a draft's thread exists only after its card).
+NOT_DRAFTS_CACHE = 1024
+
+
+def _leading_mentions(user_id: int) -> re.Pattern[str]:
+    return re.compile(rf"^\s*(?:<@!?{user_id}>\s*)+")
+
+
+class DraftEditing(commands.Cog, name="DraftEditing"):
+    def __init__(self, bot: StoryboardBot) -> None:
+        self.bot = bot
+        self.editor = DraftEditor(
+            bot.drafts,
+            lambda: bot.runtime.models.primary,
+            Path(bot.settings.storage.media_dir),
+        )
+        self._not_drafts: OrderedDict[int, None] = OrderedDict()
+
+    @property
+    def cards(self) -> StoryboardCog:
+        cog = self.bot.get_cog("Storyboard")
+        assert cog is not None
+        return cog  # type: ignore[return-value]
+
+    async def _terms(self, guild: discord.Guild | None) -> Any:
+        async def check(board: Storyboard) -> None:
+            await self.cards.check_terms(guild, board)
+
+        return check
+
+    # ================================================================ the card's controls
+    async def on_action(
+        self, interaction: discord.Interaction[Any], action: str, target: str
+    ) -> None:
+        draft = await self.cards.draft_for(interaction, target)
+        if draft is None:
+            return
+        lang = user_lang(interaction)
+        if action == "edit":
+            await self._open_list(interaction, draft, format_block(draft.board.shots), lang)
+        elif action == "add":
+            await self._open_add(interaction, draft, {}, lang)
+        elif action == "undo":
+            await self._undo_button(interaction, draft, lang)
+        elif action == "set":
+            await self._open_settings(interaction, draft, lang)
+
+    async def on_shot_selected(
+        self, interaction: discord.Interaction[Any], draft_id: str, number: int
+    ) -> None:
+        draft = await self.cards.draft_for(interaction, draft_id)
+        if draft is None:
+            return
+        lang = user_lang(interaction)
+        if not 1 <= number <= len(draft.board.shots):
+            return await reply(interaction, t("edit.card_stale", lang))
+        shot = draft.board.shots[number - 1]
+        values: Values = {
+            "scene": shot.scene,
+            "duration": "" if shot.auto else fmt_tenths(shot.tenths),
+            "position": str(number),
+        }
+        await self._open_shot(interaction, draft, number, draft.revision, values, lang)
+
+    # -- the whole list
+    async def _open_list(
+        self, interaction: discord.Interaction[Any], draft: Draft, text: str, lang: str
+    ) -> None:
+        async def on_text(inter: discord.Interaction[Any], typed: str) -> None:
+            await self._list_done(inter, draft.id, typed, lang)
+
+        await interaction.response.send_modal(ShotsModal(lang, text, on_text))
+
+    async def _list_done(
+        self, interaction: discord.Interaction[Any], draft_id: str, text: str, lang: str
+    ) -> None:
+        async def again(inter: discord.Interaction[Any], typed: str) -> None:
+            await self._list_done(inter, draft_id, typed, lang)
+
+        model = self.bot.runtime.models.primary
+        try:
+            draft = await self.editor.get(draft_id)
+            lines = parse_lines(split_block(text))
+            board = draft.board.with_shots(resolve(lines, draft.board.length, model.limits))
+            await self.cards.check_terms(interaction.guild, board)
+            # The form replaces the whole list: it applies to the latest revision.
+            outcome = await self.editor.replace_shots(
+                draft_id, board, editor_id=interaction.user.id
+            )
+        except (StoryboardError, QuotaRefused) as exc:
+            return await self._refuse_form(
+                interaction, exc, lang, lambda: ShotsModal(lang, text, again)
+            )
+        await reply(interaction, t("draft.updated", lang, revision=outcome.draft.revision))
+        await self.cards.refresh_card(outcome.draft)
+
+    # -- one shot
+    async def _open_shot(
+        self,
+        interaction: discord.Interaction[Any],
+        draft: Draft,
+        number: int,
+        base: int,
+        values: Values,
+        lang: str,
+    ) -> None:
+        await interaction.response.send_modal(
+            self._shot_modal(draft.id, number, len(draft.board.shots), base, values, lang)
+        )
+
+    def _shot_modal(
+        self, draft_id: str, number: int, count: int, base: int, values: Values, lang: str
+    ) -> ShotModal:
+        async def done(inter: discord.Interaction[Any], typed: Values) -> None:
+            await self._shot_done(inter, draft_id, number, count, base, typed, lang)
+
+        return ShotModal(lang, number=number, count=count, values=values, on_done=done)
+
+    async def _shot_done(
+        self,
+        interaction: discord.Interaction[Any],
+        draft_id: str,
+        number: int,
+        count: int,
+        base: int,
+        values: Values,
+        lang: str,
+    ) -> None:
+        def again() -> ShotModal:
+            return self._shot_modal(draft_id, number, count, base, values, lang)
+
+        try:
+            shown = await self.bot.drafts.get(draft_id, base)
+            if shown is None:
+                raise KeyError(draft_id)
+            edits = _shot_form_edits(shown.board, number, values)
+        except StoryboardError as exc:
+            return await self._refuse_form(interaction, exc, lang, again)
+        if not edits:
+            return await reply(interaction, t("edit.nothing", lang))
+        await self._apply_form(interaction, draft_id, edits, base, lang, again)
+
+    # -- a new shot
+    async def _open_add(
+        self, interaction: discord.Interaction[Any], draft: Draft, values: Values, lang: str
+    ) -> None:
+        await interaction.response.send_modal(
+            self._add_modal(draft.id, len(draft.board.shots), draft.revision, values, lang)
+        )
+
+    def _add_modal(
+        self, draft_id: str, count: int, base: int, values: Values, lang: str
+    ) -> AddShotModal:
+        async def done(inter: discord.Interaction[Any], typed: Values) -> None:
+            def again() -> AddShotModal:
+                return self._add_modal(draft_id, count, base, typed, lang)
+
+            try:
+                edit = _add_form_edit(count, typed)
+            except StoryboardError as exc:
+                return await self._refuse_form(inter, exc, lang, again)
+            await self._apply_form(inter, draft_id, [edit], base, lang, again)
+
+        return AddShotModal(lang, count=count, values=values, on_done=done)
+
+    # -- length, aspect, image
+    async def _open_settings(
+        self, interaction: discord.Interaction[Any], draft: Draft, lang: str
+    ) -> None:
+        async def done(inter: discord.Interaction[Any], typed: Values) -> None:
+            await self._settings_done(inter, draft.id, typed, lang)
+
+        model = self.bot.runtime.models.primary
+        values: Values = {"length": draft.board.length, "aspect": draft.board.aspect}
+        await interaction.response.send_modal(
+            SettingsModal(lang, lengths=sorted(model.limits.lengths), values=values, on_done=done)
+        )
+
+    async def _settings_done(
+        self, interaction: discord.Interaction[Any], draft_id: str, values: Values, lang: str
+    ) -> None:
+        draft = await self.editor.get(draft_id)
+        edits: list[Edit] = []
+        if values["length"] and int(values["length"]) != draft.board.length:
+            n = int(values["length"])
+            edits.append(Edit(kind="length", line=f"length {n}", length=n))
+        if values["aspect"] and values["aspect"] != draft.board.aspect:
+            a = values["aspect"]
+            edits.append(Edit(kind="aspect", line=f"aspect {a}", aspect=a))
+        image: discord.Attachment | None = values.get("image")
+        if not edits and image is None:
+            return await reply(interaction, t("edit.nothing", lang))
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        told: list[str] = []
+        if edits:
+            try:
+                outcome = await self.editor.edit(
+                    draft_id,
+                    edits,
+                    editor_id=interaction.user.id,
+                    extra_check=await self._terms(interaction.guild),
+                )
+            except (StoryboardError, QuotaRefused) as exc:
+                return await reply(interaction, error_text(exc, lang))
+            told.append(t("draft.updated", lang, revision=outcome.draft.revision))
+            await self.cards.refresh_card(outcome.draft)
+        if image is not None:
+            problem = self.cards.precheck(image, lang)
+            result = (
+                problem
+                if problem
+                else await self._new_image(await image.read(), draft_id, interaction.user.id, lang)
+            )
+            told.append(result)
+        await reply(interaction, "\n".join(told))
+
+    # -- undo
+    async def _undo_button(
+        self, interaction: discord.Interaction[Any], draft: Draft, lang: str
+    ) -> None:
+        try:
+            outcome = await self.editor.undo(draft.id, editor_id=interaction.user.id)
+        except EditError as exc:
+            return await reply(interaction, error_text(exc, lang))
+        await reply(interaction, _undone_text(outcome, lang))
+        await self._redraw(outcome)
+
+    # -- shared
+    async def _apply_form(
+        self,
+        interaction: discord.Interaction[Any],
+        draft_id: str,
+        edits: list[Edit],
+        base: int,
+        lang: str,
+        again: Any,
+    ) -> None:
+        try:
+            outcome = await self.editor.edit(
+                draft_id,
+                edits,
+                editor_id=interaction.user.id,
+                base_revision=base,
+                extra_check=await self._terms(interaction.guild),
+            )
+        except (StoryboardError, QuotaRefused) as exc:
+            return await self._refuse_form(interaction, exc, lang, again)
+        await reply(interaction, _accepted_text(outcome, lang))
+        await self.cards.refresh_card(outcome.draft)
+
+    async def _refuse_form(
+        self, interaction: discord.Interaction[Any], exc: Exception, lang: str, again: Any
+    ) -> None:
+        await reply(
+            interaction,
+            f"{error_text(exc, lang)}\n{t('error.fix_hint', lang)}",
+            view=FixView(lang, again),
+        )
+
+    async def _new_image(self, data: bytes, draft_id: str, editor_id: int, lang: str) -> str:
+        """Check and store a new reference image; what to tell the member."""
+        model = self.bot.runtime.models.primary
+        try:
+            prepared = await asyncio.to_thread(prepare_image, data, model.image_spec)
+        except ImageError as exc:
+            return t("error.image", lang, reason=str(exc))
+        outcome = await self.editor.replace_image(draft_id, prepared, editor_id=editor_id)
+        await self.cards.refresh_card(outcome.draft, new_image=True)
+        text = t("edit.image_replaced", lang, revision=outcome.draft.revision)
+        if not prepared.untouched:
+            text += "\n" + t("draft.image_note", lang, summary=prepared.summary())
+        return text
+
+    async def _redraw(self, outcome: Outcome) -> None:
+        new_image = outcome.undone is not None and outcome.draft.image_path != (
+            outcome.undone.image_path
+        )
+        await self.cards.refresh_card(outcome.draft, new_image=new_image)
+
+    # ================================================================ the thread
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.guild is None or message.webhook_id is not None:
+            return
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return
+        draft = await self._draft_of(message)
+        if draft is None:
+            return
+        try:
+            await self._on_draft_message(message, draft)
+        except Exception:
+            log.exception("draft %s: message %s failed", draft.id, message.id)
+            await self._answer(message, t("error.unexpected", guild_lang(message.guild)))
+
+    async def _draft_of(self, message: discord.Message) -> Draft | None:
+        """The draft a message is about: its thread, or a reply to its card."""
+        channel = message.channel
+        if isinstance(channel, discord.Thread):
+            if channel.id in self._not_drafts:
+                return None
+            draft = await self.bot.drafts.by_thread(channel.id)
+            if draft is None:
+                self._not_drafts[channel.id] = None
+                while len(self._not_drafts) > NOT_DRAFTS_CACHE:
+                    self._not_drafts.popitem(last=False)
+            return draft
+        ref = message.reference
+        if ref is not None and ref.message_id is not None and ref.channel_id == channel.id:
+            return await self.bot.drafts.by_card(ref.message_id)
+        return None
+
+    def _addressed(self, message: discord.Message) -> bool:
+        """Whether the message is meant for the bot: it mentions the bot or replies to it."""
+        me = self.bot.user
+        if me is None:
+            return False
+        if any(u.id == me.id for u in message.mentions):
+            return True
+        resolved = message.reference.resolved if message.reference else None
+        return isinstance(resolved, discord.Message) and resolved.author.id == me.id
+
+    async def _on_draft_message(self, message: discord.Message, draft: Draft) -> None:
+        assert message.guild is not None and self.bot.user is not None
+        lang = guild_lang(message.guild)
+        addressed = self._addressed(message)
+        text = _leading_mentions(self.bot.user.id).sub("", message.content)
+        if not message.content and not message.attachments and not self.bot.reads_content:
+            # A plain message whose text Discord withholds (no Message Content intent).
+            if isinstance(message.channel, discord.Thread) and (
+                await self.bot.drafts.claim_content_notice(draft.id)
+            ):
+                await message.channel.send(t("thread.degraded", lang))
+            return
+        try:
+            command = parse_message(text) if text.strip() else None
+        except EditError as exc:
+            command, refusal = None, exc
+        else:
+            refusal = None
+        images = [a for a in message.attachments if _is_image(a)]
+        meant = command is not None or refusal is not None or (images and not text.strip())
+        if not draft.active:
+            if meant or addressed:
+                await self._answer(message, t("thread.discarded", lang))
+            return
+        if command is not None and command.kind == "show":
+            return await self._show(message, draft)
+        if not meant:
+            if addressed and await self._may_edit(message, draft):
+                await self._answer(message, t("thread.grammar", lang))
+            return
+        if not await self._may_edit(message, draft):
+            await self._answer(
+                message, t("thread.not_editor", lang, author=f"<@{draft.author_id}>")
+            )
+            return
+        if refusal is not None:
+            return await self._answer(message, error_text(refusal, lang))
+        if command is None:  # an image on its own
+            problem = self.cards.precheck(images[0], lang)
+            if problem:
+                return await self._answer(message, problem)
+            told = await self._new_image(await images[0].read(), draft.id, message.author.id, lang)
+            return await self._answer(message, told)
+        await self._command(message, draft, command, lang)
+
+    async def _command(
+        self, message: discord.Message, draft: Draft, command: Command, lang: str
+    ) -> None:
+        if command.kind == "edit":
+            base = await self.bot.drafts.revision_at(draft.id, _sent_at(message))
+            try:
+                outcome = await self.editor.edit(
+                    draft.id,
+                    command.edits,
+                    editor_id=message.author.id,
+                    base_revision=base,
+                    extra_check=await self._terms(message.guild),
+                )
+            except (StoryboardError, QuotaRefused) as exc:
+                return await self._answer(message, error_text(exc, lang))
+            await self.cards.refresh_card(outcome.draft)
+            if outcome.applied is not None and outcome.applied.resplit:
+                await self._answer(message, _accepted_text(outcome, lang))
+            else:
+                await self._react(message, lang, outcome)
+        elif command.kind == "undo":
+            try:
+                outcome = await self.editor.undo(draft.id, editor_id=message.author.id)
+            except EditError as exc:
+                return await self._answer(message, error_text(exc, lang))
+            await self._redraw(outcome)
+            await self._answer(message, _undone_text(outcome, lang))
+        elif command.kind == "generate":
+            await self._generate(message, draft, lang)
+        elif command.kind in ("add_editors", "remove_editors"):
+            await self._editors(message, draft, command, lang)
+
+    async def _generate(self, message: discord.Message, draft: Draft, lang: str) -> None:
+        from cogs.storyboard import Requester
+
+        assert isinstance(message.author, discord.Member)
+        channel = self.cards.job_channel(draft.channel_id) or message.channel
+
+        async def answer(text: str) -> None:
+            await self._answer(message, text)
+
+        await self.cards.generate(
+            Requester(message.author, lang, answer),
+            channel,
+            draft.board,
+            draft.image_path,
+            draft_id=draft.id,
+            revision=draft.revision,
+            card_message_id=draft.card_message_id,
+        )
+
+    async def _editors(
+        self, message: discord.Message, draft: Draft, command: Command, lang: str
+    ) -> None:
+        author = message.author
+        perms = _permissions(message)
+        if author.id != draft.author_id and not (perms and perms.manage_messages):
+            return await self._answer(
+                message, t("editors.only_author", lang, author=f"<@{draft.author_id}>")
+            )
+        me = self.bot.user
+        lines: list[str] = []
+        for user_id in command.users:
+            who = f"<@{user_id}>"
+            if me is not None and user_id == me.id:
+                continue
+            if command.kind == "add_editors":
+                if user_id == draft.author_id:
+                    lines.append(t("editors.is_author", lang, user=who))
+                elif await self.bot.drafts.add_editor(draft.id, user_id, added_by=author.id):
+                    lines.append(t("editors.added", lang, user=who))
+                else:
+                    lines.append(t("editors.already", lang, user=who))
+            elif await self.bot.drafts.remove_editor(draft.id, user_id):
+                lines.append(t("editors.removed", lang, user=who))
+            else:
+                lines.append(t("editors.not_added", lang, user=who))
+        if lines:
+            await self._answer(message, "\n".join(lines))
+
+    async def _show(self, message: discord.Message, draft: Draft) -> None:
+        embed, file, view = await self.cards.card_parts(draft)
+        kwargs: dict[str, Any] = {"embed": embed, "view": view}
+        if file is not None:
+            kwargs["file"] = file
+        await message.channel.send(**kwargs)
+
+    async def _may_edit(self, message: discord.Message, draft: Draft) -> bool:
+        return await can_edit(self.bot.drafts, draft, message.author.id, _permissions(message))
+
+    async def _answer(self, message: discord.Message, text: str) -> None:
+        """A reply in the thread; it pings nobody (the bot's allowed_mentions)."""
+        try:
+            await message.reply(text[:2000], mention_author=False)
+        except discord.HTTPException as exc:
+            log.info("could not answer message %s: %s", message.id, exc)
+
+    async def _react(self, message: discord.Message, lang: str, outcome: Outcome) -> None:
+        try:
+            await message.add_reaction(ACCEPTED)
+        except discord.HTTPException:  # no Add Reactions here: say it in words
+            await self._answer(message, _accepted_text(outcome, lang))
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _sent_at(message: discord.Message) -> float:
+    # A snowflake keeps milliseconds: anything stored within that millisecond came before.
+    return message.created_at.timestamp() + 0.001
+
+
+def _permissions(message: discord.Message) -> discord.Permissions | None:
+    author = message.author
+    if isinstance(author, discord.Member):
+        return message.channel.permissions_for(author)  # type: ignore[union-attr]
+    return None
+
+
+def _is_image(attachment: discord.Attachment) -> bool:
+    kind = attachment.content_type
+    if kind:
+        return kind.startswith("image/")
+    return Path(attachment.filename).suffix.lower() in {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".webp",
+        ".gif",
+        ".bmp",
+        ".heic",
+        ".avif",
+        ".tif",
+        ".tiff",
+    }
+
+
+def _shot_form_edits(shown: Storyboard, number: int, values: Values) -> list[Edit]:
+    """The edits the one-shot form asks for (compared with the revision it showed), written
+    as the thread grammar would."""
+    if values.get("delete"):
+        return [Edit(kind="delete", line=f"-#{number}", shot=number)]
+    shot = shown.shots[number - 1] if number <= len(shown.shots) else None
+    edits: list[Edit] = []
+    scene = str(values.get("scene", "")).strip()
+    typed = str(values.get("duration", "")).strip()
+    tenths = parse_duration(typed, where=f"Shot {number}") if typed else None
+    if shot is None or scene != shot.scene:
+        edits.append(Edit(kind="scene", line=f"#{number} {scene}", shot=number, scene=scene))
+    if (
+        shot is None
+        or (tenths is None) != shot.auto
+        or (tenths is not None and tenths != shot.tenths)
+    ):
+        line = f"#{number} = {fmt_tenths(tenths) + 's' if tenths is not None else 'auto'}"
+        edits.append(Edit(kind="duration", line=line, shot=number, tenths=tenths))
+    position = str(values.get("position") or "")
+    if position.isdigit() and int(position) != number:
+        to = int(position)
+        edits.append(Edit(kind="move", line=f"move #{number} #{to}", shot=number, to=to))
+    return edits
+
+
+def _add_form_edit(count: int, values: Values) -> Edit:
+    scene = str(values.get("scene", "")).strip()
+    typed = str(values.get("duration", "")).strip()
+    tenths = parse_duration(typed, where="New shot") if typed else None
+    position = str(values.get("position") or "")
+    at = int(position) if position.isdigit() and int(position) <= count else None
+    head = "+" if at is None else f"+#{at}"
+    line = f"{head} {fmt_tenths(tenths)}s | {scene}" if tenths is not None else f"{head} {scene}"
+    return Edit(kind="add", line=line, shot=at, scene=scene, tenths=tenths)
+
+
+def _accepted_text(outcome: Outcome, lang: str) -> str:
+    text = t("edit.accepted", lang, revision=outcome.draft.revision)
+    if outcome.applied is not None and outcome.applied.resplit:
+        autos = ", ".join(
+            f"#{n} {fmt_tenths(s.tenths)} s"
+            for n, s in enumerate(outcome.draft.board.shots, 1)
+            if s.auto
+        )
+        text = t("edit.resplit", lang, revision=outcome.draft.revision, shots=autos)
+    return text
+
+
+def _undone_text(outcome: Outcome, lang: str) -> str:
+    assert outcome.undone is not None
+    note = outcome.undone.note.strip().splitlines()[0] if outcome.undone.note.strip() else ""
+    return t(
+        "edit.undone",
+        lang,
+        undone=outcome.undone.revision,
+        note=note[:80],
+        revision=outcome.draft.revision,
+    )
+
+
+async def setup(bot: StoryboardBot) -> None:
+    await bot.add_cog(DraftEditing(bot))
