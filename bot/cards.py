@@ -163,7 +163,11 @@ def status_text(job: Job, lang: str, *, position: int | None = None, counted: bo
     return "\n".join(lines)
 
 
-def result_text(job: Job, author_mention: str, lang: str, *, link_note: str = "") -> str:
+def result_text(
+    job: Job, author_mention: str, lang: str, *, link_note: str = "", source_link: str = ""
+) -> str:
+    """``source_link``: where the draft it was made from lives (its card), linked from the
+    "made from revision N" line."""
     lines = [
         t(
             "result.ready",
@@ -176,7 +180,8 @@ def result_text(job: Job, author_mention: str, lang: str, *, link_note: str = ""
     if link_note:
         lines.append(link_note)
     if job.draft_id and job.revision:
-        lines.append(f"-# {t('result.from', lang, draft=job.draft_id, revision=job.revision)}")
+        source = t("result.from", lang, draft=job.draft_id, revision=job.revision)
+        lines.append(f"-# [{source}](<{source_link}>)" if source_link else f"-# {source}")
     lines.append(f"-# {result_marker(job.id)}")
     return "\n".join(lines)
 

@@ -41,6 +41,7 @@ class Revision(BaseModel):
 
     revision: int
     parent: int  # the revision it was derived from (0: none); undo goes back to it
+    copies: int | None  # an undo: the revision whose storyboard it restores
     renumbers: bool  # shots were added, deleted or moved by it
     editor_id: int | None
     note: str
@@ -88,8 +89,8 @@ class Drafts:
             )
             await self.db.execute(
                 "INSERT INTO draft_revisions (draft_id, revision, storyboard, editor_id, note, "
-                "created_at) VALUES (?, 1, ?, ?, 'created', ?)",
-                (draft_id, board.model_dump_json(), author_id, now),
+                "created_at, parent, image_path) VALUES (?, 1, ?, ?, 'created', ?, 0, ?)",
+                (draft_id, board.model_dump_json(), author_id, now, image_path),
             )
         draft = await self.get(draft_id)
         assert draft is not None
@@ -147,6 +148,7 @@ class Drafts:
                 Revision(
                     revision=row["revision"],
                     parent=parent,
+                    copies=row["copies"],
                     renumbers=bool(row["renumbers"]),
                     editor_id=row["editor_id"],
                     note=row["note"],
@@ -229,6 +231,7 @@ class Drafts:
         note: str = "",
         base_revision: int | None = None,
         parent: int | None = None,
+        copies: int | None = None,
         renumbers: bool = False,
         image_path: str | None = None,
     ) -> Draft:
@@ -252,7 +255,8 @@ class Drafts:
             image = image_path or row["image_path"]
             await self.db.execute(
                 "INSERT INTO draft_revisions (draft_id, revision, storyboard, editor_id, note, "
-                "created_at, parent, renumbers, image_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, parent, copies, renumbers, image_path) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     draft_id,
                     current + 1,
@@ -261,6 +265,7 @@ class Drafts:
                     note,
                     now,
                     current if parent is None else parent,
+                    copies,
                     int(renumbers),
                     image,
                 ),

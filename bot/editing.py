@@ -113,6 +113,11 @@ class DraftEditor:
                 draft = await self.get(draft_id)
                 history = {r.revision: r for r in await self.drafts.revisions(draft_id)}
                 last = history[draft.revision]
+                # The change being taken back: an undo restores an earlier revision, and
+                # undoing it again takes back what that revision had changed.
+                taken = last
+                while taken.copies is not None and taken.copies in history:
+                    taken = history[taken.copies]
                 target = history.get(last.parent)
                 if target is None:
                     raise NothingToUndo(
@@ -124,15 +129,16 @@ class DraftEditor:
                         draft.id,
                         target.board,
                         editor_id=editor_id,
-                        note=f"undo revision {last.revision}",
+                        note=f"undo revision {taken.revision}",
                         base_revision=draft.revision,
                         parent=target.parent,
-                        renumbers=last.renumbers,
+                        copies=target.revision,
+                        renumbers=taken.renumbers,
                         image_path=target.image_path,
                     )
                 except RevisionConflict:
                     continue
-                return Outcome(kind="undo", draft=new, before=draft.board, undone=last)
+                return Outcome(kind="undo", draft=new, before=draft.board, undone=taken)
 
     async def replace_shots(
         self,

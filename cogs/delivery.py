@@ -151,7 +151,15 @@ class DiscordDelivery:
             reference = channel.get_partial_message(job.card_message_id)  # type: ignore[attr-defined]
             reference = reference.to_reference(fail_if_not_exists=False)
         kwargs: dict[str, object] = {
-            "content": result_text(job, mention, lang, link_note=note),
+            "content": result_text(
+                job,
+                mention,
+                lang,
+                link_note=note,
+                source_link=message_link(job.guild_id, job.channel_id, job.card_message_id)
+                if job.card_message_id
+                else "",
+            ),
             "view": result_view(job, lang, downloadable=downloadable),
             "allowed_mentions": discord.AllowedMentions(
                 everyone=False,

@@ -334,7 +334,8 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
     async def _draft_of(self, message: discord.Message) -> Draft | None:
         """The draft a message is about: its thread, or a reply to its card."""
         channel = message.channel
-        if isinstance(channel, discord.Thread):
+        # An archived thread is not in the cache: its messages come with a partial channel.
+        if not isinstance(channel, discord.abc.GuildChannel):
             if channel.id in self._not_drafts:
                 return None
             draft = await self.bot.drafts.by_thread(channel.id)
@@ -365,7 +366,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         text = _leading_mentions(self.bot.user.id).sub("", message.content)
         if not message.content and not message.attachments and not self.bot.reads_content:
             # A plain message whose text Discord withholds (no Message Content intent).
-            if isinstance(message.channel, discord.Thread) and (
+            if message.channel.id == draft.thread_id and (
                 await self.bot.drafts.claim_content_notice(draft.id)
             ):
                 await message.channel.send(t("thread.degraded", lang))
@@ -517,9 +518,12 @@ def _sent_at(message: discord.Message) -> float:
 
 def _permissions(message: discord.Message) -> discord.Permissions | None:
     author = message.author
-    if isinstance(author, discord.Member):
-        return message.channel.permissions_for(author)  # type: ignore[union-attr]
-    return None
+    if not isinstance(author, discord.Member):
+        return None
+    channel = message.channel
+    if isinstance(channel, discord.Thread | discord.abc.GuildChannel):
+        return channel.permissions_for(author)
+    return author.guild_permissions  # a thread not in the cache (archived)
 
 
 def _is_image(attachment: discord.Attachment) -> bool:

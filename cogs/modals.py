@@ -69,6 +69,7 @@ class ShotsModal(_Form):
 def _positions(count: int, current: int) -> discord.ui.Select[Any]:
     return discord.ui.Select(
         custom_id="position",
+        required=False,  # left alone: the shot stays where it is
         options=[
             discord.SelectOption(label=f"#{n}", value=str(n), default=n == current)
             for n in range(1, count + 1)
@@ -171,6 +172,7 @@ class SettingsModal(_Form):
         length = int(values["length"])
         self.length: discord.ui.Select[Any] = discord.ui.Select(
             custom_id="length",
+            required=False,
             options=[
                 discord.SelectOption(label=f"{n} s", value=str(n), default=n == length)
                 for n in lengths
@@ -178,6 +180,7 @@ class SettingsModal(_Form):
         )
         self.aspect: discord.ui.Select[Any] = discord.ui.Select(
             custom_id="aspect",
+            required=False,
             options=[
                 discord.SelectOption(
                     label=t(f"aspect.{a}", lang), value=a, default=a == values["aspect"]

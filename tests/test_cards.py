@@ -406,6 +406,10 @@ def test_result_text():
         "-# 由草稿 d1e2f3 第 2 版生成",
         "-# 🎞 abc123def456",
     ]
+    card = "https://discord.com/channels/1/2/3"
+    assert result_text(j, "<@42>", "en", source_link=card).split("\n")[1] == (
+        "-# [made from draft d1e2f3, revision 2](<https://discord.com/channels/1/2/3>)"
+    )
 
 
 def test_result_text_with_a_link_note_and_no_draft():

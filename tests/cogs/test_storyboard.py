@@ -299,6 +299,10 @@ async def test_status_and_help_commands(simcord_env, memkie):
     h = await alice.slash(channel, "storyboard-help")
     assert "7.5 | A fluffy orange kitten" in h.response.embeds[0].description
     assert "1-10 shots" in h.response.embeds[0].description
+    (thread_help,) = h.response.embeds[0].fields
+    assert thread_help.name == "Refining a draft in its thread"
+    assert thread_help.value.startswith("`#3 new scene` replace shot 3's scene")
+    assert "`undo` · `show` · `generate` (or `go`)" in thread_help.value
 
 
 async def test_one_video_at_a_time_per_member(simcord_env, memkie):
