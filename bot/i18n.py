@@ -2,14 +2,18 @@
 
 ``t(key, lang, **params)`` formats a string; a missing translation falls back to English.
 Errors from the core (:class:`bot.errors.UserError`) carry a code and parameters, so they are
-rendered here in the reader's language too.
+rendered here in the reader's language too; a thread edit's refusal (:class:`bot.edits.EditError`)
+has strings of its own, ``err.edit.<code>``, as it words the same codes differently.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from typing import Any
 
+# bot.edits imports only the core (bot.shotgrammar, bot.storyboard), never this module.
+from bot.edits import EditError
 from bot.errors import UserError
 
 LANGS = ("en", "zh")
@@ -745,6 +749,165 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "{where}: {text} has more than one decimal; durations are in tenths of a second.",
         "zh": "{where}：{text} 的小数超过一位；时长精确到 0.1 秒。",
     },
+    # -- edit refusals (bot.edits, bot.editing), by code and shape ------------------------------
+    # The English column is each refusal exactly as the core words it: error_text() picks the
+    # shape whose English is the message, and reads from it the values the parameters lack.
+    "err.edit.edit_word_alone": {
+        "en": "`{line}` works only as a whole message, so nothing was changed. Send the edits, "
+        "then `{word}` on its own.",
+        "zh": "`{line}` 只能单独作为一条消息发送，因此未做任何更改。请先发送修改，再单独发送 "
+        "`{word}`。",
+    },
+    "err.edit.edit_mixed": {
+        "en": "`{line}` is not an edit, so nothing was changed. Edit lines start with `#3`, `+`, "
+        "`-#3`, `move`, `swap`, `length`, `aspect` or `shots:`; send conversation as a message "
+        "of its own.",
+        "zh": "`{line}` 不是编辑指令，因此未做任何更改。编辑指令以 `#3`、`+`、`-#3`、`move`、"
+        "`swap`、`length`、`aspect` 或 `shots:` 开头；聊天内容请另发一条消息。",
+    },
+    "err.edit.bad_duration": {
+        "en": '{where}: "{text}" is not a duration; write seconds like 7.5 or 7.5s.',
+        "zh": "{where}：“{text}”不是有效时长；请写成 7.5 或 7.5s 这样的秒数。",
+    },
+    "err.edit.duration_precision": {
+        "en": "{where}: {text} has more than one decimal; durations are in tenths of a second "
+        "(e.g. 7.5).",
+        "zh": "{where}：{text} 的小数超过一位；时长精确到 0.1 秒（例如 7.5）。",
+    },
+    "err.edit.scene_empty": {
+        "en": "{where}: there is no scene after the duration.",
+        "zh": "{where}：时长后面没有场景描述。",
+    },
+    "err.edit.scene_empty.shot": {
+        "en": "`{line}`: shot {shot} has no scene text.",
+        "zh": "`{line}`：第 {shot} 个镜头没有场景描述。",
+    },
+    "err.edit.edit_syntax.add": {
+        "en": "`{line}`: write the new shot after it, like `+ 4s | scene`.",
+        "zh": "`{line}`：请在后面写上新镜头，例如 `+ 4秒 | 场景`。",
+    },
+    "err.edit.edit_syntax.insert": {
+        "en": "`{line}`: write the new shot after it, like `+#{at} 4s | scene`.",
+        "zh": "`{line}`：请在后面写上新镜头，例如 `+#{at} 4秒 | 场景`。",
+    },
+    "err.edit.edit_syntax.move": {
+        "en": "`{line}`: write it like this: `move #3 #1` moves shot 3 to position 1.",
+        "zh": "`{line}`：请这样写：`move #3 #1` 把第 3 个镜头移到第 1 位。",
+    },
+    "err.edit.edit_syntax.swap": {
+        "en": "`{line}`: write it like this: `swap #1 #2` swaps shots 1 and 2.",
+        "zh": "`{line}`：请这样写：`swap #1 #2` 交换第 1 和第 2 个镜头。",
+    },
+    "err.edit.edit_syntax.shots": {
+        "en": "`{line}`: write the shots on the next lines of the same message, one a line.",
+        "zh": "`{line}`：请在同一条消息的后续行中写镜头，每行一个。",
+    },
+    "err.edit.edit_empty": {"en": "There is no edit to apply.", "zh": "没有可应用的修改。"},
+    "err.edit.edit_no_shot": {
+        "en": "`{line}`: there is no shot {shot}; {has}.",
+        "zh": "`{line}`：没有第 {shot} 个镜头；{has}。",
+    },
+    "err.edit.edit_no_position": {
+        "en": "`{line}`: a new shot can go at #1 to #{last}; {has}. Write `+ scene` to add it at "
+        "the end.",
+        "zh": "`{line}`：新镜头只能放在 #1 到 #{last}；{has}。写 `+ 场景` 可添加到末尾。",
+    },
+    "edit.has.none": {"en": "this storyboard has no shots", "zh": "此分镜没有镜头"},
+    "edit.has.one": {"en": "this storyboard has 1 shot (#1)", "zh": "此分镜只有 1 个镜头（#1）"},
+    "edit.has.many": {
+        "en": "this storyboard has {count} shots (#1-#{count})",
+        "zh": "此分镜有 {count} 个镜头（#1-#{count}）",
+    },
+    "err.edit.shot_duration": {
+        "en": "`{line}`: a shot lasts {min} to {max} s, not {seconds} s; type a duration in that "
+        "range.",
+        "zh": "`{line}`：每个镜头应为 {min} 到 {max} 秒，不能是 {seconds} 秒；请输入此范围内的时长。",
+    },
+    "err.edit.shot_duration.listed": {
+        "en": "`{line}`: a shot lasts {min} to {max} s, not {seconds} s (shot {shot}); type a "
+        "duration in that range.",
+        "zh": "`{line}`：每个镜头应为 {min} 到 {max} 秒，不能是 {seconds} 秒（第 {shot} 个镜头）；"
+        "请输入此范围内的时长。",
+    },
+    "err.edit.shot_duration.after": {
+        "en": "`{line}`: shot {shot} would last {seconds} s; a shot lasts {min} to {max} s. Type "
+        "a duration in that range.",
+        "zh": "`{line}`：第 {shot} 个镜头将为 {seconds} 秒；每个镜头应为 {min} 到 {max} 秒。"
+        "请输入此范围内的时长。",
+    },
+    "err.edit.shot_duration.after_auto": {
+        "en": "`{line}`: shot {shot} would last {seconds} s; a shot lasts {min} to {max} s. Add "
+        "another shot to share the time, or type its duration.",
+        "zh": "`{line}`：第 {shot} 个镜头将为 {seconds} 秒；每个镜头应为 {min} 到 {max} 秒。"
+        "请再添加一个镜头来分担时长，或写明它的时长。",
+    },
+    "err.edit.total_over": {
+        "en": "`{line}`: the shots would add up to {total} s, more than the {length} s video; "
+        "shorten a shot or write `length {longer}`.",
+        "zh": "`{line}`：各镜头总时长将为 {total} 秒，超过了 {length} 秒的视频时长；"
+        "请缩短一个镜头，或写 `length {longer}`。",
+    },
+    "err.edit.total_over.shorten": {
+        "en": "`{line}`: the shots would add up to {total} s, more than the {length} s video; "
+        "shorten or delete a shot.",
+        "zh": "`{line}`：各镜头总时长将为 {total} 秒，超过了 {length} 秒的视频时长；"
+        "请缩短或删除一个镜头。",
+    },
+    "err.edit.no_time_left": {
+        "en": "`{line}`: the typed durations would add up to {fixed} s of the {length} s video, "
+        "leaving {left} s for {shots} without a duration (each needs at least {min} s); "
+        "shorten a shot or write `length {longer}`.",
+        "zh": "`{line}`：已写明的时长合计将为 {fixed} 秒（视频 {length} 秒），只剩 {left} 秒分给 "
+        "{shots}未写时长的镜头（每个至少需要 {min} 秒）；请缩短一个镜头，或写 `length {longer}`。",
+    },
+    "err.edit.no_time_left.shorten": {
+        "en": "`{line}`: the typed durations would add up to {fixed} s of the {length} s video, "
+        "leaving {left} s for {shots} without a duration (each needs at least {min} s); "
+        "shorten or delete a shot.",
+        "zh": "`{line}`：已写明的时长合计将为 {fixed} 秒（视频 {length} 秒），只剩 {left} 秒分给 "
+        "{shots}未写时长的镜头（每个至少需要 {min} 秒）；请缩短或删除一个镜头。",
+    },
+    "edit.autos.one": {"en": "1 shot", "zh": "1 个"},
+    "edit.autos.many": {"en": "{autos} shots", "zh": "{autos} 个"},
+    "err.edit.shot_count": {
+        "en": "`{line}`: a storyboard has at most {max} shots; this edit would make {count}. "
+        "Delete a shot first (`-#3`).",
+        "zh": "`{line}`：一个分镜最多 {max} 个镜头；这次修改后将有 {count} 个。"
+        "请先删除一个镜头（`-#3`）。",
+    },
+    "err.edit.shot_count.none": {
+        "en": "`{line}`: a storyboard needs at least one shot; add another first (`+ scene`).",
+        "zh": "`{line}`：一个分镜至少需要一个镜头；请先添加一个（`+ 场景`）。",
+    },
+    "err.edit.scene_long": {
+        "en": "`{line}`: shot {shot}'s scene would be {chars} characters; the limit is {max}. "
+        "Shorten it or split it into two shots.",
+        "zh": "`{line}`：第 {shot} 个镜头的场景描述将有 {chars} 个字符，上限为 {max}。"
+        "请缩短或拆成两个镜头。",
+    },
+    "err.edit.length": {
+        "en": "`{line}`: a video is {allowed} long; {length} s is not available.",
+        "zh": "`{line}`：视频时长可选 {allowed}；不支持 {length} 秒。",
+    },
+    "err.edit.aspect": {
+        "en": "`{line}`: the aspect is {aspects}, not {aspect}.",
+        "zh": "`{line}`：画幅只能是{aspects}，不支持“{aspect}”。",
+    },
+    "err.edit.aspect.must": {
+        "en": "`{line}`: the aspect must be {aspects}, not {aspect}.",
+        "zh": "`{line}`：画幅只能是{aspects}，不支持“{aspect}”。",
+    },
+    "err.edit.edit_stale": {
+        "en": "`{line}`: the shots were renumbered while you wrote this (revision {changed}: "
+        "`{note}`), so #numbers may now mean other shots. Nothing was changed; check the numbers "
+        "in revision {revision} and send it again.",
+        "zh": "`{line}`：你编写期间镜头已被重新编号（第 {changed} 版：`{note}`），"
+        "#编号现在可能指向其他镜头。未做任何更改；请核对第 {revision} 版中的编号后重新发送。",
+    },
+    "err.edit.nothing_to_undo": {
+        "en": "There is nothing to undo: this is the storyboard as it was created.",
+        "zh": "没有可撤销的修改：这是分镜最初创建时的版本。",
+    },
 }
 
 
@@ -774,6 +937,8 @@ def error_text(err: Exception, lang: str) -> str:
     """A core error in the reader's language (English text when no translation applies)."""
     if lang == "en" or not isinstance(err, UserError):
         return str(err)
+    if isinstance(err, EditError):  # StaleEdit and NothingToUndo too
+        return _edit_error_text(err, lang)
     params = dict(err.params)
     entry = STRINGS.get(_error_key(err.code, params))
     if entry is None or lang not in entry:
@@ -813,3 +978,79 @@ def _localize_zh(code: str, params: dict[str, Any]) -> None:
         params["allowed"] = allowed.replace(", ", "、").replace(" or ", " 或 ") + " 秒"
     if code == "aspect" and f"aspect.{params.get('aspect')}" in STRINGS:
         params["aspect"] = t(f"aspect.{params['aspect']}", "zh")
+    if code == "aspect" and isinstance(params.get("aspects"), str):  # "landscape or portrait"
+        params["aspects"] = "或".join(
+            t(f"aspect.{a}", "zh") if f"aspect.{a}" in STRINGS else a
+            for a in params["aspects"].split(" or ")
+        )
+
+
+def _edit_error_text(err: EditError, lang: str) -> str:
+    """An edit refusal in ``lang``; its English message when no string words it exactly."""
+    match = _edit_match(err)
+    if match is None:
+        return str(err)
+    key, found = match
+    template = STRINGS[key].get(lang)
+    if template is None:
+        return str(err)
+    params = {**err.params, **found, **_edit_parts(err.params, lang)}
+    if lang == "zh":
+        _localize_zh(err.code, params)
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return str(err)
+
+
+def _edit_match(err: EditError) -> tuple[str, dict[str, str]] | None:
+    """The ``err.edit.<code>[.<shape>]`` string whose English is ``err``'s message, if any.
+
+    An edit refusal states some values its parameters lack (the note of the revision that
+    renumbered the shots, the length to choose, the aspects there are) and has shapes its
+    parameters alone do not tell apart (a typed duration out of range, or a shot that would be).
+    The shape is the one whose English, given the parameters, is the message word for word; the
+    message supplies the values of its other placeholders. So a translation says exactly what
+    the English says, or the English is shown.
+    """
+    message = str(err)
+    known = {**err.params, **_edit_parts(err.params, "en")}
+    prefix = f"err.edit.{err.code}"
+    for key in sorted(k for k in STRINGS if k == prefix or k.startswith(prefix + ".")):
+        found = _read(STRINGS[key]["en"], message, known)
+        if found is not None:
+            return key, found
+    return None
+
+
+def _read(template: str, message: str, known: dict[str, Any]) -> dict[str, str] | None:
+    """The values of ``template``'s placeholders not in ``known``, if it formats to ``message``."""
+    pattern: list[str] = []
+    unknown: set[str] = set()
+    for literal, name, _, _ in string.Formatter().parse(template):
+        pattern.append(re.escape(literal))
+        if name is None:
+            continue
+        if name in known:
+            pattern.append(re.escape(str(known[name])))
+        elif name in unknown:
+            pattern.append(f"(?P={name})")
+        else:
+            unknown.add(name)
+            pattern.append(f"(?P<{name}>.+?)")
+    m = re.fullmatch("".join(pattern), message, re.DOTALL)
+    return None if m is None else m.groupdict()
+
+
+def _edit_parts(params: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Phrases an edit refusal builds from its numbers: "this storyboard has 4 shots (#1-#4)"."""
+    parts: dict[str, Any] = {}
+    count = params.get("count")
+    if isinstance(count, int):
+        size = "none" if count == 0 else "one" if count == 1 else "many"
+        parts["has"] = t(f"edit.has.{size}", lang, count=count)
+        parts["last"] = count + 1  # the last position a new shot can take
+    autos = params.get("autos")
+    if isinstance(autos, int):
+        parts["shots"] = t("edit.autos.one" if autos == 1 else "edit.autos.many", lang, autos=autos)
+    return parts

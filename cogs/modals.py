@@ -42,6 +42,27 @@ class _Form(discord.ui.Modal):
         )
 
 
+class _ShotForm(_Form):
+    """The scene and duration fields both shot forms share."""
+
+    def _scene_and_duration(self, lang: str, values: Values) -> None:
+        self.scene: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            style=discord.TextStyle.paragraph,
+            default=str(values.get("scene", ""))[:4000] or None,
+            max_length=4000,
+            custom_id="scene",
+        )
+        self.duration: discord.ui.TextInput[Any] = discord.ui.TextInput(
+            default=str(values.get("duration", ""))[:20] or None,
+            required=False,
+            max_length=20,
+            placeholder=t("modal.duration.placeholder", lang)[:100],
+            custom_id="duration",
+        )
+        self._label(lang, "modal.scene", self.scene)
+        self._label(lang, "modal.duration", self.duration, describe=True)
+
+
 class ShotsModal(_Form):
     """One paragraph field, a shot per line."""
 
@@ -77,7 +98,7 @@ def _positions(count: int, current: int) -> discord.ui.Select[Any]:
     )
 
 
-class ShotModal(_Form):
+class ShotModal(_ShotForm):
     """One shot: its scene, its duration (blank: automatic), its position, or delete it."""
 
     def __init__(
@@ -91,21 +112,7 @@ class ShotModal(_Form):
     ) -> None:
         super().__init__(title=t("modal.shot.title", lang, shot=number)[:45], timeout=900)
         self.on_done = on_done
-        self.scene: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            style=discord.TextStyle.paragraph,
-            default=str(values.get("scene", ""))[:4000],
-            max_length=4000,
-            custom_id="scene",
-        )
-        self.duration: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            default=str(values.get("duration", ""))[:20],
-            required=False,
-            max_length=20,
-            placeholder=t("modal.duration.placeholder", lang)[:100],
-            custom_id="duration",
-        )
-        self._label(lang, "modal.scene", self.scene)
-        self._label(lang, "modal.duration", self.duration, describe=True)
+        self._scene_and_duration(lang, values)
         self.position: discord.ui.Select[Any] | None = None
         if count > 1:
             self.position = _positions(count, int(values.get("position") or number))
@@ -123,27 +130,13 @@ class ShotModal(_Form):
         await self.on_done(interaction, values)
 
 
-class AddShotModal(_Form):
+class AddShotModal(_ShotForm):
     """A new shot: scene, duration (blank: automatic) and where it goes."""
 
     def __init__(self, lang: str, *, count: int, values: Values, on_done: OnValues) -> None:
         super().__init__(title=t("modal.add.title", lang)[:45], timeout=900)
         self.on_done = on_done
-        self.scene: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            style=discord.TextStyle.paragraph,
-            default=str(values.get("scene", ""))[:4000] or None,
-            max_length=4000,
-            custom_id="scene",
-        )
-        self.duration: discord.ui.TextInput[Any] = discord.ui.TextInput(
-            default=str(values.get("duration", ""))[:20] or None,
-            required=False,
-            max_length=20,
-            placeholder=t("modal.duration.placeholder", lang)[:100],
-            custom_id="duration",
-        )
-        self._label(lang, "modal.scene", self.scene)
-        self._label(lang, "modal.duration", self.duration, describe=True)
+        self._scene_and_duration(lang, values)
         self.position = _positions(count + 1, int(values.get("position") or count + 1))
         self._label(lang, "modal.position", self.position)
 

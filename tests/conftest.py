@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from bot.drafts import Drafts
 from bot.images import prepare_image
 from bot.kie import KieClient, RateLimits
 from bot.models.sora import SoraStoryboard
 from bot.runtime import Runtime
+from bot.store import Store
 from tests.fakekie import FakeKie
 from tests.helpers import RecordingDelivery, TestClock, make_settings, png_bytes
 
@@ -18,6 +20,19 @@ from tests.helpers import RecordingDelivery, TestClock, make_settings, png_bytes
 @pytest.fixture
 def clock() -> TestClock:
     return TestClock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A real SQLite store, migrated, in a temp dir."""
+    s = await Store.open(tmp_path / "store.db")
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def drafts(store: Store, clock: TestClock) -> Drafts:
+    return Drafts(store, clock)
 
 
 @pytest.fixture

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from bot.drafts import Drafts, RevisionConflict
 from bot.models.sora import SoraStoryboard
-from bot.store import Store
 from bot.storyboard import Shot, Storyboard, rebalance
 from tests.helpers import TestClock
 
@@ -34,20 +30,8 @@ THIRD = board(("a dog", None), length=15)
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "drafts.db")
-    yield s
-    await s.close()
-
-
-@pytest.fixture
 def clock() -> TestClock:
     return TestClock(start=NOW)
-
-
-@pytest.fixture
-def drafts(store: Store, clock: TestClock) -> Drafts:
-    return Drafts(store, clock)
 
 
 async def new_draft(drafts: Drafts, image_path: str | None = None):

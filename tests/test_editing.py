@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -49,20 +48,8 @@ START_SEEN = [("a kitten", 4.0), ("a puppy", 6.0)]
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "drafts.db")
-    yield s
-    await s.close()
-
-
-@pytest.fixture
 def clock() -> TestClock:
     return TestClock(start=NOW)
-
-
-@pytest.fixture
-def drafts(store: Store, clock: TestClock) -> Drafts:
-    return Drafts(store, clock)
 
 
 @pytest.fixture
