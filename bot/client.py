@@ -217,6 +217,11 @@ class StoryboardBot(commands.Bot):
             await runtime.close()
         await super().close()
 
+    async def on_message(self, message: discord.Message, /) -> None:
+        """No text commands: thread messages are read by the editing cog's listener (a ping
+        to the bot must not be taken for a prefix command and logged as unknown)."""
+        return None
+
     async def on_ready(self) -> None:
         log.info("logged in as %s (%s)", self.user, self.user.id if self.user else "?")
 

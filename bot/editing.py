@@ -19,6 +19,7 @@ from bot.drafts import Draft, Drafts, Revision, RevisionConflict
 from bot.edits import Applied, Edit, EditError, apply, needs_stable_numbering
 from bot.images import PreparedImage
 from bot.models.base import VideoModel
+from bot.shotgrammar import format_block
 from bot.store import new_id
 from bot.storyboard import Storyboard
 
@@ -34,6 +35,14 @@ class StaleEdit(EditError):
 
 class NothingToUndo(EditError):
     pass
+
+
+class FormStale(EditError):
+    """A form that replaces the whole list was opened on an older revision."""
+
+
+class DraftDiscarded(EditError):
+    """The draft was discarded (perhaps while a form was open): it takes no more changes."""
 
 
 @dataclass(frozen=True)
@@ -146,14 +155,29 @@ class DraftEditor:
         board: Storyboard,
         *,
         editor_id: int | None,
-        note: str = "edit",
+        base_revision: int | None = None,
     ) -> Outcome:
-        """The whole list at once (the Edit modal): applies to the latest revision."""
+        """The whole list at once (the Edit form). With ``base_revision``, refused
+        (FormStale) when the draft moved on: the list would silently drop those changes."""
         async with self._lock(draft_id):
             draft = await self.get(draft_id)
+            if base_revision is not None and base_revision != draft.revision:
+                raise FormStale(
+                    "form_stale",
+                    f"The storyboard changed while the form was open (it is now revision "
+                    f"{draft.revision}), so nothing was changed. Check the card, then press "
+                    "Fix to send your list again.",
+                    revision=draft.revision,
+                )
             await self._validate(board, None)
+            note = "shots:\n" + format_block(board.shots)
             new = await self.drafts.revise(
-                draft.id, board, editor_id=editor_id, note=note, renumbers=True
+                draft.id,
+                board,
+                editor_id=editor_id,
+                note=note,
+                renumbers=True,
+                base_revision=base_revision,
             )
             return Outcome(kind="edit", draft=new, before=draft.board)
 
@@ -176,9 +200,16 @@ class DraftEditor:
             return Outcome(kind="image", draft=new, before=draft.board)
 
     async def get(self, draft_id: str) -> Draft:
+        """The draft as it stands; raises DraftDiscarded once it was discarded."""
         draft = await self.drafts.get(draft_id)
         if draft is None:
             raise KeyError(draft_id)
+        if not draft.active:
+            raise DraftDiscarded(
+                "draft_discarded",
+                "This draft was discarded, so it can't be changed any more. Start a new one "
+                "with `/storyboard`.",
+            )
         return draft
 
     async def _validate(self, board: Storyboard, extra: Check | None) -> None:

@@ -904,6 +904,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "`{line}`：你编写期间镜头已被重新编号（第 {changed} 版：`{note}`），"
         "#编号现在可能指向其他镜头。未做任何更改；请核对第 {revision} 版中的编号后重新发送。",
     },
+    "err.edit.form_stale": {
+        "en": "The storyboard changed while the form was open (it is now revision {revision}), "
+        "so nothing was changed. Check the card, then press Fix to send your list again.",
+        "zh": "表单打开期间分镜已被修改（现为第 {revision} 版），因此未做任何更改。请先查看卡片，"
+        "再点“修改”重新提交你的列表。",
+    },
+    "err.edit.draft_discarded": {
+        "en": "This draft was discarded, so it can't be changed any more. Start a new one "
+        "with `/storyboard`.",
+        "zh": "此草稿已丢弃，无法再修改。请用 `/storyboard` 新建一个。",
+    },
     "err.edit.nothing_to_undo": {
         "en": "There is nothing to undo: this is the storyboard as it was created.",
         "zh": "没有可撤销的修改：这是分镜最初创建时的版本。",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import weakref
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,7 @@ import discord
 from discord.ext import commands
 
 from bot.drafts import Draft
-from bot.editing import DraftEditor, Outcome
+from bot.editing import DraftEditor, FormStale, Outcome
 from bot.edits import Command, Edit, EditError, parse_message
 from bot.i18n import error_text, t
 from bot.images import ImageError, prepare_image
@@ -53,6 +54,9 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             Path(bot.settings.storage.media_dir),
         )
         self._not_drafts: OrderedDict[int, None] = OrderedDict()
+        self._message_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
 
     @property
     def cards(self) -> StoryboardCog:
@@ -104,30 +108,39 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
     async def _open_list(
         self, interaction: discord.Interaction[Any], draft: Draft, text: str, lang: str
     ) -> None:
-        async def on_text(inter: discord.Interaction[Any], typed: str) -> None:
-            await self._list_done(inter, draft.id, typed, lang)
+        await interaction.response.send_modal(
+            self._list_modal(draft.id, draft.revision, text, lang)
+        )
 
-        await interaction.response.send_modal(ShotsModal(lang, text, on_text))
+    def _list_modal(self, draft_id: str, base: int, text: str, lang: str) -> ShotsModal:
+        async def on_text(inter: discord.Interaction[Any], typed: str) -> None:
+            await self._list_done(inter, draft_id, base, typed, lang)
+
+        return ShotsModal(lang, text, on_text)
 
     async def _list_done(
-        self, interaction: discord.Interaction[Any], draft_id: str, text: str, lang: str
+        self, interaction: discord.Interaction[Any], draft_id: str, base: int, text: str, lang: str
     ) -> None:
-        async def again(inter: discord.Interaction[Any], typed: str) -> None:
-            await self._list_done(inter, draft_id, typed, lang)
-
+        if await self.cards.draft_for(interaction, draft_id) is None:
+            return
         model = self.bot.runtime.models.primary
         try:
             draft = await self.editor.get(draft_id)
             lines = parse_lines(split_block(text))
             board = draft.board.with_shots(resolve(lines, draft.board.length, model.limits))
             await self.cards.check_terms(interaction.guild, board)
-            # The form replaces the whole list: it applies to the latest revision.
             outcome = await self.editor.replace_shots(
-                draft_id, board, editor_id=interaction.user.id
+                draft_id, board, editor_id=interaction.user.id, base_revision=base
+            )
+        except FormStale as exc:
+            # Fix reopens the form with the text as typed, now based on the latest revision.
+            latest = int(exc.params["revision"])
+            return await self._refuse_form(
+                interaction, exc, lang, lambda: self._list_modal(draft_id, latest, text, lang)
             )
         except (StoryboardError, QuotaRefused) as exc:
             return await self._refuse_form(
-                interaction, exc, lang, lambda: ShotsModal(lang, text, again)
+                interaction, exc, lang, lambda: self._list_modal(draft_id, base, text, lang)
             )
         await reply(interaction, t("draft.updated", lang, revision=outcome.draft.revision))
         await self.cards.refresh_card(outcome.draft)
@@ -167,6 +180,8 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         def again() -> ShotModal:
             return self._shot_modal(draft_id, number, count, base, values, lang)
 
+        if await self.cards.draft_for(interaction, draft_id) is None:
+            return
         try:
             shown = await self.bot.drafts.get(draft_id, base)
             if shown is None:
@@ -193,6 +208,8 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             def again() -> AddShotModal:
                 return self._add_modal(draft_id, count, base, typed, lang)
 
+            if await self.cards.draft_for(inter, draft_id) is None:
+                return
             try:
                 edit = _add_form_edit(count, typed)
             except StoryboardError as exc:
@@ -206,7 +223,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         self, interaction: discord.Interaction[Any], draft: Draft, lang: str
     ) -> None:
         async def done(inter: discord.Interaction[Any], typed: Values) -> None:
-            await self._settings_done(inter, draft.id, typed, lang)
+            await self._settings_done(inter, draft.id, draft.board, typed, lang)
 
         model = self.bot.runtime.models.primary
         values: Values = {"length": draft.board.length, "aspect": draft.board.aspect}
@@ -215,14 +232,22 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         )
 
     async def _settings_done(
-        self, interaction: discord.Interaction[Any], draft_id: str, values: Values, lang: str
+        self,
+        interaction: discord.Interaction[Any],
+        draft_id: str,
+        shown: Storyboard,
+        values: Values,
+        lang: str,
     ) -> None:
-        draft = await self.editor.get(draft_id)
+        if await self.cards.draft_for(interaction, draft_id) is None:
+            return
+        # Only what the member changed in the form: a value left as shown must not undo
+        # someone else's change made while the form was open.
         edits: list[Edit] = []
-        if values["length"] and int(values["length"]) != draft.board.length:
+        if values["length"] and int(values["length"]) != shown.length:
             n = int(values["length"])
             edits.append(Edit(kind="length", line=f"length {n}", length=n))
-        if values["aspect"] and values["aspect"] != draft.board.aspect:
+        if values["aspect"] and values["aspect"] != shown.aspect:
             a = values["aspect"]
             edits.append(Edit(kind="aspect", line=f"aspect {a}", aspect=a))
         image: discord.Attachment | None = values.get("image")
@@ -326,10 +351,19 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         if draft is None:
             return
         try:
-            await self._on_draft_message(message, draft)
+            # One message of a draft at a time, in the order they came: `#2 ...` then `go`
+            # generates the edited storyboard.
+            async with self._message_lock(draft.id):
+                await self._on_draft_message(message, draft)
         except Exception:
             log.exception("draft %s: message %s failed", draft.id, message.id)
             await self._answer(message, t("error.unexpected", guild_lang(message.guild)))
+
+    def _message_lock(self, draft_id: str) -> asyncio.Lock:
+        lock = self._message_locks.get(draft_id)
+        if lock is None:
+            lock = self._message_locks[draft_id] = asyncio.Lock()
+        return lock
 
     async def _draft_of(self, message: discord.Message) -> Draft | None:
         """The draft a message is about: its thread, or a reply to its card."""
@@ -338,7 +372,10 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         if not isinstance(channel, discord.abc.GuildChannel):
             if channel.id in self._not_drafts:
                 return None
-            draft = await self.bot.drafts.by_thread(channel.id)
+            # A thread started from the card has the card's id (before its row says so, too).
+            draft = await self.bot.drafts.by_thread(channel.id) or (
+                await self.bot.drafts.by_card(channel.id)
+            )
             if draft is None:
                 self._not_drafts[channel.id] = None
                 while len(self._not_drafts) > NOT_DRAFTS_CACHE:
@@ -459,7 +496,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         self, message: discord.Message, draft: Draft, command: Command, lang: str
     ) -> None:
         author = message.author
-        perms = _permissions(message)
+        perms = self._permissions(message, draft)
         if author.id != draft.author_id and not (perms and perms.manage_messages):
             return await self._answer(
                 message, t("editors.only_author", lang, author=f"<@{draft.author_id}>")
@@ -485,14 +522,26 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             await self._answer(message, "\n".join(lines))
 
     async def _show(self, message: discord.Message, draft: Draft) -> None:
-        embed, file, view = await self.cards.card_parts(draft)
-        kwargs: dict[str, Any] = {"embed": embed, "view": view}
+        # A copy to read: its controls would go stale, the card's stay current.
+        embed, file, _view = await self.cards.card_parts(draft)
+        kwargs: dict[str, Any] = {"embed": embed}
         if file is not None:
             kwargs["file"] = file
         await message.channel.send(**kwargs)
 
     async def _may_edit(self, message: discord.Message, draft: Draft) -> bool:
-        return await can_edit(self.bot.drafts, draft, message.author.id, _permissions(message))
+        perms = self._permissions(message, draft)
+        return await can_edit(self.bot.drafts, draft, message.author.id, perms)
+
+    def _permissions(self, message: discord.Message, draft: Draft) -> discord.Permissions | None:
+        """The author's permissions where the card is (a draft's thread inherits them)."""
+        author = message.author
+        if not isinstance(author, discord.Member):
+            return None
+        channel = self.bot.get_channel(draft.channel_id or 0) or message.channel
+        if isinstance(channel, discord.Thread | discord.abc.GuildChannel):
+            return channel.permissions_for(author)
+        return author.guild_permissions
 
     async def _answer(self, message: discord.Message, text: str) -> None:
         """A reply in the thread; it pings nobody (the bot's allowed_mentions)."""
@@ -514,16 +563,6 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
 def _sent_at(message: discord.Message) -> float:
     # A snowflake keeps milliseconds: anything stored within that millisecond came before.
     return message.created_at.timestamp() + 0.001
-
-
-def _permissions(message: discord.Message) -> discord.Permissions | None:
-    author = message.author
-    if not isinstance(author, discord.Member):
-        return None
-    channel = message.channel
-    if isinstance(channel, discord.Thread | discord.abc.GuildChannel):
-        return channel.permissions_for(author)
-    return author.guild_permissions  # a thread not in the cache (archived)
 
 
 def _is_image(attachment: discord.Attachment) -> bool:

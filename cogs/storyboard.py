@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,10 @@ async def _nothing() -> None:
 class StoryboardCog(commands.Cog, name="Storyboard"):
     def __init__(self, bot: StoryboardBot) -> None:
         self.bot = bot
-        self._card_locks: dict[str, asyncio.Lock] = {}
+        # One redraw of a card at a time (a lock lives while someone holds or awaits it).
+        self._card_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         lengths = sorted(set(self.model.limits.lengths))
         param = self.storyboard._params["length"]
         param.choices = [app_commands.Choice(name=f"{n} s", value=n) for n in lengths]
@@ -283,14 +287,16 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
                     name=t("thread.name", glang, draft=draft.id)[:100],
                     auto_archive_duration=THREAD_ARCHIVE_MINUTES,
                 )
+                thread_id = thread.id
+                await self.bot.drafts.update(draft.id, card_message_id=msg.id, thread_id=thread_id)
                 intro = t("thread.intro", glang, grammar=t("thread.grammar", glang))
                 if not self.bot.reads_content:
                     intro += "\n\n" + t("thread.degraded", glang)
                     await self.bot.drafts.claim_content_notice(draft.id)
                 await thread.send(intro[:2000])
-                thread_id = thread.id
             except discord.HTTPException as exc:
                 log.info("draft %s: no thread (%s)", draft.id, exc)
+                thread_id = None
                 await msg.edit(
                     embed=self._card_embed(
                         draft, glang, has_thread=False, image_name=name, availability=available
@@ -340,13 +346,16 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         """Redraw an active draft's card (after an edit, or when a job of it ended), always
         from the latest revision, one redraw at a time, so a slow redraw never shows an older
         revision over a newer one. ``new_image``: upload the reference image again."""
-        lock = self._card_locks.setdefault(draft.id, asyncio.Lock())
-        async with lock:
+        async with self._card_lock(draft.id):
             latest = await self.bot.drafts.get(draft.id)
-            if latest is not None:
+            if latest is not None and latest.active:  # a discarded card stays as drawn
                 await self._refresh_card(latest, new_image=new_image)
-        if not lock.locked():
-            self._card_locks.pop(draft.id, None)
+
+    def _card_lock(self, draft_id: str) -> asyncio.Lock:
+        lock = self._card_locks.get(draft_id)
+        if lock is None:
+            lock = self._card_locks[draft_id] = asyncio.Lock()
+        return lock
 
     async def card_parts(
         self, draft: Draft
@@ -688,16 +697,20 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         draft = await self.draft_for(interaction, draft_id, editors=False)
         if draft is None:
             return
-        await self.bot.drafts.update(draft.id, state="discarded")
-        await reply(interaction, t("draft.discarded", user_lang(interaction)))
-        await self._refresh_card(draft, discarded_by=interaction.user.mention)
+        async with self._card_lock(draft.id):
+            await self.bot.drafts.update(draft.id, state="discarded")
+            await reply(interaction, t("draft.discarded", user_lang(interaction)))
+            await self._refresh_card(draft, discarded_by=interaction.user.mention)
         if draft.thread_id:
-            thread = self.bot.get_channel(draft.thread_id)
-            if isinstance(thread, discord.Thread):
-                try:
+            try:
+                # An archived thread is not in the cache: fetch it.
+                thread = self.bot.get_channel(draft.thread_id) or await self.bot.fetch_channel(
+                    draft.thread_id
+                )
+                if isinstance(thread, discord.Thread):
                     await thread.edit(locked=True, archived=True)
-                except discord.HTTPException as exc:
-                    log.info("draft %s: thread not locked: %s", draft.id, exc)
+            except discord.HTTPException as exc:
+                log.info("draft %s: thread not locked: %s", draft.id, exc)
 
     async def _delete(self, interaction: discord.Interaction[Any], job_id: str) -> None:
         job = await self._job_for(interaction, job_id)

@@ -46,7 +46,8 @@ async def _route(interaction: discord.Interaction[Any], action: str, target: str
 
 class ActionButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"sb:(?P<action>[a-z]+):(?P<target>[0-9a-f]+)",
+    template=r"sb:(?P<action>gen|edit|add|undo|set|discard|regen|delete|dl|cancel)"
+    r":(?P<target>[0-9a-f]+)",
 ):
     """Every persistent button: ``sb:<action>:<draft or job id>``."""
 
@@ -175,6 +176,7 @@ async def safe_reply(interaction: discord.Interaction[Any], text: str) -> None:
 
 async def reply(interaction: discord.Interaction[Any], text: str, **kwargs: Any) -> None:
     """An ephemeral answer, whether or not the interaction was answered already."""
+    text = text if len(text) <= 2000 else text[:1999] + "…"
     if interaction.response.is_done():
         await interaction.followup.send(text, ephemeral=True, **kwargs)
     else:

@@ -544,7 +544,7 @@ async def test_replace_shots_renumbers_and_is_validated(
 
     assert seen(outcome.draft.board) == [("a cow", 10.0)]
     revs = await drafts.revisions(draft.id)
-    assert (revs[-1].revision, revs[-1].note, revs[-1].renumbers) == (2, "edit", True)
+    assert (revs[-1].revision, revs[-1].note, revs[-1].renumbers) == (2, "shots:\na cow", True)
     with pytest.raises(StaleEdit):
         await editor.edit(draft.id, edits("#2 a dog"), editor_id=300, base_revision=1)
 

@@ -358,6 +358,17 @@ async def undo_at_creation(editor: DraftEditor, draft_id: str) -> None:
     await editor.undo(draft_id, editor_id=100)
 
 
+async def list_form_stale(editor: DraftEditor, draft_id: str) -> None:
+    draft = await editor.get(draft_id)
+    await editor.edit(draft_id, parse_message("#1 a dog").edits, editor_id=100)
+    await editor.replace_shots(draft_id, draft.board, editor_id=100, base_revision=draft.revision)
+
+
+async def edit_discarded(editor: DraftEditor, draft_id: str) -> None:
+    await editor.drafts.update(draft_id, state="discarded")
+    await editor.edit(draft_id, parse_message("#1 a dog").edits, editor_id=100)
+
+
 # name: (the refusal, triggered for real; the string that words it; what the Chinese reader sees)
 EDIT_CASES: dict[str, tuple[Callable[[], EditError], str, str]] = {
     "word_alone": (
@@ -543,6 +554,17 @@ EDIT_CASES: dict[str, tuple[Callable[[], EditError], str, str]] = {
         "`#1 a tiger`：你编写期间镜头已被重新编号（第 2 版：`move #2 #1`），"
         "#编号现在可能指向其他镜头。未做任何更改；请核对第 2 版中的编号后重新发送。",
     ),
+    "form_stale": (
+        lambda: editor_refusal(list_form_stale),
+        "err.edit.form_stale",
+        "表单打开期间分镜已被修改（现为第 2 版），因此未做任何更改。请先查看卡片，"
+        "再点“修改”重新提交你的列表。",
+    ),
+    "draft_discarded": (
+        lambda: editor_refusal(edit_discarded),
+        "err.edit.draft_discarded",
+        "此草稿已丢弃，无法再修改。请用 `/storyboard` 新建一个。",
+    ),
     "nothing_to_undo": (
         lambda: editor_refusal(undo_at_creation),
         "err.edit.nothing_to_undo",
@@ -597,7 +619,9 @@ def edit_codes() -> set[str]:
     """Every code an edit refusal can carry, read from the source."""
     bot = ROOT / "bot"
     edits_source = (bot / "edits.py").read_text(encoding="utf-8")
-    raised = re.compile(r"(?:EditError|StaleEdit|NothingToUndo)\(\s*\"([a-z_]+)\"")
+    raised = re.compile(
+        r"(?:EditError|StaleEdit|NothingToUndo|DraftDiscarded|FormStale)\(\s*\"([a-z_]+)\""
+    )
     codes = set(raised.findall(edits_source))
     codes |= set(raised.findall((bot / "editing.py").read_text(encoding="utf-8")))
     # ``EditError(err.code, ...)`` passes on the code of a shot line's refusal (bot.shotgrammar)

@@ -132,9 +132,14 @@ async def test_a_non_editor_cannot_edit_and_add_lets_them(simcord_env):
     )
     assert revision_of(env, channel, card).endswith("revision 1")
     # Nobody was pinged by the bot's answers.
-    posts = [r for r in env.http_requests if r.method == "POST" and "/messages" in r.path]
-    assert all(
-        (r.json or {}).get("allowed_mentions", {"parse": []}).get("parse") == [] for r in posts
+    posts = [
+        r
+        for r in env.http_requests
+        if r.method == "POST" and r.path == f"/channels/{thread.id}/messages"
+    ]
+    assert posts and all(
+        r.json["allowed_mentions"]["parse"] == [] and not r.json["allowed_mentions"].get("users")
+        for r in posts
     )
 
     # Only the author chooses editors.
@@ -349,3 +354,50 @@ async def test_a_form_opened_before_a_renumbering_is_refused(simcord_env):
         "`#3 It sleeps`: the shots were renumbered while you wrote this (revision 2: `-#1`)"
     )
     assert shots_of(env, channel, card) == ["**1.** `5 s` It stretches", "**2.** `5 s` It yawns"]
+
+
+async def test_a_form_left_open_cannot_undo_or_revive(simcord_env):
+    env = simcord_env
+    guild, channel, alice = world(env)
+    mods = guild.create_role("mods", permissions=discord.Permissions(manage_messages=True))
+    carol = guild.add_member(env.create_user("carol"), roles=[mods])
+    card, _ = await make_card(env, channel, alice, shots=THREE)
+    thread = thread_of(channel)
+
+    # Settings left as shown do not undo a change made while the form was open.
+    settings = await alice.click(card_now(env, channel, card), label="Length, aspect, image")
+    await alice.send(thread, "length 25")
+    r = await alice.submit_modal(settings, {"length": ["15"], "aspect": ["portrait"]})
+    assert said(r) == "Updated to revision 3."
+    assert card_now(env, channel, card).embeds[0].title == "Storyboard · 3 shots · 25 s"
+
+    # The whole list, opened before an edit, is refused rather than dropping that edit.
+    form = await alice.click(card_now(env, channel, card), label="Edit")
+    await alice.send(thread, "#1 A dog wakes up")
+    r = await alice.submit_modal(form, {"shots": "5 | A cat\n5 | naps"})
+    assert said(r).startswith(
+        "The storyboard changed while the form was open (it is now revision 4)"
+    )
+    assert shots_of(env, channel, card)[0] == "**1.** `5 s` A dog wakes up"
+    fix = await alice.click(r.response.message, label="Fix")
+    ok = await alice.submit_modal(fix, {"shots": "5 | A cat\n5 | naps"})
+    assert said(ok) == "Updated to revision 5."
+
+    # A form open when the draft is discarded changes nothing and keeps the card discarded.
+    form = await alice.click(card_now(env, channel, card), label="Add shot")
+    await carol.click(card_now(env, channel, card), label="Discard")
+    late = await alice.submit_modal(form, {"scene": "Too late"})
+    assert said(late) == "This storyboard was discarded."
+    now = card_now(env, channel, card)
+    assert now.components == [] and "Discarded by" in now.embeds[0].description
+    assert revision_of(env, channel, card).endswith("revision 5")
+
+
+async def test_show_posts_a_copy_without_controls(simcord_env):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    await make_card(env, channel, alice)
+    thread = thread_of(channel)
+    await alice.send(thread, "show")
+    shown = bot_replies(env, thread)[-1]
+    assert shown.embeds and shown.components == []
