@@ -42,6 +42,7 @@ class Revision(BaseModel):
     revision: int
     parent: int  # the revision it was derived from (0: none); undo goes back to it
     copies: int | None  # an undo: the revision whose storyboard it restores
+    source_id: int | None = None  # the Discord message or interaction that made it
     renumbers: bool  # shots were added, deleted or moved by it
     editor_id: int | None
     note: str
@@ -78,6 +79,7 @@ class Drafts:
         author_id: int | None,
         image_path: str | None,
         draft_id: str | None = None,
+        source_id: int | None = None,
     ) -> Draft:
         now = self.clock.now()
         draft_id = draft_id or new_id()
@@ -89,8 +91,9 @@ class Drafts:
             )
             await self.db.execute(
                 "INSERT INTO draft_revisions (draft_id, revision, storyboard, editor_id, note, "
-                "created_at, parent, image_path) VALUES (?, 1, ?, ?, 'created', ?, 0, ?)",
-                (draft_id, board.model_dump_json(), author_id, now, image_path),
+                "created_at, parent, image_path, source_id) "
+                "VALUES (?, 1, ?, ?, 'created', ?, 0, ?, ?)",
+                (draft_id, board.model_dump_json(), author_id, now, image_path, source_id),
             )
         draft = await self.get(draft_id)
         assert draft is not None
@@ -149,6 +152,7 @@ class Drafts:
                     revision=row["revision"],
                     parent=parent,
                     copies=row["copies"],
+                    source_id=row["source_id"],
                     renumbers=bool(row["renumbers"]),
                     editor_id=row["editor_id"],
                     note=row["note"],
@@ -159,11 +163,20 @@ class Drafts:
             )
         return out
 
-    async def revision_at(self, draft_id: str, when: float) -> int | None:
-        """The revision that was current at ``when`` (None: the draft did not exist yet)."""
+    async def revision_at(
+        self, draft_id: str, when: float, *, source_id: int | None = None
+    ) -> int | None:
+        """The revision that was current at ``when`` (None: the draft did not exist yet).
+
+        With ``source_id`` (a Discord snowflake, e.g. a message's id), revisions made from
+        Discord are ordered by their own snowflakes, on Discord's clock; ``when`` orders only
+        the others.
+        """
         async with self.db.execute(
-            "SELECT MAX(revision) AS r FROM draft_revisions WHERE draft_id = ? AND created_at <= ?",
-            (draft_id, when),
+            "SELECT MAX(revision) AS r FROM draft_revisions WHERE draft_id = ? AND ("
+            "(source_id IS NOT NULL AND source_id < ?) OR "
+            "((source_id IS NULL OR ? IS NULL) AND created_at <= ?))",
+            (draft_id, source_id, source_id, when),
         ) as cur:
             row = await cur.fetchone()
         return row["r"] if row and row["r"] is not None else None
@@ -234,6 +247,7 @@ class Drafts:
         copies: int | None = None,
         renumbers: bool = False,
         image_path: str | None = None,
+        source_id: int | None = None,
     ) -> Draft:
         """Store ``board`` as the next revision, atomically.
 
@@ -255,8 +269,8 @@ class Drafts:
             image = image_path or row["image_path"]
             await self.db.execute(
                 "INSERT INTO draft_revisions (draft_id, revision, storyboard, editor_id, note, "
-                "created_at, parent, copies, renumbers, image_path) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "created_at, parent, copies, renumbers, image_path, source_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     draft_id,
                     current + 1,
@@ -268,6 +282,7 @@ class Drafts:
                     copies,
                     int(renumbers),
                     image,
+                    source_id,
                 ),
             )
             await self.db.execute(

@@ -87,6 +87,7 @@ class DraftEditor:
         base_revision: int | None = None,
         note: str = "",
         extra_check: Check | None = None,
+        source_id: int | None = None,
     ) -> Outcome:
         """Apply ``edits`` (one message's worth, all or nothing) as a new revision.
 
@@ -107,6 +108,7 @@ class DraftEditor:
                         draft.id,
                         applied.board,
                         editor_id=editor_id,
+                        source_id=source_id,
                         note=note or "\n".join(e.line for e in edits),
                         base_revision=draft.revision,
                         renumbers=applied.renumbers,
@@ -115,7 +117,9 @@ class DraftEditor:
                     continue
                 return Outcome(kind="edit", draft=new, before=draft.board, applied=applied)
 
-    async def undo(self, draft_id: str, *, editor_id: int | None) -> Outcome:
+    async def undo(
+        self, draft_id: str, *, editor_id: int | None, source_id: int | None = None
+    ) -> Outcome:
         """Take back the latest change (whoever made it); repeated, walks further back."""
         async with self._lock(draft_id):
             while True:
@@ -138,6 +142,7 @@ class DraftEditor:
                         draft.id,
                         target.board,
                         editor_id=editor_id,
+                        source_id=source_id,
                         note=f"undo revision {taken.revision}",
                         base_revision=draft.revision,
                         parent=target.parent,
@@ -156,6 +161,7 @@ class DraftEditor:
         *,
         editor_id: int | None,
         base_revision: int | None = None,
+        source_id: int | None = None,
     ) -> Outcome:
         """The whole list at once (the Edit form). With ``base_revision``, refused
         (FormStale) when the draft moved on: the list would silently drop those changes."""
@@ -175,6 +181,7 @@ class DraftEditor:
                 draft.id,
                 board,
                 editor_id=editor_id,
+                source_id=source_id,
                 note=note,
                 renumbers=True,
                 base_revision=base_revision,
@@ -182,7 +189,12 @@ class DraftEditor:
             return Outcome(kind="edit", draft=new, before=draft.board)
 
     async def replace_image(
-        self, draft_id: str, image: PreparedImage, *, editor_id: int | None
+        self,
+        draft_id: str,
+        image: PreparedImage,
+        *,
+        editor_id: int | None,
+        source_id: int | None = None,
     ) -> Outcome:
         """A new reference image (already checked and prepared) for the next generation."""
         path = self.media_dir / "drafts" / f"{draft_id}-{new_id()}.{image.extension}"
@@ -194,6 +206,7 @@ class DraftEditor:
                 draft.id,
                 draft.board,
                 editor_id=editor_id,
+                source_id=source_id,
                 note="new reference image",
                 image_path=str(path),
             )

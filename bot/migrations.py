@@ -116,11 +116,13 @@ MIGRATIONS: list[str] = [
     """,
     # 3: thread editing. A revision remembers what it was derived from (``parent``: undo walks
     # back along it), the revision it restores (an undo), whether it changed the shot
-    # numbering, and the reference image it used;
+    # numbering, the reference image it used, and the Discord message or interaction that
+    # made it (snowflakes order revisions and messages on Discord's own clock);
     # members the author let edit; whether a thread was told that plain replies are not read.
     """
     ALTER TABLE draft_revisions ADD COLUMN parent INTEGER;
     ALTER TABLE draft_revisions ADD COLUMN copies INTEGER;
+    ALTER TABLE draft_revisions ADD COLUMN source_id INTEGER;
     ALTER TABLE draft_revisions ADD COLUMN renumbers INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE draft_revisions ADD COLUMN image_path TEXT;
     ALTER TABLE drafts ADD COLUMN content_notice INTEGER NOT NULL DEFAULT 0;

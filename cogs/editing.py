@@ -130,7 +130,11 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             board = draft.board.with_shots(resolve(lines, draft.board.length, model.limits))
             await self.cards.check_terms(interaction.guild, board)
             outcome = await self.editor.replace_shots(
-                draft_id, board, editor_id=interaction.user.id, base_revision=base
+                draft_id,
+                board,
+                editor_id=interaction.user.id,
+                base_revision=base,
+                source_id=interaction.id,
             )
         except FormStale as exc:
             # Fix reopens the form with the text as typed, now based on the latest revision.
@@ -261,6 +265,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
                     draft_id,
                     edits,
                     editor_id=interaction.user.id,
+                    source_id=interaction.id,
                     extra_check=await self._terms(interaction.guild),
                 )
             except (StoryboardError, QuotaRefused) as exc:
@@ -272,7 +277,9 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             result = (
                 problem
                 if problem
-                else await self._new_image(await image.read(), draft_id, interaction.user.id, lang)
+                else await self._new_image(
+                    await image.read(), draft_id, interaction.user.id, interaction.id, lang
+                )
             )
             told.append(result)
         await reply(interaction, "\n".join(told))
@@ -282,7 +289,9 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         self, interaction: discord.Interaction[Any], draft: Draft, lang: str
     ) -> None:
         try:
-            outcome = await self.editor.undo(draft.id, editor_id=interaction.user.id)
+            outcome = await self.editor.undo(
+                draft.id, editor_id=interaction.user.id, source_id=interaction.id
+            )
         except EditError as exc:
             return await reply(interaction, error_text(exc, lang))
         await reply(interaction, _undone_text(outcome, lang))
@@ -303,6 +312,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
                 draft_id,
                 edits,
                 editor_id=interaction.user.id,
+                source_id=interaction.id,
                 base_revision=base,
                 extra_check=await self._terms(interaction.guild),
             )
@@ -320,14 +330,18 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             view=FixView(lang, again),
         )
 
-    async def _new_image(self, data: bytes, draft_id: str, editor_id: int, lang: str) -> str:
+    async def _new_image(
+        self, data: bytes, draft_id: str, editor_id: int, source_id: int, lang: str
+    ) -> str:
         """Check and store a new reference image; what to tell the member."""
         model = self.bot.runtime.models.primary
         try:
             prepared = await asyncio.to_thread(prepare_image, data, model.image_spec)
         except ImageError as exc:
             return t("error.image", lang, reason=str(exc))
-        outcome = await self.editor.replace_image(draft_id, prepared, editor_id=editor_id)
+        outcome = await self.editor.replace_image(
+            draft_id, prepared, editor_id=editor_id, source_id=source_id
+        )
         await self.cards.refresh_card(outcome.draft, new_image=True)
         text = t("edit.image_replaced", lang, revision=outcome.draft.revision)
         if not prepared.untouched:
@@ -437,7 +451,9 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             problem = self.cards.precheck(images[0], lang)
             if problem:
                 return await self._answer(message, problem)
-            told = await self._new_image(await images[0].read(), draft.id, message.author.id, lang)
+            told = await self._new_image(
+                await images[0].read(), draft.id, message.author.id, message.id, lang
+            )
             return await self._answer(message, told)
         await self._command(message, draft, command, lang)
 
@@ -445,12 +461,15 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         self, message: discord.Message, draft: Draft, command: Command, lang: str
     ) -> None:
         if command.kind == "edit":
-            base = await self.bot.drafts.revision_at(draft.id, _sent_at(message))
+            base = await self.bot.drafts.revision_at(
+                draft.id, _sent_at(message), source_id=message.id
+            )
             try:
                 outcome = await self.editor.edit(
                     draft.id,
                     command.edits,
                     editor_id=message.author.id,
+                    source_id=message.id,
                     base_revision=base,
                     extra_check=await self._terms(message.guild),
                 )
@@ -463,7 +482,9 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
                 await self._react(message, lang, outcome)
         elif command.kind == "undo":
             try:
-                outcome = await self.editor.undo(draft.id, editor_id=message.author.id)
+                outcome = await self.editor.undo(
+                    draft.id, editor_id=message.author.id, source_id=message.id
+                )
             except EditError as exc:
                 return await self._answer(message, error_text(exc, lang))
             await self._redraw(outcome)

@@ -245,6 +245,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             channel_id=interaction.channel.id,
             author_id=interaction.user.id,
             image_path=None,
+            source_id=interaction.id,
         )
         path = (
             Path(self.bot.settings.storage.media_dir)

@@ -275,3 +275,18 @@ async def test_by_thread_and_by_card(drafts: Drafts) -> None:
     assert await drafts.by_thread(500) is None  # a card id is not a thread id
     assert await drafts.by_card(600) is None
     assert await drafts.by_thread(999) is None
+
+
+async def test_revision_at_orders_discord_revisions_by_snowflake(drafts: Drafts, clock) -> None:
+    draft = await drafts.create(
+        START, guild_id=1, channel_id=2, author_id=100, image_path=None, source_id=1000
+    )
+    clock.advance(3600)  # the host's clock says much later: it does not matter
+    await drafts.revise(draft.id, SECOND, editor_id=100, source_id=2000)
+    assert await drafts.revision_at(draft.id, 0, source_id=999) is None
+    assert await drafts.revision_at(draft.id, 0, source_id=1500) == 1
+    assert await drafts.revision_at(draft.id, 0, source_id=2001) == 2
+    # A revision made elsewhere (no snowflake) is placed by its time.
+    await drafts.revise(draft.id, THIRD, editor_id=None)
+    assert await drafts.revision_at(draft.id, clock.now(), source_id=2001) == 3
+    assert await drafts.revision_at(draft.id, clock.now() - 1, source_id=2001) == 2

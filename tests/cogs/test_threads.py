@@ -401,3 +401,22 @@ async def test_show_posts_a_copy_without_controls(simcord_env):
     await alice.send(thread, "show")
     shown = bot_replies(env, thread)[-1]
     assert shown.embeds and shown.components == []
+
+
+async def test_message_order_follows_discord_not_the_hosts_clock(simcord_env):
+    """The bot's clock runs a minute fast: an edit sent after a renumbering still applies to
+    the renumbered list (messages and revisions are ordered by their snowflakes)."""
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    card, _ = await make_card(env, channel, alice, shots=THREE)
+    thread = thread_of(channel)
+
+    class Fast:
+        def now(self) -> float:
+            return discord.utils.utcnow().timestamp() + 60
+
+    env.bot.drafts.clock = Fast()
+    await alice.send(thread, "-#1")
+    m = await alice.send(thread, "#1 It stretches and yawns")
+    assert reacted(env, thread, m) == ["✅"]
+    assert shots_of(env, channel, card)[0] == "**1.** `5 s` It stretches and yawns"
