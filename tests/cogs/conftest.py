@@ -28,11 +28,21 @@ def memkie() -> MemoryKie:
 
 
 @pytest.fixture
-def make_bot(bot_settings: Settings, memkie: MemoryKie):
-    def build(settings: Settings | None = None) -> StoryboardBot:
-        return StoryboardBot(settings or bot_settings, kie=memkie, serve_http=False)
+async def make_bot(bot_settings: Settings, memkie: MemoryKie):
+    """Builds bots; after the test (and simcord's detach) each one's runtime is closed, so no
+    database connection outlives its event loop."""
+    built: list[StoryboardBot] = []
 
-    return build
+    def build(settings: Settings | None = None, **kwargs) -> StoryboardBot:
+        bot = StoryboardBot(settings or bot_settings, kie=memkie, serve_http=False, **kwargs)
+        built.append(bot)
+        return bot
+
+    yield build
+    for bot in built:
+        runtime = getattr(bot, "runtime", None)
+        if runtime is not None:
+            await runtime.close()
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ NOTICE = "ℹ️ I can't read plain messages here"
 
 
 @pytest.fixture
-def simcord_bot(bot_settings, memkie) -> StoryboardBot:
+def simcord_bot(make_bot) -> StoryboardBot:
     # What the launcher starts after Discord refused the intent.
-    return StoryboardBot(bot_settings, kie=memkie, serve_http=False, message_content=False)
+    return make_bot(message_content=False)
 
 
 async def test_the_thread_says_once_how_to_edit_and_pings_and_buttons_work(simcord_env):
@@ -53,7 +53,7 @@ async def test_the_thread_says_once_how_to_edit_and_pings_and_buttons_work(simco
     assert said(r).startswith("↩️ Undid revision 5")
 
 
-async def test_a_thread_made_before_is_told_once(simcord_env, bot_settings, memkie):
+async def test_a_thread_made_before_is_told_once(simcord_env, make_bot):
     env = simcord_env
     _guild, channel, alice = world(env)
     await make_card(env, channel, alice, shots=THREE)
@@ -68,8 +68,6 @@ async def test_a_thread_made_before_is_told_once(simcord_env, bot_settings, memk
     notices = [m for m in bot_replies(env, thread) if m.content.startswith(NOTICE)]
     assert len(notices) == 1
     # ... and after a restart it is still said only once.
-    await env.restart_bot(
-        StoryboardBot(bot_settings, kie=memkie, serve_http=False, message_content=False)
-    )
+    await env.restart_bot(make_bot(message_content=False))
     await alice.send(thread, "#3 It sleeps")
     assert len([m for m in bot_replies(env, thread) if m.content.startswith(NOTICE)]) == 1
