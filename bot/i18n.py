@@ -250,6 +250,11 @@ STRINGS: dict[str, dict[str, str]] = {
     "draft.updated": {"en": "Updated to revision {revision}.", "zh": "已更新为第 {revision} 版。"},
     "draft.discarded": {"en": "Draft discarded.", "zh": "草稿已丢弃。"},
     "generate.started": {"en": "Started: {link}", "zh": "已开始：{link}"},
+    "thread.started": {
+        "en": "🎬 Generating revision {revision}; the status and the video will be in the channel: "
+        "{link}",
+        "zh": "🎬 正在生成第 {revision} 版；状态和视频将发在频道中：{link}",
+    },
     "cancel.done": {"en": "Cancelled. Nothing was spent.", "zh": "已取消，未产生费用。"},
     "cancel.too_late": {
         "en": "kie.ai has already accepted this job; it cannot be cancelled there.",

@@ -504,7 +504,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             await self._answer(message, text)
 
         await self.cards.generate(
-            Requester(message.author, lang, answer),
+            Requester(message.author, lang, answer, started="thread.started"),
             channel,
             draft.board,
             draft.image_path,

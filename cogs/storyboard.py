@@ -72,6 +72,8 @@ class Requester:
     answer: Callable[[str], Awaitable[None]]
     #: Called once the request is understood, before the slow part (a button defers here).
     acknowledge: Callable[[], Awaitable[None]] = field(default=lambda: _nothing())
+    #: What to say once it started (``{link}``: the status message, ``{revision}``).
+    started: str = "generate.started"
 
 
 async def _nothing() -> None:
@@ -615,7 +617,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             await quotas.settle(job_id, outcome="cancelled")
             raise
         if status is not None:
-            await who.answer(t("generate.started", lang, link=status.jump_url))
+            await who.answer(t(who.started, lang, link=status.jump_url, revision=revision))
             draft = await self.bot.drafts.get(draft_id) if draft_id else None
             if draft is not None and draft.active:
                 await self.refresh_card(draft)

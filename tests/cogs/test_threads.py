@@ -195,13 +195,16 @@ async def test_undo_show_and_the_grammar_for_a_message_meant_for_the_bot(simcord
 
 async def test_edit_after_a_result_then_generate_makes_a_second_job(simcord_env, memkie):
     env = simcord_env
-    _guild, channel, alice = world(env)
+    guild, channel, alice = world(env)
     memkie.plan = TaskPlan(duration=20)
     await make_card(env, channel, alice)
     thread = thread_of(channel)
     await alice.send(thread, "go")
     started = bot_replies(env, thread)[-1]
-    assert started.content.startswith("Started: https://discord.com/channels/")
+    assert started.content.startswith(
+        "🎬 Generating revision 1; the status and the video will be in the channel: "
+        f"https://discord.com/channels/{guild.id}/{channel.id}/"
+    )
     for _ in range(4):
         await env.advance_time(10)
     first = bot_messages(env, channel)[-1]
@@ -329,6 +332,12 @@ async def test_every_edit_without_typing_commands(simcord_env, memkie):
     assert said(bad).startswith("`#3 = 40s`: a shot lasts 0.1 to 15 s, not 40 s")
     fix = await alice.click(bad.response.message, label="Fix")
     assert fix.modal["title"] == "Shot 3"
+    typed = {
+        c["component"]["custom_id"]: c["component"].get("value")
+        for c in fix.modal["components"]
+        if "component" in c
+    }
+    assert typed["scene"] == "A kitten wakes up" and typed["duration"] == "40"
     # Undo, then generate from the buttons.
     r = await alice.click(card_now(env, channel, card), label="Undo")
     assert said(r).startswith("↩️ Undid revision 6 (`new reference image`)")
