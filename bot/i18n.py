@@ -3,7 +3,9 @@
 ``t(key, lang, **params)`` formats a string; a missing translation falls back to English.
 Errors from the core (:class:`bot.errors.UserError`) carry a code and parameters, so they are
 rendered here in the reader's language too; a thread edit's refusal (:class:`bot.edits.EditError`)
-has strings of its own, ``err.edit.<code>``, as it words the same codes differently.
+has strings of its own, ``err.edit.<code>``, as it words the same codes differently, and so has a
+quota refusal (:class:`bot.quota.QuotaRefused`), ``err.quota.<code>``. An admin's bad quota
+setting (:class:`bot.quota.QuotaSettingError`) reads ``err.<code>`` (its codes start ``quota_``).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import re
 import string
 from typing import Any
 
-# bot.edits imports only the core (bot.shotgrammar, bot.storyboard), never this module.
+# bot.edits imports only the core (bot.shotgrammar, bot.storyboard), never this module; nor does
+# bot.quota (the core, the config and the store).
 from bot.edits import EditError
 from bot.errors import UserError
+from bot.quota import SETTINGS_HELP, QuotaRefused, QuotaSettingError
 
 LANGS = ("en", "zh")
 
@@ -629,15 +633,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "▶️ New videos are allowed again.",
         "zh": "▶️ 已恢复生成新视频。",
     },
-    "admin.err.quota_unknown_setting": {
-        "en": "There is no quota setting “{name}”. Settings: {known}.",
-        "zh": "没有名为“{name}”的配额设置。可用的设置：{known}。",
-    },
-    "admin.err.quota_bad_value": {
-        "en": "{name} cannot be “{value}”: {reason}. Expected {expected}.",
-        "zh": "{name} 不能设为“{value}”：{reason}。应为：{expected}。",
-    },
-    "admin.err.quota_days": {"en": "The period is at least 1 day.", "zh": "统计周期至少为 1 天。"},
     "admin.setting.enabled": {
         "en": "whether members can generate videos in this server (true/false)",
         "zh": "本服务器的成员能否生成视频（true/false）",
@@ -924,6 +919,123 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "There is nothing to undo: this is the storyboard as it was created.",
         "zh": "没有可撤销的修改：这是分镜最初创建时的版本。",
     },
+    # -- quota refusals and setting errors (bot.quota), by code and shape ----------------------
+    # As for edit refusals, the English column is each error exactly as bot.quota words it (a
+    # ``{name!r}`` is the parameter's repr): error_text() picks the shape whose English is the
+    # message and reads from it the values the parameters lack. A refusal's strings are
+    # ``err.quota.<code>``, as its codes "length" and "aspect" are also a storyboard's own.
+    "err.quota.paused": {
+        "en": "The bot's owners have paused all new videos for now. Try again later.",
+        "zh": "机器人的所有者已暂停所有新视频。请稍后再试。",
+    },
+    "err.quota.disabled": {
+        "en": "Video generation is turned off in this server.",
+        "zh": "本服务器已关闭视频生成。",
+    },
+    "err.quota.channel": {
+        "en": "Videos can be generated only in {channels} in this server.",
+        "zh": "在本服务器中，只能在 {channels} 生成视频。",
+    },
+    "err.quota.role": {
+        "en": "Generating videos in this server needs one of these roles: {roles}.",
+        "zh": "在本服务器生成视频需要以下身份组之一：{roles}。",
+    },
+    "err.quota.model": {
+        "en": "This server does not allow the model {model}; allowed: {allowed}.",
+        "zh": "本服务器不允许使用模型 {model}；允许的模型：{allowed}。",
+    },
+    "err.quota.resolution": {
+        "en": "This server allows {allowed} videos; {model} is set to {resolution}.",
+        "zh": "本服务器只允许 {allowed} 的视频；{model} 当前设置为 {resolution}。",
+    },
+    "err.quota.audio": {
+        "en": "This server does not allow videos with audio; {model} is set to make them.",
+        "zh": "本服务器不允许带音频的视频；{model} 当前设置为生成带音频的视频。",
+    },
+    "err.quota.length": {
+        "en": "This server allows videos of {allowed} s; {length} s is not allowed.",
+        "zh": "本服务器只允许时长为 {allowed} 秒的视频；不允许 {length} 秒。",
+    },
+    "err.quota.aspect": {
+        "en": "This server allows the aspect {allowed}; {aspect} is not allowed.",
+        "zh": "本服务器只允许{allowed}画幅；不允许{aspect}画幅。",
+    },
+    "err.quota.blocked_term": {
+        "en": "This server does not allow “{term}” in scenes. Remove it and try again.",
+        "zh": "本服务器不允许在场景中使用“{term}”。请删除后再试。",
+    },
+    "err.quota.guild_budget": {
+        "en": "This server has used {used} of its {limit} credits this month and this video "
+        "costs {credits}; the budget resets <t:{until}:R>.",
+        "zh": "本服务器本月已用 {used}/{limit} 积分，而这个视频需要 {credits} 积分；"
+        "预算将在 <t:{until}:R>重置。",
+    },
+    "err.quota.guild_budget.spent": {
+        "en": "This server has used {used} of its {limit} credits this month; the budget resets "
+        "<t:{until}:R>.",
+        "zh": "本服务器本月已用 {used}/{limit} 积分；预算将在 <t:{until}:R>重置。",
+    },
+    "err.quota.guild_daily": {
+        "en": "This server has used {used} of its {limit} videos today; the limit resets "
+        "<t:{until}:R>.",
+        "zh": "本服务器今天已用 {used}/{limit} 个视频；限额将在 <t:{until}:R>重置。",
+    },
+    "err.quota.user_daily": {
+        "en": "You have used {used} of your {limit} videos today; the limit resets <t:{until}:R>.",
+        "zh": "你今天已用 {used}/{limit} 个视频；限额将在 <t:{until}:R>重置。",
+    },
+    "err.quota.guild_concurrent": {
+        "en": "This server has {running} video(s) running; the limit is {limit} at once. Try "
+        "again when one finishes.",
+        "zh": "本服务器正在生成 {running} 个视频，同时最多 {limit} 个。请等其中一个完成后再试。",
+    },
+    "err.quota.user_concurrent": {
+        "en": "You have {running} video(s) running; the limit is {limit} at once. Try again "
+        "when one finishes.",
+        "zh": "你正在生成 {running} 个视频，同时最多 {limit} 个。请等其中一个完成后再试。",
+    },
+    "err.quota.cooldown": {
+        "en": "Wait {seconds} s between videos; you can generate again <t:{until}:R>.",
+        "zh": "两次生成之间需间隔 {seconds} 秒；你可以在 <t:{until}:R>再次生成。",
+    },
+    "err.quota_unknown_setting": {
+        "en": "There is no quota setting {name!r}. Settings: {known}.",
+        "zh": "没有名为“{name}”的配额设置。可用的设置：{known}。",
+    },
+    "err.quota_bad_value": {
+        "en": "{name} cannot be {value!r}: {reason}. Expected {expected}.",
+        "zh": "{name} 不能设为“{value}”：{reason}。应为：{expected}。",
+    },
+    "err.quota_bad_value.models": {
+        "en": "{name} cannot include {unknown}: known models are {known}.",
+        "zh": "{name} 不能包含 {unknown}：已知的模型有 {known}。",
+    },
+    "err.quota_days": {"en": "The period is at least 1 day.", "zh": "统计周期至少为 1 天。"},
+    # Why a setting's value was refused (the ``reason`` of quota_bad_value), as worded by
+    # bot.quota's parser and the settings' validation.
+    "quota.reason.not_int": {"en": "'{text}' is not a whole number", "zh": "“{text}”不是整数"},
+    "quota.reason.not_bool": {
+        "en": "'{text}' is not true or false",
+        "zh": "“{text}”不是 true 或 false",
+    },
+    "quota.reason.negative": {
+        "en": "Input should be greater than or equal to 0",
+        "zh": "不能小于 0",
+    },
+    "quota.reason.not_positive": {"en": "Input should be greater than 0", "zh": "必须大于 0"},
+    "quota.reason.aspects": {
+        "en": "Input should be 'landscape' or 'portrait'",
+        "zh": "只能是 landscape 或 portrait",
+    },
+    "quota.reason.resolutions": {
+        "en": "Input should be '720p', '1080p' or '4k'",
+        "zh": "只能是 720p、1080p 或 4k",
+    },
+    "quota.reason.timezone": {
+        "en": "unknown time zone '{zone}'; use an IANA name such as 'UTC', 'Europe/Paris' or "
+        "'Asia/Shanghai'",
+        "zh": "未知的时区“{zone}”；请使用 IANA 时区名称，例如 UTC、Europe/Paris 或 Asia/Shanghai",
+    },
 }
 
 
@@ -955,6 +1067,8 @@ def error_text(err: Exception, lang: str) -> str:
         return str(err)
     if isinstance(err, EditError):  # StaleEdit and NothingToUndo too
         return _edit_error_text(err, lang)
+    if isinstance(err, (QuotaRefused, QuotaSettingError)):
+        return _quota_error_text(err, lang)
     params = dict(err.params)
     entry = STRINGS.get(_error_key(err.code, params))
     if entry is None or lang not in entry:
@@ -1029,9 +1143,13 @@ def _edit_match(err: EditError) -> tuple[str, dict[str, str]] | None:
     message supplies the values of its other placeholders. So a translation says exactly what
     the English says, or the English is shown.
     """
-    message = str(err)
     known = {**err.params, **_edit_parts(err.params, "en")}
-    prefix = f"err.edit.{err.code}"
+    return _match(f"err.edit.{err.code}", str(err), known)
+
+
+def _match(prefix: str, message: str, known: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
+    """The string ``prefix`` or ``prefix.<shape>`` whose English, given ``known``, is ``message``;
+    with the values of its other placeholders, read from the message."""
     for key in sorted(k for k in STRINGS if k == prefix or k.startswith(prefix + ".")):
         found = _read(STRINGS[key]["en"], message, known)
         if found is not None:
@@ -1040,15 +1158,19 @@ def _edit_match(err: EditError) -> tuple[str, dict[str, str]] | None:
 
 
 def _read(template: str, message: str, known: dict[str, Any]) -> dict[str, str] | None:
-    """The values of ``template``'s placeholders not in ``known``, if it formats to ``message``."""
+    """The values of ``template``'s placeholders not in ``known``, if it formats to ``message``.
+
+    A known placeholder may be ``{name!r}`` (the message shows the value's repr).
+    """
     pattern: list[str] = []
     unknown: set[str] = set()
-    for literal, name, _, _ in string.Formatter().parse(template):
+    for literal, name, _, conversion in string.Formatter().parse(template):
         pattern.append(re.escape(literal))
         if name is None:
             continue
         if name in known:
-            pattern.append(re.escape(str(known[name])))
+            value = known[name]
+            pattern.append(re.escape(repr(value) if conversion == "r" else str(value)))
         elif name in unknown:
             pattern.append(f"(?P={name})")
         else:
@@ -1070,3 +1192,74 @@ def _edit_parts(params: dict[str, Any], lang: str) -> dict[str, Any]:
     if isinstance(autos, int):
         parts["shots"] = t("edit.autos.one" if autos == 1 else "edit.autos.many", lang, autos=autos)
     return parts
+
+
+def _quota_error_text(err: QuotaRefused | QuotaSettingError, lang: str) -> str:
+    """A quota refusal or setting error in ``lang``; its English message when no string words
+    it exactly (or, for a refused setting value, when no string words the reason)."""
+    match = _quota_match(err)
+    if match is None:
+        return str(err)
+    key, found = match
+    template = STRINGS[key].get(lang)
+    if template is None:
+        return str(err)
+    params = {**err.params, **found, **_quota_parts(err.params, lang)}
+    if any(name == "reason" for _, name, _, _ in string.Formatter().parse(template)):
+        reason = _quota_reason(str(err.params.get("reason", "")), lang)
+        if reason is None:
+            return str(err)
+        params["reason"] = reason
+    if lang == "zh":
+        _localize_quota_zh(err.code, params)
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError):
+        return str(err)
+
+
+def _quota_match(err: QuotaRefused | QuotaSettingError) -> tuple[str, dict[str, str]] | None:
+    """The ``err.quota.<code>[.<shape>]`` (a refusal) or ``err.<code>[.<shape>]`` (a setting
+    error) string whose English is ``err``'s message, as :func:`_edit_match` does for edits.
+
+    The parameters lack some values the message states (the model set to another resolution,
+    the unknown models and the known ones) and do not tell some shapes apart (a budget spent
+    with or without a video's cost); the message supplies them.
+    """
+    prefix = f"err.quota.{err.code}" if isinstance(err, QuotaRefused) else f"err.{err.code}"
+    return _match(prefix, str(err), {**err.params, **_quota_parts(err.params, "en")})
+
+
+def _quota_parts(params: dict[str, Any], lang: str) -> dict[str, Any]:
+    """What a refused setting value should be: the setting's help (``admin.setting.<name>``)."""
+    name = params.get("name")
+    if not isinstance(name, str) or name not in SETTINGS_HELP:
+        return {}
+    key = f"admin.setting.{name}"
+    if lang == "en" or key not in STRINGS:
+        return {"expected": SETTINGS_HELP[name]}
+    return {"expected": t(key, lang)}
+
+
+def _quota_reason(reason: str, lang: str) -> str | None:
+    """Why a setting's value was refused, in ``lang``; None when no ``quota.reason.*`` words it."""
+    for key in sorted(k for k in STRINGS if k.startswith("quota.reason.")):
+        found = _read(STRINGS[key]["en"], reason, {})
+        if found is not None:
+            template = STRINGS[key].get(lang)
+            return None if template is None else template.format(**found)
+    return None
+
+
+def _localize_quota_zh(code: str, params: dict[str, Any]) -> None:
+    """Parameters bot.quota words in English: lists ("<#1>, <#2>", "10, 15"), aspects."""
+    if code == "aspect":
+        for name in ("aspect", "allowed"):
+            if isinstance(params.get(name), str):
+                params[name] = ", ".join(
+                    t(f"aspect.{a}", "zh") if f"aspect.{a}" in STRINGS else a
+                    for a in params[name].split(", ")
+                )
+    for name in ("channels", "roles", "allowed", "known", "unknown"):
+        if isinstance(params.get(name), str):
+            params[name] = params[name].replace(", ", "、")
