@@ -79,16 +79,6 @@ def fmt_value(name: str, value: Any, lang: str) -> str:
     return clip(str(value), VALUE_CHARS)
 
 
-def quota_error(exc: UserError, lang: str) -> str:
-    """A quota error in the reader's language (the core's English sentence otherwise)."""
-    key = f"admin.err.{exc.code}"
-    if lang == "en" or key not in STRINGS:
-        return error_text(exc, lang)
-    params = {k: str(v) for k, v in exc.params.items()}
-    params["expected"] = setting_help(params.get("name", ""), lang)
-    return t(key, lang, **params)
-
-
 async def say(interaction: discord.Interaction[Any], text: str = "", **kwargs: Any) -> None:
     """A private answer, whether or not the interaction was deferred."""
     if interaction.response.is_done():
@@ -237,7 +227,7 @@ class AdminCog(commands.Cog, name="StoryboardAdmin"):
         try:
             old, new = await self.quotas.set(guild.id, name, value, actor_id=interaction.user.id)
         except UserError as exc:
-            await say(interaction, quota_error(exc, lang))
+            await say(interaction, error_text(exc, lang))
             return
         await say(
             interaction,
@@ -267,7 +257,7 @@ class AdminCog(commands.Cog, name="StoryboardAdmin"):
         try:
             await self.quotas.reset(guild.id, actor_id=interaction.user.id, name=name)
         except UserError as exc:
-            await say(interaction, quota_error(exc, lang))
+            await say(interaction, error_text(exc, lang))
             return
         after = await self.quotas.get(guild.id)
         names = [name] if name is not None else sorted(overridden)
@@ -315,7 +305,7 @@ class AdminCog(commands.Cog, name="StoryboardAdmin"):
         try:
             old, new = await change(guild.id, setting, item_id, actor_id=interaction.user.id)
         except UserError as exc:
-            await say(interaction, quota_error(exc, lang))
+            await say(interaction, error_text(exc, lang))
             return
         if old == new:
             key = "already" if add else "absent"
@@ -391,7 +381,7 @@ class AdminCog(commands.Cog, name="StoryboardAdmin"):
         try:
             report = await self.quotas.report(guild.id, days=days, now=self.bot.clock.now())
         except UserError as exc:
-            await say(interaction, quota_error(exc, lang))
+            await say(interaction, error_text(exc, lang))
             return
         lines = []
         for u in report.users[:USERS_SHOWN]:

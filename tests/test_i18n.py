@@ -1049,11 +1049,3 @@ def test_a_quota_error_worded_otherwise_is_shown_in_english():
         reason="no reason known",
     )
     assert error_text(err, "zh") == str(err)
-
-
-def test_admin_commands_show_setting_errors_as_error_text_does():
-    admin = pytest.importorskip("cogs.admin")
-    for name in ("unknown_setting", "bad_value_not_int", "bad_value_models", "days"):
-        err = quota_errors()[name]
-        assert admin.quota_error(err, "zh") == QUOTA_CASES[name][1]
-        assert admin.quota_error(err, "en") == str(err)

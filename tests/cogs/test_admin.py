@@ -5,8 +5,8 @@ from __future__ import annotations
 import discord
 import pytest
 
+from bot.i18n import error_text
 from bot.quota import RELEASE_POLICY, QuotaSettingError
-from cogs.admin import quota_error
 
 ADMIN = "storyboard-admin"
 
@@ -84,8 +84,8 @@ async def test_chinese_texts(simcord_env):
     quotas = env.bot.runtime.quotas
     with pytest.raises(QuotaSettingError) as bad:
         quotas.validate_value("user_daily", "lots")
-    assert quota_error(bad.value, "zh").startswith("user_daily 不能设为“lots”：")
-    assert quota_error(bad.value, "zh").endswith("应为：每位成员每天的视频数（数字或 none）。")
+    assert error_text(bad.value, "zh").startswith("user_daily 不能设为“lots”：")
+    assert error_text(bad.value, "zh").endswith("应为：每位成员每天的视频数（数字或 none）。")
     # A Chinese server's log channel gets its line in Chinese.
     guild = env.create_guild(preferred_locale="zh-CN")
     channel = guild.create_text_channel("general")
