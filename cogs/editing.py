@@ -12,6 +12,7 @@ import logging
 import re
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ import discord
 from discord.ext import commands
 
 from bot.drafts import Draft
-from bot.editing import DraftEditor, FormStale, Outcome
+from bot.editing import Check, DraftEditor, FormStale, Outcome
 from bot.edits import Command, Edit, EditError, parse_message
 from bot.i18n import error_text, t
 from bot.images import ImageError, prepare_image
@@ -27,12 +28,12 @@ from bot.quota import QuotaRefused
 from bot.shotgrammar import format_block, parse_duration, parse_lines, resolve, split_block
 from bot.storyboard import Storyboard, StoryboardError, fmt_tenths
 from cogs.modals import AddShotModal, FixView, SettingsModal, ShotModal, ShotsModal, Values
+from cogs.storyboard import Requester, StoryboardCog
 from cogs.ui import can_edit, guild_lang, user_lang
 from cogs.views import reply
 
 if TYPE_CHECKING:
     from bot.client import StoryboardBot
-    from cogs.storyboard import StoryboardCog
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,12 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
     @property
     def cards(self) -> StoryboardCog:
         cog = self.bot.get_cog("Storyboard")
-        assert cog is not None
-        return cog  # type: ignore[return-value]
+        assert isinstance(cog, StoryboardCog)
+        return cog
 
-    async def _terms(self, guild: discord.Guild | None) -> Any:
+    def _terms(self, guild: discord.Guild | None) -> Check:
+        """The server's blocked terms, as a check every edit must pass."""
+
         async def check(board: Storyboard) -> None:
             await self.cards.check_terms(guild, board)
 
@@ -266,7 +269,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
                     edits,
                     editor_id=interaction.user.id,
                     source_id=interaction.id,
-                    extra_check=await self._terms(interaction.guild),
+                    extra_check=self._terms(interaction.guild),
                 )
             except (StoryboardError, QuotaRefused) as exc:
                 return await reply(interaction, error_text(exc, lang))
@@ -305,7 +308,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         edits: list[Edit],
         base: int,
         lang: str,
-        again: Any,
+        again: Callable[[], discord.ui.Modal],
     ) -> None:
         try:
             outcome = await self.editor.edit(
@@ -314,7 +317,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
                 editor_id=interaction.user.id,
                 source_id=interaction.id,
                 base_revision=base,
-                extra_check=await self._terms(interaction.guild),
+                extra_check=self._terms(interaction.guild),
             )
         except (StoryboardError, QuotaRefused) as exc:
             return await self._refuse_form(interaction, exc, lang, again)
@@ -322,7 +325,11 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         await self.cards.refresh_card(outcome.draft)
 
     async def _refuse_form(
-        self, interaction: discord.Interaction[Any], exc: Exception, lang: str, again: Any
+        self,
+        interaction: discord.Interaction[Any],
+        exc: Exception,
+        lang: str,
+        again: Callable[[], discord.ui.Modal],
     ) -> None:
         await reply(
             interaction,
@@ -471,7 +478,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
                     editor_id=message.author.id,
                     source_id=message.id,
                     base_revision=base,
-                    extra_check=await self._terms(message.guild),
+                    extra_check=self._terms(message.guild),
                 )
             except (StoryboardError, QuotaRefused) as exc:
                 return await self._answer(message, error_text(exc, lang))
@@ -495,23 +502,13 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             await self._editors(message, draft, command, lang)
 
     async def _generate(self, message: discord.Message, draft: Draft, lang: str) -> None:
-        from cogs.storyboard import Requester
-
         assert isinstance(message.author, discord.Member)
-        channel = self.cards.job_channel(draft.channel_id) or message.channel
 
         async def answer(text: str) -> None:
             await self._answer(message, text)
 
-        await self.cards.generate(
-            Requester(message.author, lang, answer, started="thread.started"),
-            channel,
-            draft.board,
-            draft.image_path,
-            draft_id=draft.id,
-            revision=draft.revision,
-            card_message_id=draft.card_message_id,
-        )
+        who = Requester(message.author, lang, answer, started="thread.started")
+        await self.cards.generate_draft(who, draft, message.channel)
 
     async def _editors(
         self, message: discord.Message, draft: Draft, command: Command, lang: str

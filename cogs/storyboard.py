@@ -38,7 +38,6 @@ from cogs.ui import (
     can_edit,
     can_moderate,
     guild_lang,
-    message_link,
     missing_permissions,
     to_embed,
     user_lang,
@@ -48,7 +47,6 @@ from cogs.views import (
     ShotSelect,
     draft_view,
     reply,
-    result_view,
     safe_reply,
     status_view,
 )
@@ -475,53 +473,36 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
 
     async def _generate(self, interaction: discord.Interaction[Any], draft_id: str) -> None:
         draft = await self.draft_for(interaction, draft_id)
-        if draft is None:
+        who = await self._requester(interaction) if draft is not None else None
+        if draft is None or who is None:
             return
-        await self.start_job(
-            interaction,
-            draft.board,
-            draft.image_path,
-            draft_id=draft.id,
-            revision=draft.revision,
-            card_message_id=draft.card_message_id,
-            channel_id=draft.channel_id,
-        )
+        await self.generate_draft(who, draft, interaction.channel)  # type: ignore[arg-type]
 
     async def _regenerate(self, interaction: discord.Interaction[Any], job_id: str) -> None:
         job = await self._job_for(interaction, job_id)
-        if job is None:
+        who = await self._requester(interaction) if job is not None else None
+        if job is None or who is None:
             return
-        await self.start_job(
-            interaction,
+        await self.generate(
+            who,
+            self._job_channel(job.channel_id) or interaction.channel,  # type: ignore[arg-type]
             job.storyboard,
             job.image_path,
             draft_id=job.draft_id,
             revision=job.revision,
             card_message_id=job.card_message_id,
-            channel_id=job.channel_id,
         )
 
-    async def start_job(
-        self,
-        interaction: discord.Interaction[Any],
-        board: Storyboard,
-        image_path: str | None,
-        *,
-        draft_id: str | None,
-        revision: int | None,
-        card_message_id: int | None,
-        channel_id: int | None = None,
-    ) -> None:
-        """Generate from a button: the member is answered privately."""
+    async def _requester(self, interaction: discord.Interaction[Any]) -> Requester | None:
+        """A button's presser, answered privately; None (and told why) outside a server."""
         lang = user_lang(interaction)
-        guild = interaction.guild
         if (
-            guild is None
+            interaction.guild is None
             or interaction.channel is None
             or not isinstance(interaction.user, discord.Member)
         ):
-            return await reply(interaction, t("error.guild_only", lang))
-        channel = self.job_channel(channel_id) or interaction.channel
+            await reply(interaction, t("error.guild_only", lang))
+            return None
 
         async def answer(text: str) -> None:
             await reply(interaction, text)
@@ -530,17 +511,24 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             # Answer Discord first: the reservation may wait on the database.
             await interaction.response.defer(ephemeral=True, thinking=True)
 
-        await self.generate(
-            Requester(interaction.user, lang, answer, acknowledge),
-            channel,  # type: ignore[arg-type]
-            board,
-            image_path,
-            draft_id=draft_id,
-            revision=revision,
-            card_message_id=card_message_id,
+        return Requester(interaction.user, lang, answer, acknowledge)
+
+    async def generate_draft(
+        self, who: Requester, draft: Draft, here: discord.abc.Messageable
+    ) -> discord.Message | None:
+        """Generate a draft's current revision. Its jobs post in the card's channel (``here``
+        only when that channel is gone), as replies to the card."""
+        return await self.generate(
+            who,
+            self._job_channel(draft.channel_id) or here,
+            draft.board,
+            draft.image_path,
+            draft_id=draft.id,
+            revision=draft.revision,
+            card_message_id=draft.card_message_id,
         )
 
-    def job_channel(self, channel_id: int | None) -> discord.abc.Messageable | None:
+    def _job_channel(self, channel_id: int | None) -> discord.abc.Messageable | None:
         """Where a draft's jobs post: the card's channel (a button may be pressed elsewhere)."""
         if channel_id is None:
             return None
@@ -760,4 +748,4 @@ async def setup(bot: StoryboardBot) -> None:
     await bot.add_cog(StoryboardCog(bot))
 
 
-__all__ = ["ActionButton", "StoryboardCog", "message_link", "result_view", "status_view"]
+__all__ = ["Requester", "StoryboardCog"]

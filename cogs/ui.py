@@ -17,15 +17,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# custom_id templates of the buttons that survive restarts (DynamicItem).
-GENERATE = "sb:gen:{draft}"
-EDIT = "sb:edit:{draft}"
-DISCARD = "sb:discard:{draft}"
-REGENERATE = "sb:regen:{job}"
-DELETE = "sb:delete:{job}"
-DOWNLOAD = "sb:dl:{job}"
-CANCEL = "sb:cancel:{job}"
-
 # What /storyboard needs to post a card; threads are optional (the card works without one).
 CARD_PERMISSIONS = discord.Permissions(
     view_channel=True,
