@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,40 @@ class StoryboardBot(commands.Bot):
 
         removed = await forget_guild(self.runtime.store, guild.id)
         log.info("left guild %s: removed %d stored files", guild.id, removed)
+
+
+#: Builds the bot as ``factory(settings, message_content=...)`` (tests pass their own).
+BotFactory = Callable[..., StoryboardBot]
+
+#: Logged once when Discord refuses the privileged intent and the bot restarts without it.
+DEGRADED_WARNING = (
+    "Discord refused the Message Content intent; running without it: thread edits need a ping "
+    "or the card's buttons. Fix: Developer Portal > your application > Bot > Privileged "
+    "Gateway Intents > Message Content, or set DISCORD_MESSAGE_CONTENT=false to silence this"
+)
+
+
+async def run(settings: Settings, token: str, *, factory: BotFactory | None = None) -> None:
+    """Run the bot until stopped.
+
+    When the setting asks for the Message Content intent and the Developer Portal does not
+    grant it, Discord closes the gateway (``PrivilegedIntentsRequired``) after ``login`` has
+    run setup_hook. That bot is closed completely (tracker, web server, store) and a new one
+    starts without the intent, once: if that one fails too, the error propagates.
+    """
+    build: BotFactory = factory or StoryboardBot
+    bot = build(settings, message_content=settings.discord.message_content)
+    try:
+        async with bot:  # leaving it closes the bot, and the bot closes its runtime
+            await bot.start(token)
+        return
+    except discord.PrivilegedIntentsRequired:
+        if not bot.intents.message_content:
+            raise  # nothing left to give up: not ours to work around
+    log.warning(DEGRADED_WARNING)
+    bot = build(settings, message_content=False)
+    async with bot:
+        await bot.start(token)
 
 
 def invite_url(client_id: int | str) -> str:

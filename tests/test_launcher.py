@@ -177,7 +177,7 @@ async def test_refused_intent_restarts_once_without_it(settings, memkie, port, c
     assert second.is_closed() and second.tracker_task is not None and second.tracker_task.done()
     # (c) one warning, with the fix.
     [warning] = _launcher_warnings(caplog)
-    assert warning.levelno == logging.WARNING and warning.name == "bot.launcher"
+    assert warning.levelno == logging.WARNING and warning.name == "bot.client"
     assert "Privileged Gateway Intents" in warning.message
     assert "DISCORD_MESSAGE_CONTENT=false" in warning.message
 
