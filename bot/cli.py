@@ -188,6 +188,9 @@ async def _follow(rt: Runtime, delivery: CliDelivery, job_id: str, err: TextIO) 
     try:
         await delivery.done.wait()
     except asyncio.CancelledError:
+        # Stopping the tracker lets a createTask already sent be answered and recorded, so
+        # the line below can name the kie.ai task.
+        await rt.tracker.stop()
         job = await rt.store.get_job(job_id)
         task = f" (kie.ai task {job.task_id})" if job and job.task_id else ""
         print(

@@ -94,6 +94,8 @@ class Tracker:
         self._woken = False
         self._again = False
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        # createTask requests sent and not yet answered: stop() waits for them.
+        self._creating: set[asyncio.Future[Job]] = set()
         self._sem = asyncio.Semaphore(settings.tracker.concurrency)
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -299,6 +301,8 @@ class Tracker:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # A createTask already sent is answered (or times out) and recorded before stopping.
+        await asyncio.gather(*list(self._creating), return_exceptions=True)
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -507,29 +511,36 @@ class Tracker:
             )
             if sending is None:  # cancelled while waiting for the rate limit
                 return await self.store.get_job(job.id) or job
-            try:
-                task_id = await self.kie.create_task(body, acquire=False)
-            except CreateOutcomeUnknown as exc:
-                log.warning("job %s: createTask outcome unknown: %s", job.id, exc.reason)
-                return await self._set(
-                    sending,
-                    state=JobState.UNKNOWN,
-                    fail_code="unknown",
-                    fail_msg=f"kie.ai did not confirm the job ({exc.reason}); it may or may not "
-                    "have been accepted, so it was not sent again",
-                    next_check_at=self._unknown_check(job, now),
-                    notify=True,
-                )
-            except KieUnreachable as exc:
-                log.warning("job %s: %s; retrying later", job.id, exc)
-                return await self._set(
-                    sending, state=JobState.QUEUED, next_check_at=now + RETRY_LATER
-                )
-            except KieError as exc:
-                return await self._refused(sending, model, exc)
+            # Once sent, the answer is recorded even if the tracker stops meanwhile (a restart,
+            # Ctrl-C): a task kie.ai accepted is paid for, so its id must not be lost.
+            creating = asyncio.ensure_future(self._send(sending, model, body, now))
+            self._creating.add(creating)
+            creating.add_done_callback(self._creating.discard)
+            return await asyncio.shield(creating)
+
+    async def _send(self, sending: Job, model: VideoModel, body: dict[str, Any], now: float) -> Job:
+        """createTask for a job recorded as ``submitting``, and its outcome recorded."""
+        try:
+            task_id = await self.kie.create_task(body, acquire=False)
+        except CreateOutcomeUnknown as exc:
+            log.warning("job %s: createTask outcome unknown: %s", sending.id, exc.reason)
+            return await self._set(
+                sending,
+                state=JobState.UNKNOWN,
+                fail_code="unknown",
+                fail_msg=f"kie.ai did not confirm the job ({exc.reason}); it may or may not "
+                "have been accepted, so it was not sent again",
+                next_check_at=self._unknown_check(sending, now),
+                notify=True,
+            )
+        except KieUnreachable as exc:
+            log.warning("job %s: %s; retrying later", sending.id, exc)
+            return await self._set(sending, state=JobState.QUEUED, next_check_at=now + RETRY_LATER)
+        except KieError as exc:
+            return await self._refused(sending, model, exc)
         self.models.mark_available(model.name)
         now = self.clock.now()
-        log.info("job %s: submitted to %s as %s", job.id, model.name, task_id)
+        log.info("job %s: submitted to %s as %s", sending.id, model.name, task_id)
         return await self._set(
             sending,
             state=JobState.RUNNING,

@@ -293,6 +293,7 @@ class FakeKie:
         self.url = ""
         # what kie.ai received
         self.created: list[dict[str, Any]] = []
+        self.task_created = asyncio.Event()  # set by the first accepted createTask
         self.create_attempts: list[dict[str, Any]] = []
         self.uploads: list[dict[str, Any]] = []
         self.calls: collections.Counter[str] = collections.Counter()
@@ -550,6 +551,7 @@ class FakeKie:
         )
         self.tasks[task_id] = task
         self.created.append(body)
+        self.task_created.set()
 
         if delay > 0:
             await self._sleep(delay)

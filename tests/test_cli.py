@@ -68,7 +68,7 @@ async def run_cli(
     workdir: Path,
     *args: str,
     fake: FakeKie | None = None,
-    interrupt_after: float | None = None,
+    interrupt_on: asyncio.Event | None = None,
     **env: str,
 ) -> Result:
     proc = await asyncio.create_subprocess_exec(
@@ -81,8 +81,9 @@ async def run_cli(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    if interrupt_after is not None:
-        await asyncio.sleep(interrupt_after)
+    if interrupt_on is not None:
+        # Ctrl-C once it happened (e.g. kie.ai has the task), not after a guessed delay.
+        await asyncio.wait_for(interrupt_on.wait(), 30)
         proc.send_signal(signal.SIGINT)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return Result(proc.returncode, out.decode(), err.decode())
@@ -213,9 +214,16 @@ async def test_unknown_create_outcome_exits_4_and_is_not_resubmitted(workdir, li
 
 
 async def test_ctrl_c_exits_130_and_resume_finishes(workdir, live_fake):
-    live_fake.plan = TaskPlan(duration=3)
+    live_fake.plan = TaskPlan(duration=3)  # still generating when interrupted
     r = await run_cli(
-        workdir, "render", "--image", "ref.png", "--shot", "a", fake=live_fake, interrupt_after=2.0
+        workdir,
+        "render",
+        "--image",
+        "ref.png",
+        "--shot",
+        "a",
+        fake=live_fake,
+        interrupt_on=live_fake.task_created,
     )
     assert r.code == 130
     line = next(x for x in r.err.splitlines() if x.startswith("interrupted:"))

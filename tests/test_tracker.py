@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -204,6 +205,23 @@ async def test_create_timeout_is_unknown_and_not_retried(
     assert (await rt.store.get_job(job.id)).state == JobState.UNKNOWN
     assert len(fake.create_attempts) == 1
     assert "did not confirm" in delivery.updates[-1].fail_msg
+
+
+async def test_stopping_while_create_is_in_flight_records_the_answer(
+    settings, fake, clock, make_runtime, image
+):
+    """A restart or Ctrl-C right after createTask was sent: kie.ai accepted (and charged) the
+    task, so its id is recorded before the tracker stops, never lost to a later 'unknown'."""
+    fake.delay_next("createTask", 0.3)  # kie.ai has the task; its answer is on the way
+    rt, _ = await make_runtime(settings)
+    job = await rt.tracker.submit(BOARD, image)
+    rt.tracker.start()
+    await asyncio.wait_for(fake.task_created.wait(), 10)
+    await rt.tracker.stop()
+    job = await rt.store.get_job(job.id)
+    assert job.state == JobState.RUNNING
+    assert job.task_id == fake.last_task.task_id
+    assert len(fake.create_attempts) == 1
 
 
 async def test_rate_limited_create_is_retried(settings, fake, clock, make_runtime, image):
