@@ -5,8 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import zoneinfo
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,13 +46,6 @@ OPEN = QuotaDefaults(
 )
 
 _ids = itertools.count(1)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "q.db")
-    yield s
-    await s.close()
 
 
 @pytest.fixture

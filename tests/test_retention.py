@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,6 @@ from bot.storyboard import Shot, Storyboard
 NOW = 1_700_000_000.0
 DAY = 86400
 BOARD = Storyboard(shots=(Shot(scene="a kitten", tenths=100),), length=10)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "x.db")
-    yield s
-    await s.close()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,13 +18,6 @@ BOARD = Storyboard(
     length=15,
     aspect="portrait",
 )
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(tmp_path / "bot.db")
-    yield s
-    await s.close()
 
 
 async def new_job(store: Store, **fields: Any) -> Job:
