@@ -88,6 +88,10 @@ class KieSettings(_Section):
     reads_per_second: int = Field(default=10, ge=1, le=10)
     # The largest result video the bot will download.
     max_video_bytes: int = Field(default=500_000_000, gt=0)
+    # How long `storyboard-bot render` keeps trying a kie.ai host it cannot connect to before
+    # giving up (the Discord bot keeps trying until the job's deadline: a network blip must
+    # not fail a paid job).
+    cli_unreachable_seconds: float = Field(default=60.0, gt=0)
 
     @field_validator("model")
     @classmethod
@@ -144,11 +148,25 @@ class RetentionSettings(_Section):
 Resolution = Literal["720p", "1080p", "4k"]
 
 
+class SoraSettings(_Section):
+    """Options of ``sora-2-pro-storyboard``."""
+
+    # Where kie.ai stores the result ("s3" or "oss"). kie.ai's schema lists it as required and
+    # does not apply its documented default ("s3") itself, so the bot always sends it.
+    upload_method: Literal["s3", "oss"] = "s3"
+
+
 class KlingSettings(_Section):
     """Options of ``kling-3.0-omni/image-to-video`` (they change its price)."""
 
     resolution: Resolution = "720p"
     audio: bool = False
+
+    @field_validator("resolution", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        # kie.ai's schema copies spell 4k both "4k" and "4K".
+        return value.lower() if isinstance(value, str) else value
 
 
 Credits = Annotated[int, Field(ge=0)]
@@ -166,8 +184,9 @@ class PriceSettings(_Section):
     # sora-2-pro-storyboard: credits per video, by length in seconds.
     sora: dict[str, Credits] = {"10": 150, "15": 270, "25": 270}
     # kling-3.0-omni: credits per second of video, by resolution, without and with audio.
-    kling_per_second: dict[str, Credits] = {"720p": 14, "1080p": 20, "4k": 40}
-    kling_audio_per_second: dict[str, Credits] = {"720p": 18, "1080p": 26, "4k": 52}
+    # (kie.ai's published rates, August 2026)
+    kling_per_second: dict[str, Credits] = {"720p": 14, "1080p": 18, "4k": 67}
+    kling_audio_per_second: dict[str, Credits] = {"720p": 18, "1080p": 23, "4k": 67}
 
     @field_validator("sora", "kling_per_second", "kling_audio_per_second")
     @classmethod
@@ -277,6 +296,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     http: HttpSettings = HttpSettings()
     tracker: TrackerSettings = TrackerSettings()
+    sora: SoraSettings = SoraSettings()
     kling: KlingSettings = KlingSettings()
     retention: RetentionSettings = RetentionSettings()
     prices: PriceSettings = PriceSettings()

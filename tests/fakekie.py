@@ -55,6 +55,21 @@ CHUNK_SIZE = 64 * 1024
 WATERMARKED = b"WATERMARKED"
 DEFAULT_RESULT = b"fake-mp4-bytes\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4
 PAUSED_MSG = "This interface is temporarily paused"
+#: live kie.ai's answer for a model it does not (or no longer) offer, with code 422 or 404
+UNSUPPORTED_MODEL_MSG = (
+    "The model name you specified is not supported. Please verify your input and try again."
+)
+#: live kie.ai's bare answer for a missing required field (seen for sora's upload_method)
+FIELD_REQUIRED_MSG = "This field is required"
+#: what live kie.ai answers for a request that fails validation: code 500, before any task
+VALIDATION_CODE = 500
+#: the CDN in front of both hosts answers requests without a named User-Agent with this page
+CDN_BLOCK_PAGE = (
+    "<!DOCTYPE html><html><head><title>Access denied | api.kie.ai used Cloudflare to restrict "
+    "access</title></head><body><h1>Error 1010</h1><p>error code: 1010</p>"
+    "<p>The owner of this website has banned your access based on your browser's signature."
+    "</p></body></html>"
+)
 NULL_MSG = "recordInfo is null"
 AUTH_MSG = "You do not have access permissions"
 CREDITS_MSG = "The current credits are insufficient. Please top up."
@@ -218,6 +233,12 @@ def _is_http_url(value: Any) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 
 
+def _named_agent(agent: str) -> bool:
+    """A User-Agent that names its client (``name/version``), not a library's default."""
+    first = agent.split(" ", 1)[0]
+    return "/" in first and not first.lower().startswith(("python/", "python-urllib/"))
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -305,6 +326,14 @@ class FakeKie:
         self.plan = TaskPlan()
         self.credits: float = 1000.0
         self.paused: set[str] = set()
+        # models kie.ai no longer offers (answered UNSUPPORTED_MODEL_MSG), and with which code
+        self.removed: set[str] = set()
+        self.unsupported_status = 422
+        # the CDN refuses requests whose User-Agent names no client (aiohttp's default, none)
+        self.require_user_agent = False
+        self.user_agents: list[str] = []  # the User-Agent of every API and upload call
+        self._html: dict[str, collections.deque[int]] = collections.defaultdict(collections.deque)
+        self._raw: dict[str, collections.deque[Any]] = collections.defaultdict(collections.deque)
         self._failures: dict[str, collections.deque[_Failure]] = collections.defaultdict(
             collections.deque
         )
@@ -390,6 +419,27 @@ class FakeKie:
         (``{"code": http_status, "msg": "Internal Server Error", "data": null}``); with
         ``http_status=0`` the connection is dropped without an answer."""
         self._after_create.extend([http_status] * times)
+
+    def html_next(self, endpoint: str, *, status: int = 403, times: int = 1) -> None:
+        """The next ``times`` calls of ``endpoint`` get the CDN's HTML page with ``status``
+        instead of kie.ai's JSON (a 403 "error code: 1010" page by default). A createTask so
+        answered creates no task: the CDN answered before kie.ai saw it."""
+        if endpoint not in API_ENDPOINTS:
+            raise ValueError(f"html_next: endpoint must be one of {sorted(API_ENDPOINTS)}")
+        self._html[endpoint].extend([status] * times)
+
+    def answer_next(self, endpoint: str, body: Any, times: int = 1) -> None:
+        """The next ``times`` calls of ``endpoint`` are answered ``body`` as JSON (HTTP 200),
+        whatever it is: an answer of a shape the docs do not describe."""
+        if endpoint not in API_ENDPOINTS:
+            raise ValueError(f"answer_next: endpoint must be one of {sorted(API_ENDPOINTS)}")
+        self._raw[endpoint].extend([body] * times)
+
+    def remove_model(self, model: str, *, status: int = 422) -> None:
+        """kie.ai no longer offers ``model`` (as Sora after its shutdown): createTask answers
+        ``UNSUPPORTED_MODEL_MSG`` with ``status`` (live kie.ai: 422, later 404)."""
+        self.removed.add(model)
+        self.unsupported_status = status
 
     def delay_next(self, endpoint: str, seconds: float, times: int = 1) -> None:
         self._check_endpoint(endpoint)
@@ -497,6 +547,16 @@ class FakeKie:
         self.calls[endpoint] += 1
         delays = self._delays.get(endpoint)
         delay = delays.popleft() if delays else 0.0
+        agent = request.headers.get("User-Agent", "")
+        self.user_agents.append(agent)
+        html = self._html.get(endpoint)
+        if html:
+            return self._page(html.popleft()), delay
+        raw = self._raw.get(endpoint)
+        if raw:
+            return web.json_response(raw.popleft()), delay
+        if self.require_user_agent and not _named_agent(agent):
+            return self._page(403), delay
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._json(401, AUTH_MSG, upload=upload), delay
         failures = self._failures.get(endpoint)
@@ -504,6 +564,10 @@ class FakeKie:
             f = failures.popleft()
             return self._json(f.code, f.msg, status=f.http_status, upload=upload), delay
         return None, delay
+
+    @staticmethod
+    def _page(status: int) -> web.Response:
+        return web.Response(status=status, text=CDN_BLOCK_PAGE, content_type="text/html")
 
     async def _answer(self, response: web.StreamResponse, delay: float) -> web.StreamResponse:
         if delay > 0:
@@ -532,7 +596,9 @@ class FakeKie:
         if early is not None:
             return await self._answer(early, delay)
         if body is None:
-            return await self._answer(self._json(422, "request body is not valid JSON"), delay)
+            return await self._answer(
+                self._json(VALIDATION_CODE, "request body is not valid JSON"), delay
+            )
         error = self._refuse(body)
         if error is not None:
             code, msg = error
@@ -565,30 +631,36 @@ class FakeKie:
         return self._json(200, "success", {"taskId": task_id})
 
     def _refuse(self, body: Any) -> tuple[int, str] | None:
+        """Why kie.ai would refuse ``body`` before creating a task: (code, msg), or None.
+
+        As live kie.ai: a field missing or invalid is code 500 with kie.ai's wording (it never
+        reaches billing), an unknown or removed model is 422 (or 404) with its own wording, a
+        paused model is 500 "temporarily paused", too few credits is 402.
+        """
         if not isinstance(body, dict):
-            return 422, "request body must be a JSON object"
+            return VALIDATION_CODE, "request body must be a JSON object"
         unknown = sorted(set(body) - {"model", "callBackUrl", "input"})
         if unknown:
-            return 422, f"unknown parameter(s): {', '.join(unknown)}"
+            return VALIDATION_CODE, f"{unknown[0]} is not a valid parameter"
         model = body.get("model")
         if model is None:
-            return 422, "model is required"
+            return VALIDATION_CODE, "model is required"
         if not isinstance(model, str):
-            return 422, f"model must be a string, not {_type_name(model)}"
-        if model not in SUPPORTED_MODELS:
-            return 422, f"model {model} is not supported"
+            return VALIDATION_CODE, f"model must be a string, not {_type_name(model)}"
+        if model not in SUPPORTED_MODELS or model in self.removed:
+            return self.unsupported_status, UNSUPPORTED_MODEL_MSG
         if model in self.paused:
             return 500, PAUSED_MSG
         if "callBackUrl" in body and not _is_http_url(body["callBackUrl"]):
-            return 422, "callBackUrl must be an http(s) URL"
+            return VALIDATION_CODE, "callBackUrl must be an http(s) URL"
         inp = body.get("input")
         if inp is None:
-            return 422, "input is required"
+            return VALIDATION_CODE, "input is required"
         if not isinstance(inp, dict):
-            return 422, f"input must be an object, not {_type_name(inp)}"
+            return VALIDATION_CODE, f"input must be an object, not {_type_name(inp)}"
         error = self._check_sora(inp) if model == SORA_MODEL else self._check_kling(inp)
         if error is not None:
-            return 422, error
+            return VALIDATION_CODE, error
         cost = self.cost(body)
         if self.credits < cost:
             return 402, CREDITS_MSG
@@ -607,10 +679,10 @@ class FakeKie:
     def _check_keys(self, inp: dict[str, Any], allowed: set[str], required: set[str]) -> str | None:
         unknown = sorted(set(inp) - allowed)
         if unknown:
-            return f"input has unknown parameter(s): {', '.join(unknown)}"
+            return f"input.{unknown[0]} is not a valid parameter"
         missing = sorted(required - set(inp))
         if missing:
-            return f"input.{missing[0]} is required"
+            return f"{missing[0]} is required"
         return None
 
     def _check_image_urls(self, value: Any, *, kling: bool) -> str | None:
@@ -631,31 +703,39 @@ class FakeKie:
         key = unquote(urlsplit(url).path[len("/files/") :])
         data = self.files.get(key)
         if data is None:
-            return "input.image_urls[0] could not be downloaded (404)"
+            return "input.image_urls[0] is invalid: it could not be downloaded (404)"
         limit = 50 if kling else 10
         if len(data) > limit * 1024 * 1024:
-            return f"input.image_urls[0] is larger than {limit}MB"
+            return f"input.image_urls[0] exceeds {limit}MB"
         try:
             with Image.open(io.BytesIO(data)) as img:
                 fmt, (w, h) = img.format, img.size
         except (UnidentifiedImageError, OSError):
-            return "input.image_urls[0] is not a valid image"
+            return "input.image_urls[0] is invalid: not an image"
         allowed = ("JPEG", "PNG") if kling else ("JPEG", "PNG", "WEBP")
         if fmt not in allowed:
             names = "jpg/jpeg/png" if kling else "jpeg/png/webp"
-            return f"input.image_urls[0] format {fmt} is not supported (only {names})"
+            return f"input.image_urls[0] must be {names}, not {fmt}"
         if kling:
             if w < 300 or h < 300:
                 return f"input.image_urls[0] is {w}x{h}; width and height must be at least 300px"
             if not 0.4 <= w / h <= 2.5:
-                return f"input.image_urls[0] aspect ratio {w / h:.2f} is outside 0.4-2.5"
+                return (
+                    f"input.image_urls[0] aspect ratio must be between 0.4 and 2.5, not {w / h:.2f}"
+                )
         return None
 
     def _check_sora(self, inp: dict[str, Any]) -> str | None:
-        keys = {"shots", "n_frames", "image_urls", "aspect_ratio"}
-        error = self._check_keys(inp, keys, keys)
+        keys = {"shots", "n_frames", "image_urls", "aspect_ratio", "upload_method"}
+        error = self._check_keys(inp, keys, keys - {"upload_method"})
         if error:
             return error
+        # The current schema lists upload_method as required, and kie.ai does not apply its
+        # documented default ("s3"): a body without it is refused with the bare wording.
+        if "upload_method" not in inp:
+            return FIELD_REQUIRED_MSG
+        if inp["upload_method"] not in ("s3", "oss"):
+            return "upload_method must be one of s3, oss"
         n_frames = inp["n_frames"]
         if not isinstance(n_frames, str):
             return f"input.n_frames must be a string, not {_type_name(n_frames)}"
@@ -673,7 +753,7 @@ class FakeKie:
             if set(shot) != {"Scene", "duration"}:
                 extra = sorted(set(shot) - {"Scene", "duration"})
                 if extra:
-                    return f"input.shots[{i}] has unknown parameter(s): {', '.join(extra)}"
+                    return f"input.shots[{i}].{extra[0]} is not a valid parameter"
                 missing = sorted({"Scene", "duration"} - set(shot))
                 return f"input.shots[{i}].{missing[0]} is required"
             scene, duration = shot["Scene"], shot["duration"]
@@ -716,7 +796,7 @@ class FakeKie:
         if not prompt.strip():
             return "input.prompt must not be blank"
         if len(prompt) > 3072:
-            return f"input.prompt is {len(prompt)} characters; at most 3072"
+            return f"input.prompt exceeds 3072 characters ({len(prompt)})"
         for flag in ("audio", "customize_multi_shots", "prefer_multi_shots"):
             if flag in inp and not isinstance(inp[flag], bool):
                 return f"input.{flag} must be a boolean, not {_type_name(inp[flag])}"
@@ -729,7 +809,7 @@ class FakeKie:
             return "input.resolution must be one of 720p, 1080p, 4k"
         custom = inp.get("customize_multi_shots") is True
         if custom and inp.get("prefer_multi_shots") is True:
-            return "input.prefer_multi_shots cannot be used with customize_multi_shots"
+            return "input.prefer_multi_shots must not be used with customize_multi_shots"
         if "aspect_ratio" in inp:
             ratio = inp["aspect_ratio"]
             if custom and ratio not in ("16:9", "9:16", "1:1"):
@@ -743,7 +823,7 @@ class FakeKie:
             if error:
                 return error
         elif "multi_prompt" in inp:
-            return "input.multi_prompt requires customize_multi_shots: true"
+            return "input.customize_multi_shots must be true when multi_prompt is given"
         return self._check_image_urls(inp["image_urls"], kling=True)
 
     @staticmethod
@@ -769,7 +849,7 @@ class FakeKie:
                 return f"input.multi_prompt[{i}].duration must be between 1 and 15, got {d}"
             total += d
         if total != duration:
-            return f"multi_prompt durations add up to {total}, but duration is {duration}"
+            return f"input.multi_prompt durations must add up to duration ({duration}), not {total}"
         return None
 
     # ------------------------------------------------------------------ recordInfo, credit

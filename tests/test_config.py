@@ -341,8 +341,9 @@ def test_prices_override_only_what_they_name(tmp_path: Path) -> None:
     )
     prices = load_settings(path, environ={}).prices
     assert prices.sora_credits() == {10: 100, 15: 270, 25: 270}
-    assert prices.kling_per_second == {"720p": 14, "1080p": 25, "4k": 40}
-    assert prices.kling_audio_per_second == {"720p": 18, "1080p": 26, "4k": 52}
+    # The defaults are kie.ai's published rates (August 2026).
+    assert prices.kling_per_second == {"720p": 14, "1080p": 25, "4k": 67}
+    assert prices.kling_audio_per_second == {"720p": 18, "1080p": 23, "4k": 67}
 
 
 # --------------------------------------------------------------------------- the example file

@@ -44,6 +44,7 @@ SEED_BODY: dict[str, Any] = {
         "n_frames": "15",
         "image_urls": [SEED_IMAGE],
         "aspect_ratio": "landscape",
+        "upload_method": "s3",
     },
 }
 
@@ -144,8 +145,8 @@ WRONG_SORA = {
         "input": {k: v for k, v in SEED_BODY["input"].items() if k != "aspect_ratio"},
     },
     "unknown top-level key": {**SEED_BODY, "extra": 1},
-    "unknown model": {**SEED_BODY, "model": "sora-3"},
     "callBackUrl not http": {**SEED_BODY, "callBackUrl": "ftp://x/y"},
+    "upload_method not allowed": seed(upload_method="ftp"),
 }
 
 
@@ -153,11 +154,55 @@ WRONG_SORA = {
 async def test_wrong_sora_bodies_are_refused(
     kie: FakeKie, http: aiohttp.ClientSession, case: str
 ) -> None:
+    # Live kie.ai answers a request that fails validation with code 500 and its own wording.
     answer = await create(http, kie, WRONG_SORA[case])
-    assert answer["code"] == 422, answer
+    assert answer["code"] == 500, answer
     assert answer["msg"] and answer["data"] is None
     assert kie.created == [] and kie.tasks == {}
     assert kie.create_attempts == [WRONG_SORA[case]]
+
+
+async def test_the_seed_without_upload_method_gets_the_bare_live_answer(
+    kie: FakeKie, http: aiohttp.ClientSession
+) -> None:
+    body = copy.deepcopy(SEED_BODY)
+    del body["input"]["upload_method"]
+    answer = await create(http, kie, body)
+    assert answer == {"code": 500, "msg": "This field is required", "data": None}
+    assert kie.created == []
+
+
+@pytest.mark.parametrize("status", [422, 404])
+async def test_unknown_and_removed_models_get_the_live_wording(
+    kie: FakeKie, http: aiohttp.ClientSession, status: int
+) -> None:
+    wording = (
+        "The model name you specified is not supported. Please verify your input and try again."
+    )
+    kie.unsupported_status = status
+    assert await create(http, kie, {**SEED_BODY, "model": "sora-3"}) == {
+        "code": status,
+        "msg": wording,
+        "data": None,
+    }
+    kie.remove_model("sora-2-pro-storyboard", status=status)
+    assert (await create(http, kie, SEED_BODY))["msg"] == wording
+    assert kie.created == [] and kie.tasks == {}
+
+
+async def test_the_cdn_answers_an_html_page_on_demand_and_without_a_named_agent(
+    kie: FakeKie, http: aiohttp.ClientSession
+) -> None:
+    kie.html_next("createTask", status=403)
+    async with http.post(f"{kie.url}/api/v1/jobs/createTask", json=SEED_BODY, headers=AUTH) as r:
+        assert r.status == 403 and r.content_type == "text/html"
+        assert "error code: 1010" in await r.text()
+    kie.require_user_agent = True
+    for agent, status in [("Python/3.11 aiohttp/3.14", 403), ("storyboard-bot/1.0 (+x)", 200)]:
+        url = f"{kie.url}/api/v1/chat/credit"
+        async with http.get(url, headers={**AUTH, "User-Agent": agent}) as r:
+            assert r.status == status, agent
+    assert kie.created == [] and kie.tasks == {}
 
 
 async def test_wrong_key_is_refused(kie: FakeKie, http: aiohttp.ClientSession) -> None:
@@ -442,7 +487,7 @@ async def test_kling_refusals(kie: FakeKie, http: aiohttp.ClientSession) -> None
     bodies["ratio without multi shots"]["input"].pop("multi_prompt")
     for name, body in bodies.items():
         answer = await create(http, kie, body)
-        assert answer["code"] == 422, (name, answer)
+        assert answer["code"] == 500, (name, answer)
     assert kie.tasks == {}
     assert "WEBP" in (await create(http, kie, bodies["webp"]))["msg"]
 

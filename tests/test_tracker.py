@@ -49,6 +49,7 @@ async def test_polling_job_submits_the_seed_body_and_delivers_the_video(
                 "n_frames": "15",
                 "image_urls": [fake.uploads[0]["downloadUrl"]],
                 "aspect_ratio": "landscape",
+                "upload_method": "s3",
             },
         }
     ]

@@ -4,24 +4,33 @@ Retry policy (see the README):
 - createTask: retried only when the answer proves nothing was created: a 429 (kie.ai drops it,
   it does not queue it), a 455 (maintenance; long backoff, few tries) or a connection that never
   opened. A timeout, a dropped connection or a 5xx after sending raises CreateOutcomeUnknown:
-  the task may exist, so it is never sent again.
+  the task may exist, so it is never sent again. :func:`create_answer` is the one place that
+  decides what an answer proves.
 - Reads (recordInfo, credits, download-url) and uploads: retried with backoff and jitter on
   network errors, timeouts, 429 and 5xx.
+
+Both kie.ai hosts sit behind a CDN that can answer a web page instead of JSON (a 403 for
+clients without a named User-Agent, a 5xx when the origin is down): every request names this
+client in ``User-Agent``, and a web page is read by its HTTP status alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 import json
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiolimiter import AsyncLimiter
+from pydantic import ValidationError
 
 from bot.config import KieSettings
 from bot.kie.errors import CreateOutcomeUnknown, KieError, KieUnreachable
@@ -32,6 +41,50 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 _RETRY_READ_CODES = frozenset({429, 455, 500, 502, 503, 504})
 _NO_LIMIT: contextlib.nullcontext[None] = contextlib.nullcontext()
+PROJECT_URL = "https://github.com/storyboard-bot/storyboard-bot"
+
+
+def user_agent() -> str:
+    """``storyboard-bot/<version> (+<project URL>)``: the CDN in front of kie.ai refuses
+    requests that do not name their client."""
+    try:
+        version = importlib.metadata.version("storyboard-bot")
+    except importlib.metadata.PackageNotFoundError:
+        version = "0"
+    return f"storyboard-bot/{version} (+{PROJECT_URL})"
+
+
+def _html_msg(status: int) -> str:
+    return f"HTTP {status} with a web page instead of kie.ai's JSON"
+
+
+def create_answer(status: int, env: Envelope | None) -> str:
+    """What a createTask answer proves: the task id, or the exception that says why not.
+
+    Raises KieError when the answer proves no task was created (its ``task_not_created`` is
+    then true), CreateOutcomeUnknown when a task may exist. ``env`` is None when the body was
+    not kie.ai's JSON (a CDN page): a 4xx page proves the request never reached kie.ai, a 5xx
+    or a 200 page proves nothing.
+    """
+    if env is None:
+        if 400 <= status < 500:
+            raise KieError(status, _html_msg(status), endpoint="createTask", html=True)
+        raise CreateOutcomeUnknown(f"HTTP {status} without a readable answer")
+    if env.code == 200 and status < 400:
+        task_id = env.data.get("taskId") if isinstance(env.data, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise CreateOutcomeUnknown("the answer had no taskId")
+        return task_id
+    err = KieError(env.code, env.msg, endpoint="createTask")
+    if err.task_not_created:
+        raise err
+    # A 5xx (other than a paused model or a validation message) says nothing certain.
+    raise CreateOutcomeUnknown(f"kie.ai answered {env.code} {env.msg}".strip())
+
+
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.netloc or url
 
 
 class RateLimits:
@@ -89,6 +142,9 @@ class KieClient:
         self._key = settings.api_key.get_secret_value()
         self._base = str(settings.base_url).rstrip("/")
         self._upload_base = str(settings.upload_url).rstrip("/")
+        self.api_host = _host(self._base)
+        self.upload_host = _host(self._upload_base)
+        self._user_agent = user_agent()
         self._session = session
         self._own_session = session is None
         self._sleep = sleep
@@ -100,7 +156,8 @@ class KieClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._settings.request_timeout)
+                timeout=aiohttp.ClientTimeout(total=self._settings.request_timeout),
+                headers={"User-Agent": self._user_agent},
             )
             self._own_session = True
         return self._session
@@ -117,7 +174,36 @@ class KieClient:
 
     @property
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._key}"}
+        return {"Authorization": f"Bearer {self._key}", "User-Agent": self._user_agent}
+
+    def _where(self, url: str) -> tuple[str, str]:
+        """The host of ``url`` and the setting that names it, for messages and logs."""
+        if url.startswith(self._upload_base):
+            return self.upload_host, "KIE_UPLOAD_URL"
+        return self.api_host, "KIE_BASE_URL"
+
+    def _retrying(self, endpoint: str, url: str, what: str, attempt: int, delay: float) -> None:
+        host, _ = self._where(url)
+        until = time.strftime("%H:%M:%S", time.localtime(time.time() + delay))
+        log.info(
+            "kie.ai %s at %s: %s; attempt %d of %d, retrying at %s",
+            endpoint,
+            host,
+            what,
+            attempt + 1,
+            self._settings.max_retries + 1,
+            until,
+        )
+
+    def _unreachable(self, endpoint: str, url: str, what: str, attempts: int) -> KieUnreachable:
+        host, setting = self._where(url)
+        return KieUnreachable(
+            f"kie.ai {endpoint}: cannot reach {host} ({setting}): {what} after {attempts} "
+            f"tr{'y' if attempts == 1 else 'ies'}",
+            host=host,
+            setting=setting,
+            endpoint=endpoint,
+        )
 
     # -- backoff -------------------------------------------------------------------------
     def _backoff(self, attempt: int, base: float | None = None) -> float:
@@ -156,22 +242,19 @@ class KieClient:
             try:
                 status, env = await self._send(method, url, limiter, **kwargs)
             except (aiohttp.ClientError, TimeoutError) as exc:
+                what = type(exc).__name__
                 if attempt >= self._settings.max_retries:
-                    raise KieUnreachable(
-                        f"kie.ai {endpoint}: {type(exc).__name__} after {attempt + 1} tries"
-                    ) from None
-                log.info("kie.ai %s: %s, retrying", endpoint, type(exc).__name__)
+                    raise self._unreachable(endpoint, url, what, attempt + 1) from None
             else:
-                code = env.code if env is not None else status
-                msg = env.msg if env is not None else f"HTTP {status}"
                 if env is not None and env.code == 200 and status < 400:
                     return env
-                if env is None and status == 200:
-                    code, msg = 500, "the answer was not JSON"
-                if code not in _RETRY_READ_CODES or attempt >= self._settings.max_retries:
-                    raise KieError(code, msg, endpoint=endpoint)
-                log.info("kie.ai %s: %s %s, retrying", endpoint, code, msg)
-            await self._sleep(self._backoff(attempt))
+                err = _read_error(endpoint, status, env)
+                if err.code not in _RETRY_READ_CODES or attempt >= self._settings.max_retries:
+                    raise err
+                what = f"{err.code} {err.msg}"
+            delay = self._backoff(attempt)
+            self._retrying(endpoint, url, what, attempt, delay)
+            await self._sleep(delay)
             attempt += 1
 
     # -- endpoints -----------------------------------------------------------------------
@@ -189,11 +272,12 @@ class KieClient:
                 status, env = await self._send("POST", url, limiter, json=body)
             except aiohttp.ClientConnectorError as exc:
                 # The connection never opened: nothing was sent, a retry cannot double-submit.
+                what = f"cannot connect ({exc.os_error})"
                 if attempt >= self._settings.max_retries:
-                    raise KieUnreachable(
-                        f"kie.ai createTask: cannot connect ({exc.os_error})"
-                    ) from None
-                await self._sleep(self._backoff(attempt))
+                    raise self._unreachable("createTask", url, what, attempt + 1) from None
+                delay = self._backoff(attempt)
+                self._retrying("createTask", url, what, attempt, delay)
+                await self._sleep(delay)
                 attempt += 1
                 continue
             except TimeoutError:
@@ -202,28 +286,24 @@ class KieClient:
                 raise CreateOutcomeUnknown(
                     f"the connection failed ({type(exc).__name__})"
                 ) from None
-
-            if env is None:
-                raise CreateOutcomeUnknown(f"HTTP {status} without a readable answer")
-            if env.code == 200 and status < 400:
-                task_id = env.data.get("taskId") if isinstance(env.data, dict) else None
-                if not isinstance(task_id, str) or not task_id:
-                    raise CreateOutcomeUnknown("the answer had no taskId")
-                return task_id
-            err = KieError(env.code, env.msg, endpoint="createTask")
-            if env.code == 429 and attempt < self._settings.max_retries:
-                await self._sleep(self._backoff(attempt))
-                attempt += 1
-                continue
-            if env.code == 455 and maintenance < self._settings.maintenance_retries:
-                log.warning("kie.ai is under maintenance (455); waiting before trying again")
-                await self._sleep(self._backoff(maintenance, self._settings.maintenance_backoff))
-                maintenance += 1
-                continue
-            if err.task_not_created:
-                raise err
-            # A 5xx (other than a paused model) says nothing certain about the task.
-            raise CreateOutcomeUnknown(f"kie.ai answered {env.code} {env.msg}".strip())
+            try:
+                return create_answer(status, env)
+            except KieError as err:
+                # kie.ai drops a rate-limited request (it does not queue it): safe to resend.
+                if err.code == 429 and attempt < self._settings.max_retries:
+                    delay = self._backoff(attempt)
+                    self._retrying("createTask", url, f"429 {err.msg}", attempt, delay)
+                    await self._sleep(delay)
+                    attempt += 1
+                    continue
+                if err.code == 455 and maintenance < self._settings.maintenance_retries:
+                    log.warning("kie.ai is under maintenance (455); waiting before trying again")
+                    await self._sleep(
+                        self._backoff(maintenance, self._settings.maintenance_backoff)
+                    )
+                    maintenance += 1
+                    continue
+                raise
 
     async def record_info(self, task_id: str) -> TaskRecord | None:
         """The task's record, or None while kie.ai answers "recordInfo is null"."""
@@ -238,7 +318,17 @@ class KieClient:
             raise
         if env.data is None:
             return None
-        return TaskRecord.model_validate(env.data)
+        try:
+            return TaskRecord.model_validate(env.data)
+        except ValidationError as exc:
+            # An answer of an unexpected shape is kie.ai's transient fault, not ours.
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "data"
+            raise KieError(
+                500,
+                f"unexpected recordInfo answer ({where}: {first['msg']})",
+                endpoint="recordInfo",
+            ) from None
 
     async def upload(self, data: bytes, file_name: str, upload_path: str) -> str:
         """Stream-upload a file to kie.ai's file host; return its ``downloadUrl``."""
@@ -258,18 +348,40 @@ class KieClient:
             except KieError as exc:
                 if exc.code not in _RETRY_READ_CODES or attempt >= self._settings.max_retries:
                     raise
+                what = f"{exc.code} {exc.msg}"
             except (aiohttp.ClientError, TimeoutError) as exc:
+                what = type(exc).__name__
                 if attempt >= self._settings.max_retries:
-                    raise KieUnreachable(f"kie.ai upload: {type(exc).__name__}") from None
-            await self._sleep(self._backoff(attempt))
+                    raise self._unreachable("upload", url, what, attempt + 1) from None
+            delay = self._backoff(attempt)
+            self._retrying("upload", url, what, attempt, delay)
+            await self._sleep(delay)
             attempt += 1
 
     async def _upload_once(self, url: str, form: aiohttp.FormData) -> str:
         status, env = await self._send("POST", url, self.limits.read, data=form)
         if env is None or env.code != 200 or status >= 400:
-            code = env.code if env is not None else status
-            raise KieError(code, env.msg if env else f"HTTP {status}", endpoint="upload")
-        return UploadedFile.model_validate(env.data).download_url
+            raise _read_error("upload", status, env)
+        try:
+            return UploadedFile.model_validate(env.data).download_url
+        except ValidationError:
+            raise KieError(500, "the answer had no downloadUrl", endpoint="upload") from None
+
+    async def probe_upload(self) -> str:
+        """Reach the upload host without storing anything (an upload with no file): what it
+        answered, for ``doctor``. Raises KieUnreachable when it cannot be reached."""
+        url = f"{self._upload_base}/api/file-stream-upload"
+        fd = aiohttp.FormData()
+        fd.add_field("uploadPath", "storyboard-bot")
+        try:
+            status, env = await self._send("POST", url, _NO_LIMIT, data=fd)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise self._unreachable("upload", url, type(exc).__name__, 1) from None
+        if env is None:
+            raise KieError(status, _html_msg(status), endpoint="upload", html=True)
+        if env.code in (401, 403):
+            raise KieError(env.code, env.msg, endpoint="upload")
+        return f"{env.code} {env.msg}".strip()
 
     async def credits(self) -> float:
         env = await self._read(
@@ -299,3 +411,13 @@ class KieClient:
         from bot.download import download_file
 
         return await download_file(self.session, url, dest, max_bytes=max_bytes)
+
+
+def _read_error(endpoint: str, status: int, env: Envelope | None) -> KieError:
+    """The KieError for a failed read or upload answer (HTTP status or envelope code)."""
+    if env is None:
+        if status < 400:
+            return KieError(500, "the answer was not JSON", endpoint=endpoint)
+        return KieError(status, _html_msg(status), endpoint=endpoint, html=True)
+    code = env.code if env.code != 200 else status
+    return KieError(code, env.msg or f"HTTP {status}", endpoint=endpoint)

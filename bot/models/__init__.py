@@ -9,13 +9,16 @@ from bot.models.base import VideoModel
 from bot.models.kling import KlingOmni
 from bot.models.sora import SoraStoryboard
 
-# How long a model that answered "paused"/"disabled" is skipped before being tried again.
+# How long a model that answered "paused", "disabled" or "not supported" is skipped before
+# being tried again.
 UNAVAILABLE_FOR = 600.0
 
 
 def _factories() -> dict[str, Callable[[Settings], VideoModel]]:
     return {
-        SoraStoryboard.name: lambda s: SoraStoryboard(credits=s.prices.sora_credits()),
+        SoraStoryboard.name: lambda s: SoraStoryboard(
+            credits=s.prices.sora_credits(), upload_method=s.sora.upload_method
+        ),
         KlingOmni.name: lambda s: KlingOmni(
             resolution=s.kling.resolution,
             audio=s.kling.audio,

@@ -19,8 +19,9 @@ MIN_SECONDS = 3
 MAX_PROMPT = 3072
 SUMMARY_CHARS = 1000
 ASPECTS = {"landscape": "16:9", "portrait": "9:16"}
-DEFAULT_PER_SECOND = {"720p": 14, "1080p": 20, "4k": 40}
-DEFAULT_AUDIO_PER_SECOND = {"720p": 18, "1080p": 26, "4k": 52}
+# kie.ai's published rates, credits per second (August 2026); [prices] overrides them.
+DEFAULT_PER_SECOND = {"720p": 14, "1080p": 18, "4k": 67}
+DEFAULT_AUDIO_PER_SECOND = {"720p": 18, "1080p": 23, "4k": 67}
 
 
 def total_seconds(tenths: list[int]) -> int:

@@ -1,7 +1,11 @@
 """``sora-2-pro-storyboard``: the seed model. Its wire format is exactly the API page's.
 
 ``{"model", "callBackUrl"?, "input": {"shots": [{"Scene": str, "duration": number}],
-"n_frames": "10"|"15"|"25", "image_urls": [url], "aspect_ratio": "portrait"|"landscape"}}``
+"n_frames": "10"|"15"|"25", "image_urls": [url], "aspect_ratio": "portrait"|"landscape",
+"upload_method": "s3"|"oss"}}``
+
+``upload_method`` is the one addition to the seed's body: kie.ai's current schema lists it as
+required ("defaults to s3"), and live kie.ai does not apply documented defaults itself.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ class SoraStoryboard(VideoModel):
     limits = Limits(max_shots=10, min_shot_tenths=1, max_shot_tenths=150, lengths=(10, 15, 25))
     image_spec = ImageSpec(formats=frozenset({"JPEG", "PNG", "WEBP"}), max_bytes=10_000_000)
 
-    def __init__(self, credits: dict[int, int] | None = None) -> None:
+    def __init__(self, credits: dict[int, int] | None = None, upload_method: str = "s3") -> None:
         self._credits = dict(DEFAULT_CREDITS if credits is None else credits)
+        self.upload_method = upload_method
 
     def build_input(self, board: Storyboard, image_url: str) -> dict[str, Any]:
         return {
@@ -39,6 +44,7 @@ class SoraStoryboard(VideoModel):
             "n_frames": str(board.length),
             "image_urls": [image_url],
             "aspect_ratio": board.aspect,
+            "upload_method": self.upload_method,
         }
 
     def price(self, board: Storyboard) -> int:

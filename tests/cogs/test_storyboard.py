@@ -88,6 +88,7 @@ async def test_slash_generate_and_the_video_is_posted(simcord_env, memkie):
                 "n_frames": "15",
                 "image_urls": [memkie.uploads[0]["downloadUrl"]],
                 "aspect_ratio": "landscape",
+                "upload_method": "s3",
             },
         }
     ]

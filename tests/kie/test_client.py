@@ -6,6 +6,7 @@ import asyncio
 import copy
 import json
 import math
+import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ BODY: dict[str, Any] = {
         "n_frames": "15",
         "image_urls": [SEED_IMAGE],
         "aspect_ratio": "landscape",
+        "upload_method": "s3",
     },
 }
 
@@ -232,12 +234,12 @@ def _failing(code: int, msg: str) -> Callable[[Settings, FakeKie], tuple[Setting
     [
         (_wrong_key, 401),
         (_no_credits, 402),
-        (_bad_duration, 422),
+        (_bad_duration, 500),
         (_failing(433, "Sub-key usage limit reached"), 433),
         (_failing(505, "This feature is disabled"), 505),
         (_failing(501, "Generation failed"), 501),
     ],
-    ids=["401", "402", "422", "433", "505", "501"],
+    ids=["401", "402", "500-validation", "433", "505", "501"],
 )
 async def test_refusals_raise_at_once_and_prove_no_task_exists(tmp_path, fake, setup, code):
     settings, sent = setup(make_settings(tmp_path, fake.url), fake)
@@ -256,14 +258,18 @@ async def test_refusals_raise_at_once_and_prove_no_task_exists(tmp_path, fake, s
     assert "another-key" not in str(err.value)
 
 
-async def test_422_carries_kies_message_in_its_meaning(kie, fake):
+async def test_a_validation_500_proves_no_task_and_names_the_field(kie, fake):
     b = body()
     b["input"]["shots"][0]["duration"] = 20
     with pytest.raises(KieError) as err:
         await kie.create_task(b)
-    assert err.value.code == 422
+    # Live kie.ai: validation errors are code 500, before any task exists.
+    assert err.value.code == 500
+    assert err.value.validation and err.value.task_not_created
     assert "input.shots[0].duration must be between 0.1 and 15" in err.value.meaning
+    assert err.value.field == "input.shots[0].duration"
     assert not err.value.model_unavailable
+    assert fake.created == [] and len(fake.create_attempts) == 1
 
 
 async def test_a_paused_model_is_a_clear_refusal_not_an_unknown_outcome(kie, fake):
@@ -339,6 +345,115 @@ async def test_connection_refused_is_retried_then_unreachable(tmp_path, fake):
     assert fake.create_attempts == []
     assert_no_key(err.value)
     assert_no_key(read_err.value)
+
+
+async def test_an_unreachable_upload_host_names_itself_and_its_setting(tmp_path, fake, caplog):
+    closed = f"127.0.0.1:{free_port()}"
+    settings = make_settings(
+        tmp_path, fake.url, kie={"upload_url": f"http://{closed}", "max_retries": 2}
+    )
+    caplog.set_level("INFO", logger="bot.kie.client")
+    async with client(settings, sleep=Sleeps()) as kie:
+        with pytest.raises(KieUnreachable) as err:
+            await kie.upload(b"x", "a.png", "storyboard-bot")
+    assert (err.value.host, err.value.setting) == (closed, "KIE_UPLOAD_URL")
+    assert closed in str(err.value) and "KIE_UPLOAD_URL" in str(err.value)
+    # Every "retrying" line says which host, which attempt, and until when.
+    lines = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert len(lines) == 2
+    assert all(closed in line for line in lines)
+    assert "attempt 1 of 3" in lines[0] and "attempt 2 of 3" in lines[1]
+    assert all(re.search(r"retrying at \d\d:\d\d:\d\d", line) for line in lines)
+    assert fake.uploads == []
+
+
+# -- live kie.ai's answers ---------------------------------------------------------------------
+
+
+async def test_every_request_names_the_client_in_user_agent(kie, fake, clock, tmp_path):
+    fake.require_user_agent = True  # the CDN refuses requests that do not name their client
+    url = await kie.upload(png_bytes(), "ref.png", "storyboard-bot")
+    task_id = await kie.create_task(body(image_urls=[url]))
+    clock.advance(2)
+    record = await kie.record_info(task_id)
+    assert record is not None and record.video_url
+    await kie.credits()
+    link = await kie.download_url(record.video_url)
+    await kie.fetch(link, tmp_path / "v.mp4", max_bytes=10_000_000)
+    assert len(fake.user_agents) == 5
+    assert all(re.fullmatch(r"storyboard-bot/\S+ \(\+https://\S+\)", a) for a in fake.user_agents)
+
+
+@pytest.mark.parametrize("status", [403, 404])
+async def test_a_cdn_page_with_a_4xx_on_create_is_a_refusal_not_unknown(tmp_path, fake, status):
+    fake.html_next("createTask", status=status)
+    sleeps = Sleeps()
+    async with client(make_settings(tmp_path, fake.url), sleep=sleeps) as kie:
+        with pytest.raises(KieError) as err:
+            await kie.create_task(body())
+    assert err.value.code == status and err.value.html
+    assert err.value.task_not_created
+    assert "web page" in err.value.meaning
+    assert "<html" not in str(err.value).lower()
+    assert fake.created == [] and sleeps == []
+
+
+async def test_a_cdn_429_page_on_create_is_retried(tmp_path, fake):
+    fake.html_next("createTask", status=429)
+    sleeps = Sleeps()
+    async with client(make_settings(tmp_path, fake.url), sleep=sleeps) as kie:
+        task_id = await kie.create_task(body())
+    assert task_id == fake.last_task.task_id and len(sleeps) == 1
+    assert len(fake.created) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+async def test_a_cdn_page_with_a_5xx_on_create_stays_unknown(tmp_path, fake, status):
+    fake.html_next("createTask", status=status)
+    async with client(make_settings(tmp_path, fake.url), sleep=Sleeps()) as kie:
+        with pytest.raises(CreateOutcomeUnknown):
+            await kie.create_task(body())
+    assert len(fake.create_attempts) == 1
+
+
+@pytest.mark.parametrize("status", [422, 404])
+async def test_a_removed_model_is_model_unavailable(kie, fake, status):
+    fake.remove_model(SORA_MODEL, status=status)
+    with pytest.raises(KieError) as err:
+        await kie.create_task(body())
+    assert err.value.code == status
+    assert err.value.model_unavailable and err.value.task_not_created
+    assert fake.created == []
+
+
+async def test_a_missing_upload_method_is_refused_at_once_with_no_task(kie, fake):
+    b = body()
+    del b["input"]["upload_method"]
+    with pytest.raises(KieError) as err:
+        await kie.create_task(b)
+    assert (err.value.code, err.value.msg) == (500, "This field is required")
+    assert err.value.validation and err.value.task_not_created
+    assert fake.created == []
+
+
+async def test_a_record_of_an_unexpected_shape_is_a_kie_error(kie, fake):
+    fake.answer_next("recordInfo", {"code": 200, "msg": "success", "data": {"state": 7}})
+    with pytest.raises(KieError) as err:
+        await kie.record_info("task_x")
+    assert err.value.code == 500 and "unexpected recordInfo answer" in err.value.msg
+
+
+async def test_probe_upload_reaches_the_host_and_stores_nothing(kie, fake, tmp_path):
+    answered = await kie.probe_upload()
+    assert answered.startswith("400")
+    assert fake.uploads == [] and fake.files == {}
+    closed = make_settings(
+        tmp_path, fake.url, kie={"upload_url": f"http://127.0.0.1:{free_port()}"}
+    )
+    async with client(closed) as other:
+        with pytest.raises(KieUnreachable) as err:
+            await other.probe_upload()
+    assert err.value.setting == "KIE_UPLOAD_URL"
 
 
 # -- recordInfo ------------------------------------------------------------------------------

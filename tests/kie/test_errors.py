@@ -40,7 +40,10 @@ def test_meanings_are_distinct_per_code():
 
 def test_kies_own_message_is_kept_where_it_is_the_useful_part():
     assert KieError(422, "model xyz is not supported").meaning.endswith(
-        ": model xyz is not supported"
+        "model xyz is not supported)"
+    )
+    assert KieError(500, "aspect_ratio is required").meaning == (
+        "kie.ai refused the request as invalid: aspect_ratio is required (field: aspect_ratio)"
     )
     assert KieError(501, "We currently do not support photorealistic people.").meaning.endswith(
         ": We currently do not support photorealistic people."
@@ -121,3 +124,66 @@ def test_create_outcome_unknown_keeps_the_reason():
     err = CreateOutcomeUnknown("no answer before the timeout")
     assert err.reason == "no answer before the timeout"
     assert "outcome unknown" in str(err) and "timeout" in str(err)
+
+
+# --------------------------------------------------------------------------- live kie.ai
+
+LIVE_UNSUPPORTED = (
+    "The model name you specified is not supported. Please verify your input and try again."
+)
+
+
+@pytest.mark.parametrize("code", [422, 404])
+def test_live_unknown_model_wording_is_model_unavailable(code):
+    err = KieError(code, LIVE_UNSUPPORTED, endpoint="createTask")
+    assert err.unknown_model and err.model_unavailable and err.task_not_created
+    assert err.reason == "model_unavailable"
+    assert not err.validation
+
+
+@pytest.mark.parametrize(
+    ("msg", "field"),
+    [
+        ("This field is required", None),
+        ("aspect_ratio is required", "aspect_ratio"),
+        ("text is required", "text"),
+        ("input.shots[0].duration must be between 0.1 and 15, got 20", "input.shots[0].duration"),
+        ("upload_method must be one of s3, oss", "upload_method"),
+        ("input.n_frames is invalid", "input.n_frames"),
+        ("input.prompt exceeds 3072 characters", "input.prompt"),
+        ("input.foo is not a valid parameter", "input.foo"),
+    ],
+)
+def test_a_500_in_validation_wording_proves_no_task(msg, field):
+    err = KieError(500, msg, endpoint="createTask")
+    assert err.validation and err.task_not_created
+    assert not err.model_unavailable and not err.paused
+    assert err.field == field
+    assert err.reason == "invalid_request"
+    assert msg in err.meaning
+
+
+@pytest.mark.parametrize(
+    "msg", ["Internal Server Error", "Server exception", "", "upstream timeout", "busy"]
+)
+def test_a_500_with_any_other_text_proves_nothing(msg):
+    err = KieError(500, msg)
+    assert not err.validation and not err.task_not_created and not err.model_unavailable
+    assert err.reason == "kie_error"
+
+
+@pytest.mark.parametrize(("status", "proves"), [(403, True), (404, True), (429, True)])
+def test_a_cdn_page_with_a_4xx_proves_nothing_was_created(status, proves):
+    err = KieError(status, f"HTTP {status} page", endpoint="createTask", html=True)
+    assert err.task_not_created is proves
+    assert not err.validation and not err.model_unavailable
+    assert "web page" in err.meaning
+
+
+def test_plain_reasons_for_members():
+    assert KieError(402, "Credits insufficient").reason == "out_of_credits"
+    assert KieError(401, "You do not have access permissions").reason == "kie_auth"
+    assert KieError(500, PAUSED).reason == "model_unavailable"
+    assert KieError(505, "Feature disabled").reason == "model_unavailable"
+    assert KieError(403, "x", html=True).reason == "kie_blocked"
+    assert KieError(422, "input.image_urls[0] is not a valid image").reason == "invalid_request"

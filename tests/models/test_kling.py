@@ -262,10 +262,11 @@ def kling_from(tmp_path: Path, toml: str, **environ: str) -> KlingOmni:
     ("toml", "resolution", "audio", "price_15s"),
     [
         ("", "720p", False, 14 * 15),
-        ('[kling]\nresolution = "1080p"\n', "1080p", False, 20 * 15),
+        ('[kling]\nresolution = "1080p"\n', "1080p", False, 18 * 15),
         ("[kling]\naudio = true\n", "720p", True, 18 * 15),
-        ('[kling]\nresolution = "1080p"\naudio = true\n', "1080p", True, 26 * 15),
-        ('[kling]\nresolution = "4k"\naudio = true\n', "4k", True, 52 * 15),
+        ('[kling]\nresolution = "1080p"\naudio = true\n', "1080p", True, 23 * 15),
+        ('[kling]\nresolution = "4k"\n', "4k", False, 67 * 15),
+        ('[kling]\nresolution = "4K"\naudio = true\n', "4k", True, 67 * 15),
         (
             '[kling]\nresolution = "1080p"\naudio = true\n'
             '[prices]\nkling_audio_per_second = {"1080p" = 30}\n',
@@ -288,8 +289,8 @@ def test_resolution_audio_and_price_from_config(
 
 def test_price_follows_the_whole_seconds(tmp_path: Path) -> None:
     model = kling_from(tmp_path, '[kling]\nresolution = "1080p"\n')
-    assert model.price(make([33, 33, 34], length=10)) == 20 * 10
-    assert model.price(make([4, 4, 4], length=10)) == 20 * 3  # raised to 3 s, charged 3 s
+    assert model.price(make([33, 33, 34], length=10)) == 18 * 10
+    assert model.price(make([4, 4, 4], length=10)) == 18 * 3  # raised to 3 s, charged 3 s
 
 
 # --------------------------------------------------------------------------- the registry

@@ -63,21 +63,51 @@ def wire(body: dict) -> dict:
     return json.loads(json.dumps(body, ensure_ascii=False))
 
 
+def seed_with_upload_method(method: str = "s3") -> dict:
+    """The seed's body plus the one field kie.ai's current schema requires."""
+    expected = json.loads(SEED_BODY)
+    expected["input"]["upload_method"] = method
+    return expected
+
+
 def test_seed_example_round_trip() -> None:
     model = SoraStoryboard()
     board = seed_board()
     model.validate(board)
     body = model.request_body(board, IMAGE, CALLBACK)
-    assert wire(body) == json.loads(SEED_BODY)
+    assert wire(body) == seed_with_upload_method()
     # Also the same with ASCII escapes (aiohttp's json= default).
-    assert json.loads(json.dumps(body)) == json.loads(SEED_BODY)
+    assert json.loads(json.dumps(body)) == seed_with_upload_method()
+    # Everything but upload_method is byte for byte the seed's (keys in the seed's order).
+    sent = wire(body)
+    del sent["input"]["upload_method"]
+    assert json.dumps(sent, ensure_ascii=False) == json.dumps(
+        json.loads(SEED_BODY), ensure_ascii=False
+    )
+
+
+def test_upload_method_is_always_sent_and_configurable(tmp_path) -> None:
+    from bot.config import load_settings
+    from bot.models import ModelRegistry
+
+    assert SoraStoryboard().build_input(seed_board(), IMAGE)["upload_method"] == "s3"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[sora]\nupload_method = "oss"\n')
+    model = ModelRegistry(load_settings(cfg, environ={})).get("sora-2-pro-storyboard")
+    assert model.request_body(seed_board(), IMAGE, CALLBACK) == seed_with_upload_method("oss")
+    cfg.write_text('[sora]\nupload_method = "ftp"\n')
+    from bot.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"sora\.upload_method"):
+        load_settings(cfg, environ={})
 
 
 def test_seed_example_types() -> None:
     body = json.loads(json.dumps(SoraStoryboard().request_body(seed_board(), IMAGE, CALLBACK)))
     inp = body["input"]
     assert set(body) == {"model", "callBackUrl", "input"}
-    assert set(inp) == {"shots", "n_frames", "image_urls", "aspect_ratio"}
+    assert set(inp) == {"shots", "n_frames", "image_urls", "aspect_ratio", "upload_method"}
+    assert inp["upload_method"] == "s3"
     assert isinstance(inp["n_frames"], str) and inp["n_frames"] == "15"
     assert inp["image_urls"] == [IMAGE]
     for shot in inp["shots"]:
