@@ -1,4 +1,4 @@
-"""The command line: ``storyboard-bot [run|render|resume|doctor|sync]``.
+"""The command line: ``storyboard-bot [run|render|resume|doctor|sync|backup|jobs]``.
 
 Exit codes: 0 done; 1 kie.ai refused the job or the generation failed; 2 invalid input;
 3 configuration error; 4 deadline passed or createTask outcome unknown; 130 interrupted.
@@ -76,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sync = sub.add_parser("sync", help="sync the slash commands with Discord now")
     sync.add_argument("--guild", type=int, metavar="ID", help="sync to one guild (instant)")
+
+    backup = sub.add_parser(
+        "backup", help="copy the database consistently (safe while the bot runs) and verify it"
+    )
+    backup.add_argument("path", type=Path, help="the copy: a file, or a directory to put it in")
+
+    jobs = sub.add_parser("jobs", help="list the jobs in the database, newest first")
+    jobs.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (20)")
     return parser
 
 
@@ -173,7 +181,9 @@ async def _render(args: argparse.Namespace, settings: Settings, err: TextIO) -> 
     )
     try:
         await rt.start()
-        job = await rt.tracker.submit(board, image, origin="cli")
+        # The --out path is remembered in the job, so `resume` writes the video there too.
+        out_path = {"out_path": str(args.out.resolve())} if args.out else {}
+        job = await rt.tracker.submit(board, image, origin="cli", **out_path)
         print(
             f"job {job.id}: {len(board.shots)} shots, {board.length} s {board.aspect}, "
             f"{job.model}, about {job.credits} credits",
@@ -222,6 +232,8 @@ async def _resume(args: argparse.Namespace, settings: Settings, err: TextIO) -> 
         job = await rt.store.get_job(args.job)
         if job is None:
             raise CliExit(EXIT_INPUT, f"no job {args.job} in {settings.storage.db}")
+        if args.out is None and job.out_path:
+            delivery.out = Path(job.out_path)
         if not job.active and job.state != JobState.DELIVERED:
             print(f"job {job.id} ended: {job.state}: {job.fail_msg or ''}", file=err)
             return EXIT_FAILED
@@ -231,6 +243,68 @@ async def _resume(args: argparse.Namespace, settings: Settings, err: TextIO) -> 
         return await _follow(rt, delivery, job.id, err)
     finally:
         await rt.close()
+
+
+# -- backup, jobs ----------------------------------------------------------------------------
+def _backup(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot.backup import BackupError, BackupInputError, backup
+
+    source = settings.storage.db
+    if not Path(source).is_file():
+        raise CliExit(EXIT_INPUT, f"no database at {source} (STORYBOARD_DB)")
+    try:
+        result = backup(source, args.path)
+    except BackupInputError as exc:
+        raise CliExit(EXIT_INPUT, str(exc)) from None
+    except BackupError as exc:  # the copy failed, or failed its integrity check
+        raise CliExit(EXIT_FAILED, str(exc)) from None
+    print(result.line(), file=out)
+    return EXIT_OK
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _jobs(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    from bot.backup import BackupError, recent_jobs
+
+    if args.limit < 1:
+        raise CliExit(EXIT_INPUT, "--limit must be at least 1")
+    source = settings.storage.db
+    if not Path(source).is_file():
+        raise CliExit(EXIT_INPUT, f"no database at {source} (STORYBOARD_DB)")
+    try:
+        rows = recent_jobs(source, args.limit)  # read-only: never migrates
+    except BackupError as exc:
+        raise CliExit(EXIT_FAILED, str(exc)) from None
+    if not rows:
+        print(f"no jobs in {source}", file=out)
+        return EXIT_OK
+    now = time.time()
+    table = [("ID", "STATE", "MODEL", "CREDITS", "AGE", "OUTPUT")]
+    for row in rows:
+        credits = row.get("credits")
+        output = row.get("out_path") or row.get("video_path") or "-"
+        table.append(
+            (
+                str(row["id"]),
+                str(row["state"]),
+                str(row["model"]),
+                "-" if credits is None else str(credits),
+                _age(now - float(row["created_at"])),
+                str(output),
+            )
+        )
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
+    for r in table:
+        cells = [c.ljust(w) for c, w in zip(r, widths, strict=False)]
+        print("  ".join([*cells, r[-1]]).rstrip(), file=out)
+    return EXIT_OK
 
 
 # -- doctor ----------------------------------------------------------------------------------
@@ -262,6 +336,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings, level=verbose or (logging.INFO if command == "run" else logging.WARNING)
     )
     try:
+        if command == "backup":
+            return _backup(args, settings, sys.stdout)
+        if command == "jobs":
+            return _jobs(args, settings, sys.stdout)
         if command == "render":
             return asyncio.run(_render(args, settings, err))
         if command == "resume":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import TextIO
 
 import aiohttp
@@ -12,7 +14,7 @@ from bot.kie import KieClient, KieError, KieUnreachable
 from bot.migrations import LATEST
 from bot.models import ModelRegistry
 from bot.models.sora import NAME as SORA
-from bot.store import Store
+from bot.store import ACTIVE_STATES
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 
@@ -92,19 +94,35 @@ async def _kie(settings: Settings, r: Report) -> None:
 
 
 async def _database(settings: Settings, r: Report) -> str | None:
-    """Checks the database; returns how the last run read thread messages (if known)."""
-    try:
-        store = await Store.open(settings.storage.db)
-    except Exception as exc:
-        r.line(FAIL, "database", f"{settings.storage.db}: {exc}")
+    """Checks the database, read-only: the doctor never creates or migrates it (``run`` does).
+    Returns how the last run read thread messages (if known)."""
+    from bot.backup import inspect
+
+    path = settings.storage.db
+    if not await asyncio.to_thread(Path(path).exists):
+        r.line(OK, "database", f"{path} does not exist yet; `storyboard-bot run` creates it")
         return None
     try:
-        jobs = await store.recent_jobs(1000)
-        active = sum(1 for j in jobs if j.active)
-        r.line(OK, "database", f"{settings.storage.db} (schema v{LATEST}, {active} jobs running)")
-        return await store.get_meta(CONTENT_MODE_KEY)
-    finally:
-        await store.close()
+        info = await asyncio.to_thread(inspect, path, [CONTENT_MODE_KEY])
+    except Exception as exc:
+        r.line(FAIL, "database", f"{path}: {exc}")
+        return None
+    active = sum(n for state, n in info.states.items() if state in ACTIVE_STATES)
+    what = f"{path} (schema v{info.version}, {active} jobs running)"
+    if info.version > LATEST:
+        r.line(FAIL, "database", f"{what}: newer than this bot (v{LATEST}); upgrade the bot")
+    elif info.pending:
+        n = info.pending
+        after = " (after a backup)" if info.version > 0 else ""
+        r.line(
+            WARN,
+            "database",
+            f"{what}: {n} migration{'' if n == 1 else 's'} pending; "
+            f"`storyboard-bot run` applies {'it' if n == 1 else 'them'}{after}",
+        )
+    else:
+        r.line(OK, "database", what)
+    return info.meta.get(CONTENT_MODE_KEY)
 
 
 async def _discord(settings: Settings, r: Report, last_mode: str | None = None) -> None:

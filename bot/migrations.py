@@ -1,7 +1,9 @@
 """The database schema, as numbered migrations applied in order at start-up.
 
 A migration is never edited once released: change the schema by appending a new one. The
-version applied last is kept in SQLite's ``user_version``.
+version applied last is kept in SQLite's ``user_version``. Before an existing database is
+migrated, :meth:`bot.store.Store.open` copies it to ``<db>.before-v<N>.bak`` beside it
+(:func:`bot.backup.backup_before_migrating`).
 """
 
 from __future__ import annotations

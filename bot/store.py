@@ -19,7 +19,8 @@ from typing import Any
 import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
-from bot.migrations import migrate
+from bot.backup import backup_before_migrating
+from bot.migrations import LATEST, migrate, schema_version
 from bot.storyboard import Storyboard
 
 
@@ -158,6 +159,10 @@ class Store:
             ):
                 async with db.execute(pragma):
                     pass
+            # An existing database with pending migrations is copied first (beside it).
+            current = await schema_version(db)
+            if 0 < current < LATEST and str(path) != ":memory:":
+                await asyncio.to_thread(backup_before_migrating, path, current, LATEST)
             await migrate(db)
         except BaseException:
             # e.g. a database newer than this bot: don't leave the connection's thread behind.

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.migrations import LATEST
 from tests.fakekie import KLING_MODEL, SORA_MODEL, FakeKie, TaskPlan
 from tests.helpers import png_bytes
 
@@ -307,3 +308,92 @@ async def test_doctor_reports_a_checklist(workdir, live_fake):
     assert any(x.startswith("[FAIL] Discord") for x in lines)
     assert "not-a-real-token" not in r.out + r.err
     assert r.code == 1
+
+
+# -- version, backup, jobs, remembered --out, logging ----------------------------------------
+def _ids(path: Path) -> set[str]:
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return {row[0] for row in db.execute("SELECT id FROM jobs")}
+    finally:
+        db.close()
+
+
+async def test_backup_copies_the_database_and_prints_one_line(workdir, live_fake):
+    r = await run_cli(workdir, "backup", "copy.db")
+    assert r.code == 2
+    assert r.err.strip() == f"error: no database at {workdir / 'cli.db'} (STORYBOARD_DB)"
+    assert not (workdir / "cli.db").exists()  # backup never creates the database
+
+    r = await run_cli(workdir, "render", "--image", "ref.png", "--shot", "a", fake=live_fake)
+    assert r.code == 0, r.err
+    r = await run_cli(workdir, "backup", "copy.db")
+    assert r.code == 0, r.err
+    size = (workdir / "copy.db").stat().st_size
+    assert r.out.splitlines() == [f"copy.db: {size} bytes, 1 jobs, schema v{LATEST}, integrity ok"]
+    assert (
+        _ids(workdir / "copy.db") == _ids(workdir / "cli.db") and len(_ids(workdir / "cli.db")) == 1
+    )
+
+    (workdir / "backups").mkdir()
+    r = await run_cli(workdir, "backup", "backups")
+    assert r.code == 0, r.err
+    [made] = (workdir / "backups").iterdir()
+    assert r.out.startswith(f"{Path('backups') / made.name}: ")
+
+    r = await run_cli(workdir, "backup", "cli.db")
+    assert r.code == 2 and "is the database itself" in r.err
+    r = await run_cli(workdir, "backup", "nowhere/copy.db")
+    assert r.code == 2 and "nowhere is not a directory" in r.err
+
+
+async def test_jobs_lists_newest_first_and_resume_remembers_render_out(workdir, live_fake):
+    r = await run_cli(workdir, "jobs")
+    assert r.code == 2 and "no database at" in r.err
+
+    r = await run_cli(
+        workdir, "render", "--image", "ref.png", "--shot", "a", "--out", "first.mp4", fake=live_fake
+    )
+    assert r.code == 0, r.err
+    # Interrupted with --out: resume, without --out, writes the video there.
+    live_fake.plan = TaskPlan(duration=3)
+    live_fake.task_created.clear()  # set by the first render
+    r = await run_cli(
+        workdir,
+        "render",
+        "--image",
+        "ref.png",
+        "--shot",
+        "b",
+        "--out",
+        "second.mp4",
+        fake=live_fake,
+        interrupt_on=live_fake.task_created,
+    )
+    assert r.code == 130
+    line = next(x for x in r.err.splitlines() if x.startswith("interrupted:"))
+    job_id = line.split("resume ")[1].split("`")[0]
+
+    r = await run_cli(workdir, "jobs")
+    assert r.code == 0, r.err
+    header, newest, oldest = r.out.splitlines()
+    assert header.split() == ["ID", "STATE", "MODEL", "CREDITS", "AGE", "OUTPUT"]
+    cells = newest.split()
+    assert cells[0] == job_id and cells[1] in ("queued", "submitting", "running")
+    assert cells[2] == SORA_MODEL and cells[3] == "270"
+    assert cells[4].endswith("s") and cells[5] == str(workdir / "second.mp4")
+    assert oldest.split()[1] == "delivered" and oldest.split()[5] == str(workdir / "first.mp4")
+
+    r = await run_cli(workdir, "jobs", "--limit", "1")
+    assert [x.split()[0] for x in r.out.splitlines()] == ["ID", job_id]
+    r = await run_cli(workdir, "jobs", "--limit", "0")
+    assert r.code == 2
+
+    r = await run_cli(workdir, "resume", job_id, fake=live_fake)
+    assert r.code == 0, r.err
+    assert r.out.strip() == str(workdir / "second.mp4")
+    assert (workdir / "second.mp4").read_bytes() == live_fake.expected_result()
+    assert not list(workdir.glob("storyboard-*.mp4"))

@@ -222,3 +222,77 @@ async def test_refused_token_fails_and_leaves_the_intent_unchecked(tmp_path, fak
     )
     assert discord_api.paths() == ["/users/@me"]
     assert code == 1
+
+
+# -- the database line: read-only, never migrated --------------------------------------------
+def database_line(lines: list[str]) -> str:
+    [line] = [x for x in lines if " database" in x]
+    return line
+
+
+async def test_an_old_database_is_reported_not_migrated(tmp_path, fake, discord_api):
+    import aiosqlite
+
+    from bot.backup import inspect
+    from bot.migrations import LATEST, migrate
+
+    settings = _settings(tmp_path, fake, discord_api)
+    db = await aiosqlite.connect(settings.storage.db, isolation_level=None)
+    try:
+        await migrate(db, target=1)
+        await db.execute(
+            "INSERT INTO jobs (id, model, storyboard, image_path, state, created_at, "
+            "deadline_at, updated_at) VALUES ('j1', 'm', '{}', 'i.png', 'running', 1, 2, 3)"
+        )
+        await db.execute(f"INSERT INTO meta (key, value) VALUES ('{CONTENT_MODE_KEY}', 'degraded')")
+    finally:
+        await db.close()
+    before = Path(settings.storage.db).read_bytes()
+
+    _, lines = await doctor(settings)
+    pending = LATEST - 1
+    assert database_line(lines) == (
+        f"[warn] database: {settings.storage.db} (schema v1, 1 jobs running): {pending} "
+        f"migration{'s' if pending > 1 else ''} pending; `storyboard-bot run` applies "
+        f"{'them' if pending > 1 else 'it'} (after a backup)"
+    )
+    assert "the last run ran degraded" in content_line(lines)  # read from the old schema
+    assert inspect(settings.storage.db).version == 1
+    assert Path(settings.storage.db).read_bytes() == before
+    assert list(tmp_path.glob("*.bak")) == []
+
+
+async def test_a_current_database_is_ok_and_a_missing_one_is_not_created(
+    tmp_path, fake, discord_api
+):
+    from bot.migrations import LATEST
+
+    settings = _settings(tmp_path, fake, discord_api)
+    _, lines = await doctor(settings)
+    assert database_line(lines) == (
+        f"[ok]   database: {settings.storage.db} does not exist yet; "
+        "`storyboard-bot run` creates it"
+    )
+    assert not Path(settings.storage.db).exists()
+
+    await _remember_mode(settings, "full")  # creates it at the latest version
+    _, lines = await doctor(settings)
+    assert database_line(lines) == (
+        f"[ok]   database: {settings.storage.db} (schema v{LATEST}, 0 jobs running)"
+    )
+
+
+async def test_a_database_newer_than_the_bot_fails(tmp_path, fake, discord_api):
+    import sqlite3
+
+    from bot.migrations import LATEST
+
+    settings = _settings(tmp_path, fake, discord_api)
+    await _remember_mode(settings, "full")
+    db = sqlite3.connect(settings.storage.db)
+    db.execute(f"PRAGMA user_version = {LATEST + 1}")
+    db.close()
+    code, lines = await doctor(settings)
+    assert database_line(lines).startswith(f"[FAIL] database: {settings.storage.db} (schema v")
+    assert f"newer than this bot (v{LATEST}); upgrade the bot" in database_line(lines)
+    assert code == 1
