@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import shutil
 import sys
@@ -19,7 +20,7 @@ from typing import NoReturn, TextIO
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import UserError
 from bot.images import ImageError, PreparedImage, fetch_image, prepare_image
-from bot.logs import setup_logging
+from bot.logs import FORMATS, LEVELS, choose_logging, setup_logging
 from bot.models import ModelRegistry
 from bot.runtime import Runtime
 from bot.shotgrammar import parse_lines, resolve
@@ -42,6 +43,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_INPUT, f"{self.prog}: {message}\n")
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("storyboard-bot")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="storyboard-bot",
@@ -49,7 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
         "kie.ai, from the terminal or as a Discord bot.",
     )
     parser.add_argument("--config", metavar="PATH", help="TOML config file")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log at debug level (--log-level debug)"
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=list(LEVELS),
+        help="debug, info, warning... (default: $STORYBOARD_LOG_LEVEL, else info for run, "
+        "warning for the other commands)",
+    )
+    parser.add_argument(
+        "--log-format",
+        type=str.lower,
+        choices=list(FORMATS),
+        help="text, or json: one object per line (default: $STORYBOARD_LOG_FORMAT, else text)",
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     sub.add_parser("run", help="start the bot (the default)")
@@ -331,10 +355,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=err)
         return EXIT_CONFIG
-    verbose = logging.DEBUG if args.verbose else None
-    setup_logging(
-        settings, level=verbose or (logging.INFO if command == "run" else logging.WARNING)
-    )
+    try:
+        level, fmt = choose_logging(
+            level=args.log_level,
+            verbose=args.verbose,
+            fmt=args.log_format,
+            default_level=logging.INFO if command == "run" else logging.WARNING,
+        )
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    setup_logging(settings, level=level, fmt=fmt)
     try:
         if command == "backup":
             return _backup(args, settings, sys.stdout)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -311,6 +313,13 @@ async def test_doctor_reports_a_checklist(workdir, live_fake):
 
 
 # -- version, backup, jobs, remembered --out, logging ----------------------------------------
+async def test_version(workdir):
+    r = await run_cli(workdir, "--version")
+    assert r.code == 0
+    name, version = r.out.split()
+    assert name == "storyboard-bot" and version[0].isdigit()
+
+
 def _ids(path: Path) -> set[str]:
     import sqlite3
 
@@ -397,3 +406,41 @@ async def test_jobs_lists_newest_first_and_resume_remembers_render_out(workdir, 
     assert r.out.strip() == str(workdir / "second.mp4")
     assert (workdir / "second.mp4").read_bytes() == live_fake.expected_result()
     assert not list(workdir.glob("storyboard-*.mp4"))
+
+
+async def test_verbose_logs_are_dated_and_free_of_aiosqlite(workdir, live_fake):
+    r = await run_cli(workdir, "-v", "render", "--image", "ref.png", "--shot", "a", fake=live_fake)
+    assert r.code == 0, r.err
+    logged = [x for x in r.err.splitlines() if re.match(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}", x)]
+    assert any(" DEBUG " in x for x in logged)
+    assert not any("aiosqlite" in x or " PIL" in x for x in r.err.splitlines())
+    assert "test-key" not in r.err
+
+
+async def test_json_logs_are_one_object_a_line(workdir, live_fake):
+    r = await run_cli(
+        workdir,
+        "--log-format",
+        "json",
+        "--log-level",
+        "DEBUG",
+        "render",
+        "--image",
+        "ref.png",
+        "--shot",
+        "a",
+        fake=live_fake,
+    )
+    assert r.code == 0, r.err
+    entries = [json.loads(x) for x in r.err.splitlines() if x.startswith("{")]
+    assert entries and all(set(e) >= {"time", "level", "logger", "message"} for e in entries)
+    assert "test-key" not in r.err
+
+    r = await run_cli(workdir, "jobs", STORYBOARD_LOG_FORMAT="yaml")
+    assert r.code == 3
+    assert (
+        r.err.strip()
+        == "configuration error: STORYBOARD_LOG_FORMAT: 'yaml' is not one of text, json"
+    )
+    r = await run_cli(workdir, "--log-level", "loud", "jobs")
+    assert r.code == 2
