@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.i18n import error_text, t
+from bot.i18n import error_text, reason_text, t
 from bot.models.base import VideoModel
 from bot.store import Job, JobState
 from bot.storyboard import Storyboard, fmt_tenths
@@ -131,6 +131,11 @@ def status_text(job: Job, lang: str, *, position: int | None = None, counted: bo
                 lines.append(t("status.queued_position", lang, position=position, started=started))
             else:
                 lines.append(t("status.queued", lang, started=started))
+            if job.stall:
+                until = f"<t:{int(job.stall.get('until', job.deadline_at))}:R>"
+                lines.append(
+                    t("status.unreachable", lang, host=job.stall.get("host", "kie.ai"), until=until)
+                )
         case JobState.RUNNING:
             key = f"status.kie.{job.kie_state or 'waiting'}"
             line = t(key, lang, started=started)
@@ -141,18 +146,18 @@ def status_text(job: Job, lang: str, *, position: int | None = None, counted: bo
             lines.append(t("status.fetching", lang, started=started))
         case JobState.DELIVERED:
             lines.append(t("status.done", lang))
-        case JobState.UNKNOWN:
-            lines.append(t("status.unknown", lang, reason=job.fail_msg or ""))
         case JobState.CANCELLED:
             lines.append(t("status.cancelled", lang))
-        case JobState.REFUSED:
-            lines.append(t("status.refused", lang, reason=job.fail_msg or ""))
-        case JobState.FAILED:
-            lines.append(t("status.failed", lang, reason=job.fail_msg or ""))
-        case JobState.EXPIRED:
-            lines.append(t("status.expired", lang, reason=job.fail_msg or ""))
-        case JobState.UNDELIVERABLE:
-            lines.append(t("status.undeliverable", lang, reason=job.fail_msg or ""))
+        case (
+            JobState.UNKNOWN
+            | JobState.REFUSED
+            | JobState.FAILED
+            | JobState.EXPIRED
+            | JobState.UNDELIVERABLE
+        ):
+            # The plain reason in the reader's language; kie.ai's own words stay in the logs.
+            reason = reason_text(job.fail_code, job.fail_params, lang)
+            lines.append(t(f"status.{job.state}", lang, reason=reason))
     if job.state in (JobState.REFUSED, JobState.CANCELLED):
         lines.append(t("status.not_counted", lang))
     elif counted and job.state in (JobState.FAILED, JobState.EXPIRED, JobState.UNDELIVERABLE):

@@ -129,13 +129,25 @@ class CliDelivery:
         print(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}", file=self.err, flush=True)
 
     async def job_updated(self, job: Job) -> None:
-        key = (job.state, job.kie_state, job.progress, job.model)
+        key = (
+            job.state,
+            job.kie_state,
+            job.progress,
+            job.model,
+            job.stall.get("host") if job.stall else None,
+        )
         if key == self._last:
             return
         if job.fallback_from and (self._last is None or self._last[3] != job.model):
             self._say(
-                f"{job.fallback_from} is paused at kie.ai; using {job.model} instead "
+                f"{job.fallback_from} is unavailable at kie.ai; using {job.model} instead "
                 f"({job.credits} credits)"
+            )
+        if job.stall and (self._last is None or self._last[4] != job.stall.get("host")):
+            until = time.strftime("%H:%M:%S", time.localtime(float(job.stall["until"])))
+            self._say(
+                f"cannot reach kie.ai at {job.stall['host']} ({job.stall['setting']}); "
+                f"retrying until {until}"
             )
         self._last = key
         if job.state == JobState.RUNNING:
@@ -201,7 +213,12 @@ async def _render(args: argparse.Namespace, settings: Settings, err: TextIO) -> 
     started = time.time()
     delivery = CliDelivery(args.out, err, started)
     rt = await Runtime.build(
-        settings, delivery, origin="cli", only=set(), serve_http=settings.callbacks_enabled
+        settings,
+        delivery,
+        origin="cli",
+        only=set(),
+        serve_http=settings.callbacks_enabled,
+        unreachable_give_up=settings.kie.cli_unreachable_seconds,
     )
     try:
         await rt.start()
@@ -250,7 +267,11 @@ async def _follow(rt: Runtime, delivery: CliDelivery, job_id: str, err: TextIO) 
 async def _resume(args: argparse.Namespace, settings: Settings, err: TextIO) -> int:
     delivery = CliDelivery(args.out, err, time.time())
     rt = await Runtime.build(
-        settings, delivery, only={args.job}, serve_http=settings.callbacks_enabled
+        settings,
+        delivery,
+        only={args.job},
+        serve_http=settings.callbacks_enabled,
+        unreachable_give_up=settings.kie.cli_unreachable_seconds,
     )
     try:
         job = await rt.store.get_job(args.job)

@@ -70,7 +70,7 @@ async def _models(settings: Settings, r: Report) -> None:
             WARN,
             SORA,
             'OpenAI shut the Sora 2 API down on 2026-09-24; kie.ai answers "temporarily '
-            'paused", so jobs go to the fallback model',
+            'paused" or "not supported", so jobs go to the fallback model',
         )
 
 
@@ -86,11 +86,22 @@ async def _kie(settings: Settings, r: Report) -> None:
             credits = await client.credits()
         except KieError as exc:
             r.line(FAIL, "kie.ai key", exc.meaning)
-            return
         except KieUnreachable as exc:
-            r.line(FAIL, "kie.ai", f"unreachable at {settings.kie.base_url} ({exc})")
-            return
-    r.line(OK, "kie.ai key", f"{credits:g} credits left")
+            r.line(FAIL, "kie.ai", f"cannot reach {exc.host} (KIE_BASE_URL): {exc}")
+        else:
+            r.line(OK, "kie.ai key", f"{credits:g} credits left")
+        # The upload host is another host: every job's image goes there first. An upload
+        # without a file stores nothing and costs nothing.
+        try:
+            answered = await client.probe_upload()
+        except KieUnreachable as exc:
+            r.line(FAIL, "kie.ai upload host", f"cannot reach {exc.host} (KIE_UPLOAD_URL): {exc}")
+        except KieError as exc:
+            r.line(
+                FAIL, "kie.ai upload host", f"{client.upload_host} (KIE_UPLOAD_URL): {exc.meaning}"
+            )
+        else:
+            r.line(OK, "kie.ai upload host", f"{client.upload_host} answers ({answered})")
 
 
 async def _database(settings: Settings, r: Report) -> str | None:

@@ -353,7 +353,7 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "status.cancelled": {"en": "🚫 Cancelled before it was sent.", "zh": "🚫 已在提交前取消。"},
     "status.refused": {"en": "❌ Not sent: {reason}.", "zh": "❌ 未提交：{reason}。"},
-    "status.failed": {"en": "❌ The generation failed: {reason}", "zh": "❌ 生成失败：{reason}"},
+    "status.failed": {"en": "❌ The generation failed: {reason}.", "zh": "❌ 生成失败：{reason}。"},
     "status.expired": {"en": "⌛ Gave up: {reason}.", "zh": "⌛ 已放弃：{reason}。"},
     "status.undeliverable": {
         "en": "⚠️ The video was made but could not be posted: {reason}.",
@@ -370,9 +370,125 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "status.footer": {"en": "job {job} · {model}", "zh": "任务 {job} · {model}"},
     "status.fallback": {
-        "en": "ℹ️ {primary} is paused at kie.ai; using {fallback} instead ({credits} credits).",
-        "zh": "ℹ️ kie.ai 已暂停 {primary}；改用 {fallback}（{credits} 积分）。",
+        "en": "ℹ️ {primary} is unavailable at kie.ai; using {fallback} instead ({credits} credits).",
+        "zh": "ℹ️ kie.ai 上的 {primary} 暂不可用；改用 {fallback}（{credits} 积分）。",
     },
+    "status.unreachable": {
+        "en": "⚠️ kie.ai ({host}) cannot be reached right now; the bot keeps trying until "
+        "{until}, then gives up. Nothing has been charged.",
+        "zh": "⚠️ 暂时无法连接 kie.ai（{host}）；机器人会一直重试到 {until}，之后放弃。"
+        "目前没有产生任何费用。",
+    },
+    # -- why a job ended (bot.reasons): a clause for the status lines above --------------------
+    "reason.cancelled": {"en": "cancelled", "zh": "已取消"},
+    "reason.deadline_queued": {
+        "en": "the job waited too long to be sent to kie.ai",
+        "zh": "任务等待提交到 kie.ai 的时间过长",
+    },
+    "reason.image": {
+        "en": "the reference image could not be prepared for kie.ai",
+        "zh": "参考图片无法按 kie.ai 的要求处理",
+    },
+    "reason.invalid_request": {
+        "en": "kie.ai refused the request as invalid; the bot's operator can see kie.ai's "
+        "answer in the log",
+        "zh": "kie.ai 认为请求无效并拒绝了它；机器人管理者可以在日志中看到 kie.ai 的回复",
+    },
+    "reason.model_unavailable": {
+        "en": "kie.ai does not offer {model} right now, and no other model is configured",
+        "zh": "kie.ai 目前不提供 {model}，也没有配置其他模型",
+    },
+    "reason.model_unavailable_misfit": {
+        "en": "kie.ai does not offer {model} right now, and the other model, {fallback}, "
+        "cannot make this storyboard",
+        "zh": "kie.ai 目前不提供 {model}，而备用模型 {fallback} 无法生成这个分镜",
+    },
+    "reason.models_unavailable": {
+        "en": "kie.ai does not offer {model} or the other model, {fallback}, right now; try "
+        "again later",
+        "zh": "kie.ai 目前既不提供 {model}，也不提供备用模型 {fallback}；请稍后再试",
+    },
+    "reason.fallback_refused": {
+        "en": "kie.ai does not offer {model} right now, and this server's rules do not allow "
+        "the other model, {fallback}: {rule}",
+        "zh": "kie.ai 目前不提供 {model}，而本服务器的规则不允许改用 {fallback}：{rule}",
+    },
+    "reason.out_of_credits": {
+        "en": "the bot's kie.ai account is out of credits; its operator has to top it up",
+        "zh": "机器人的 kie.ai 账户积分不足，需要管理者充值",
+    },
+    "reason.kie_auth": {
+        "en": "kie.ai refused the bot's API key; its operator has to check it",
+        "zh": "kie.ai 拒绝了机器人的 API 密钥，需要管理者检查",
+    },
+    "reason.key_limit": {
+        "en": "the bot's kie.ai key reached its usage limit",
+        "zh": "机器人的 kie.ai 密钥已达到用量上限",
+    },
+    "reason.kie_blocked": {
+        "en": "kie.ai's network refused the bot's request",
+        "zh": "kie.ai 的网络拒绝了机器人的请求",
+    },
+    "reason.rate_limited": {
+        "en": "kie.ai is too busy with this bot's requests; try again in a minute",
+        "zh": "kie.ai 正忙于处理本机器人的请求，请一分钟后再试",
+    },
+    "reason.maintenance": {
+        "en": "kie.ai is under maintenance; try again later",
+        "zh": "kie.ai 正在维护，请稍后再试",
+    },
+    "reason.unreachable": {
+        "en": "kie.ai ({host}) could not be reached",
+        "zh": "无法连接 kie.ai（{host}）",
+    },
+    "reason.kie_error": {
+        "en": "kie.ai refused the request",
+        "zh": "kie.ai 拒绝了请求",
+    },
+    "reason.content_policy": {
+        "en": "kie.ai's content rules refused to make this video; try other scenes or another "
+        "image",
+        "zh": "kie.ai 的内容规则拒绝生成这个视频；请换用其他镜头描述或图片",
+    },
+    "reason.people_in_image": {
+        "en": "kie.ai does not accept reference images with photorealistic people; try another "
+        "image",
+        "zh": "kie.ai 不接受包含写实人物的参考图片；请换一张图片",
+    },
+    "reason.generation_failed": {
+        "en": "kie.ai could not make this video",
+        "zh": "kie.ai 无法生成这个视频",
+    },
+    "reason.no_result": {
+        "en": "kie.ai reported success without a video",
+        "zh": "kie.ai 报告成功，但没有返回视频",
+    },
+    "reason.deadline": {
+        "en": "kie.ai did not finish within {minutes} minutes",
+        "zh": "kie.ai 没有在 {minutes} 分钟内完成",
+    },
+    "reason.unknown": {
+        "en": "kie.ai did not confirm the job; it may or may not have been accepted",
+        "zh": "kie.ai 没有确认这个任务；它可能已被接受，也可能没有",
+    },
+    "reason.unknown_stopped": {
+        "en": "the bot stopped while sending the job to kie.ai; it may or may not have been "
+        "accepted",
+        "zh": "机器人在向 kie.ai 提交任务时停止了；任务可能已被接受，也可能没有",
+    },
+    "reason.unknown_deadline": {
+        "en": "kie.ai never confirmed the job; check kie.ai before trying again",
+        "zh": "kie.ai 始终没有确认这个任务；重试前请先在 kie.ai 查看",
+    },
+    "reason.download": {
+        "en": "the video was made but could not be downloaded from kie.ai",
+        "zh": "视频已生成，但无法从 kie.ai 下载",
+    },
+    "reason.undeliverable": {
+        "en": "the bot may not post there any more, or the channel is gone",
+        "zh": "机器人已无权在该频道发布，或频道已不存在",
+    },
+    "reason.other": {"en": "something went wrong", "zh": "出现了问题"},
     # -- results --------------------------------------------------------------------------------
     "result.ready": {
         "en": "{mention} your video is ready ({shots} shots, {length} s).",
@@ -1059,6 +1175,21 @@ def t(key: str, lang: str = "en", /, **params: Any) -> str:
 class _Missing(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
+
+
+def reason_text(code: str | None, params: dict[str, Any] | None, lang: str) -> str:
+    """Why a job ended (``Job.fail_code`` + ``Job.fail_params``, see bot.reasons) as a clause
+    in ``lang``; never kie.ai's or the operator's English detail."""
+    values: dict[str, Any] = dict(params or {})
+    if code == "fallback_refused":
+        rule = QuotaRefused(
+            str(values.get("rule", "")),
+            str(values.get("rule_msg", "")),
+            **dict(values.get("rule_params") or {}),
+        )
+        values["rule"] = error_text(rule, lang).rstrip("。.")
+    key = f"reason.{code}"
+    return t(key if key in STRINGS else "reason.other", lang, **values)
 
 
 def error_text(err: Exception, lang: str) -> str:

@@ -138,6 +138,14 @@ MIGRATIONS: list[str] = [
     CREATE INDEX drafts_thread ON drafts(thread_id) WHERE thread_id IS NOT NULL;
     CREATE INDEX drafts_card ON drafts(card_message_id) WHERE card_message_id IS NOT NULL;
     """,
+    # 4: why a job ended, in parts a member's language can render (``fail_code`` names the
+    # reason, ``fail_params`` holds its values as JSON; ``fail_msg`` stays the operator's
+    # detail), and a job held back because a kie.ai host cannot be reached (``stall``: JSON
+    # with the host, the setting naming it, since when and until when it is retried).
+    """
+    ALTER TABLE jobs ADD COLUMN fail_params TEXT;
+    ALTER TABLE jobs ADD COLUMN stall TEXT;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -34,9 +34,10 @@ Release policy (what a reservation becomes when its job ends, :meth:`Quotas.sett
     - ``delivered``: **charged**: it counts, and no longer takes a running slot.
     - ``unknown``: the create outcome is unknown: it **stays reserved**, keeping its running slot
       and counting, until it is settled again with a known outcome.
-    A reservation is priced for the model that takes the job: after a fallback,
-    :meth:`Quotas.reprice` charges the fallback's price (not re-checked against the budget: the
-    job has already started).
+    A reservation is priced for the model that takes the job. Before a fallback model takes a
+    job, :meth:`Quotas.switch_model` checks the guild's rules against the fallback as it would
+    be submitted (model, resolution, audio, length, aspect, the monthly budget at its price) and
+    charges its price; when a rule refuses, the job ends refused and its reservation is released.
 """
 
 from __future__ import annotations
@@ -300,6 +301,19 @@ def _dump(value: Any) -> str:
 # --------------------------------------------------------------------------- quotas
 
 
+def _budget_refusal(used: int, budget: int, credits: int | None, month_end: int) -> QuotaRefused:
+    cost = f" and this video costs {credits}" if credits is not None else ""
+    return QuotaRefused(
+        "guild_budget",
+        f"This server has used {used} of its {budget} credits this month{cost}; "
+        f"the budget resets <t:{month_end}:R>.",
+        used=used,
+        limit=budget,
+        credits=credits,
+        until=month_end,
+    )
+
+
 class Quotas:
     """Per-guild quota settings, the kill switch, and atomic reservations in the store."""
 
@@ -542,12 +556,49 @@ class Quotas:
                 (job_id, guild_id, user_id, channel_id, model_name, credits, int(owner), now),
             )
 
-    async def reprice(self, job_id: str, model_name: str, credits: int) -> None:
-        """After a fallback: the reservation is charged at the model that took the job."""
-        await self.store.write(
-            "UPDATE usage SET model = ?, credits = ? WHERE job_id = ?",
-            (model_name, credits, job_id),
-        )
+    async def switch_model(
+        self,
+        job_id: str,
+        model_name: str,
+        credits: int,
+        *,
+        board: Storyboard,
+        options: Mapping[str, object] | None = None,
+        now: float | None = None,
+    ) -> None:
+        """Before a fallback model takes a reserved job: the guild's rules must allow it as it
+        would be submitted (the model, its resolution and audio, the length and aspect, and
+        the monthly budget at its price), then the reservation is charged at its price.
+
+        Raises QuotaRefused (nothing changes) when a rule refuses. The job already holds its
+        running slot and its place in the day's count, so only what differs is checked. A job
+        without a reservation (the command line) or an owner's job is only repriced.
+        """
+        async with self.store.transaction() as db:
+            async with db.execute(
+                "SELECT guild_id, credits, exempt, created_at FROM usage WHERE job_id = ?",
+                (job_id,),
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return
+            if not row["exempt"]:
+                quota = await self.get(row["guild_id"])
+                self._check_what(quota, model_name=model_name, options=options, board=board)
+                budget = quota.guild_monthly_credits
+                if budget is not None:
+                    when = time.time() if now is None else now
+                    month_start, month_end = month_bounds(when, quota.zone)
+                    guild = await self._counts(db, row["guild_id"], None, 0.0, month_start)
+                    # This job's reservation is already counted, at the old price.
+                    mine = row["credits"] if row["created_at"] >= month_start else 0
+                    used = guild["month_credits"] - mine
+                    if used + credits > budget:
+                        raise _budget_refusal(used, budget, credits, month_end)
+            await db.execute(
+                "UPDATE usage SET model = ?, credits = ? WHERE job_id = ?",
+                (model_name, credits, job_id),
+            )
 
     async def settle(
         self, job_id: str, *, outcome: Outcome, now: float | None = None
@@ -600,44 +651,15 @@ class Quotas:
             return [(r["job_id"], r["created_at"]) for r in await cur.fetchall()]
 
     # -- the checks --------------------------------------------------------------------
-    async def _check(
-        self,
-        db: aiosqlite.Connection,
+    @staticmethod
+    def _check_what(
         quota: GuildQuota,
         *,
-        guild_id: int,
-        user_id: int,
-        channel_id: int | None,
-        role_ids: Sequence[int] | None,
-        board: Storyboard | None,
         model_name: str | None,
-        credits: int | None,
-        now: float,
-        options: Mapping[str, object] | None = None,
+        options: Mapping[str, object] | None,
+        board: Storyboard | None,
     ) -> None:
-        """Raise QuotaRefused for the first limit that refuses. ``None`` arguments are skipped
-        (``usage`` checks what it can without a storyboard)."""
-        if await self._paused(db):
-            raise QuotaRefused(
-                "paused",
-                "The bot's owners have paused all new videos for now. Try again later.",
-            )
-        if not quota.enabled:
-            raise QuotaRefused("disabled", "Video generation is turned off in this server.")
-        if channel_id is not None and quota.channels and channel_id not in quota.channels:
-            where = ", ".join(f"<#{c}>" for c in quota.channels)
-            raise QuotaRefused(
-                "channel",
-                f"Videos can be generated only in {where} in this server.",
-                channels=where,
-            )
-        if role_ids is not None and quota.roles and not set(role_ids) & set(quota.roles):
-            which = ", ".join(f"<@&{r}>" for r in quota.roles)
-            raise QuotaRefused(
-                "role",
-                f"Generating videos in this server needs one of these roles: {which}.",
-                roles=which,
-            )
+        """The rules about what is made: the model, its options, the length and the aspect."""
         if model_name is not None and quota.models and model_name not in quota.models:
             raise QuotaRefused(
                 "model",
@@ -678,6 +700,47 @@ class Quotas:
                     aspect=board.aspect,
                     allowed=allowed,
                 )
+
+    async def _check(
+        self,
+        db: aiosqlite.Connection,
+        quota: GuildQuota,
+        *,
+        guild_id: int,
+        user_id: int,
+        channel_id: int | None,
+        role_ids: Sequence[int] | None,
+        board: Storyboard | None,
+        model_name: str | None,
+        credits: int | None,
+        now: float,
+        options: Mapping[str, object] | None = None,
+    ) -> None:
+        """Raise QuotaRefused for the first limit that refuses. ``None`` arguments are skipped
+        (``usage`` checks what it can without a storyboard)."""
+        if await self._paused(db):
+            raise QuotaRefused(
+                "paused",
+                "The bot's owners have paused all new videos for now. Try again later.",
+            )
+        if not quota.enabled:
+            raise QuotaRefused("disabled", "Video generation is turned off in this server.")
+        if channel_id is not None and quota.channels and channel_id not in quota.channels:
+            where = ", ".join(f"<#{c}>" for c in quota.channels)
+            raise QuotaRefused(
+                "channel",
+                f"Videos can be generated only in {where} in this server.",
+                channels=where,
+            )
+        if role_ids is not None and quota.roles and not set(role_ids) & set(quota.roles):
+            which = ", ".join(f"<@&{r}>" for r in quota.roles)
+            raise QuotaRefused(
+                "role",
+                f"Generating videos in this server needs one of these roles: {which}.",
+                roles=which,
+            )
+        self._check_what(quota, model_name=model_name, options=options, board=board)
+        if board is not None:
             check_terms(quota, [s.scene for s in board.shots])
 
         # The limit that frees up last is named first: the month, the day, then running
@@ -691,16 +754,7 @@ class Quotas:
             used = guild["month_credits"]
             over = used + credits > budget if credits is not None else used >= budget
             if over:
-                cost = f" and this video costs {credits}" if credits is not None else ""
-                raise QuotaRefused(
-                    "guild_budget",
-                    f"This server has used {used} of its {budget} credits this month{cost}; "
-                    f"the budget resets <t:{month_end}:R>.",
-                    used=used,
-                    limit=budget,
-                    credits=credits,
-                    until=month_end,
-                )
+                raise _budget_refusal(used, budget, credits, month_end)
         if quota.guild_daily is not None and guild["today"] >= quota.guild_daily:
             raise QuotaRefused(
                 "guild_daily",

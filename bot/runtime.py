@@ -40,7 +40,10 @@ class Runtime:
         origin: str | None = None,
         only: set[str] | None = None,
         serve_http: bool = False,
+        unreachable_give_up: float | None = None,
     ) -> Runtime:
+        """``unreachable_give_up``: how long a job keeps trying a kie.ai host it cannot
+        connect to (the command line's bound); None: until the job's deadline."""
         models = ModelRegistry(settings)  # raises ConfigError for an unknown model name
         store = await Store.open(settings.storage.db)
         client = kie
@@ -61,6 +64,7 @@ class Runtime:
             origin=origin,
             only=only,
             ledger=quotas,
+            unreachable_give_up=unreachable_give_up,
         )
         web = None
         if serve_http:

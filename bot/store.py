@@ -73,8 +73,11 @@ class Job(BaseModel):
     state: JobState
     kie_state: str | None = None
     progress: int | None = None
-    fail_code: str | None = None
-    fail_msg: str | None = None
+    fail_code: str | None = None  # a reason code (bot.reasons), rendered for members
+    fail_msg: str | None = None  # the operator's detail: kie.ai's own words, hosts, fields
+    fail_params: dict[str, Any] | None = None  # the reason's values
+    # Held back because a kie.ai host cannot be reached: {"host", "setting", "since", "until"}.
+    stall: dict[str, Any] | None = None
     result_url: str | None = None
     video_path: str | None = None
     video_bytes: int | None = None
@@ -98,15 +101,23 @@ class Job(BaseModel):
 _JOB_COLUMNS = tuple(Job.model_fields)
 
 
+_JSON_COLUMNS = frozenset({"fail_params", "stall"})
+
+
 def _row_to_job(row: aiosqlite.Row) -> Job:
     data = dict(row)
     data["storyboard"] = Storyboard.model_validate_json(data["storyboard"])
+    for key in _JSON_COLUMNS:
+        if data.get(key) is not None:
+            data[key] = json.loads(data[key])
     return Job.model_validate(data)
 
 
 def _encode(key: str, value: Any) -> Any:
     if key == "storyboard" and isinstance(value, Storyboard):
         return value.model_dump_json()
+    if key in _JSON_COLUMNS and value is not None:
+        return json.dumps(value, sort_keys=True)
     if isinstance(value, StrEnum):
         return str(value)
     return value

@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Collection
+import time
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,7 +32,8 @@ from bot.images import ImageError, PreparedImage, prepare_image
 from bot.kie import CreateOutcomeUnknown, KieApi, KieError, KieUnreachable, TaskRecord
 from bot.models import ModelRegistry
 from bot.models.base import VideoModel
-from bot.quota import Outcome
+from bot.quota import Outcome, QuotaRefused
+from bot.reasons import generation_failure
 from bot.schedule import next_poll_delay
 from bot.store import ACTIVE_STATES, Job, JobState, Store
 from bot.storyboard import Storyboard, StoryboardError
@@ -50,7 +52,18 @@ FETCH_GRACE = 3600.0  # keep trying to fetch/deliver a finished video this long 
 class Ledger(Protocol):
     """Where reservations are charged or released (the quota policy, bot.quota.Quotas)."""
 
-    async def reprice(self, job_id: str, model_name: str, credits: int) -> None: ...
+    async def switch_model(
+        self,
+        job_id: str,
+        model_name: str,
+        credits: int,
+        *,
+        board: Storyboard,
+        options: Mapping[str, object],
+    ) -> None:
+        """Before a fallback takes the job: check the guild's rules against the fallback as it
+        would be submitted and charge its price, or raise QuotaRefused (nothing changes)."""
+        ...
 
     async def reserved_jobs(self) -> list[tuple[str, float]]: ...
 
@@ -66,6 +79,11 @@ END_OUTCOMES: dict[JobState, Outcome] = {
 }
 
 
+def _clock_text(at: float) -> str:
+    """A time for a log line ("14:03:27", local time)."""
+    return time.strftime("%H:%M:%S", time.localtime(at))
+
+
 class Tracker:
     def __init__(
         self,
@@ -79,6 +97,7 @@ class Tracker:
         origin: str | None = None,
         only: Collection[str] | None = None,
         ledger: Ledger | None = None,
+        unreachable_give_up: float | None = None,
     ) -> None:
         self.store = store
         self.kie = kie
@@ -89,6 +108,9 @@ class Tracker:
         self.origin = origin  # process only jobs of this origin ("discord", "cli")
         self.only = set(only) if only is not None else None
         self.ledger = ledger
+        # How long a job keeps trying a kie.ai host it cannot connect to before it gives up
+        # (the command line: about a minute); None: until the job's deadline (the bot).
+        self.unreachable_give_up = unreachable_give_up
         self.media_dir = Path(settings.storage.media_dir)
         self._sleeping = False
         self._woken = False
@@ -396,7 +418,7 @@ class Tracker:
                 return await self._set(
                     job,
                     state=JobState.UNKNOWN,
-                    fail_code="unknown",
+                    fail_code="unknown_stopped",
                     fail_msg="the bot stopped while sending the job to kie.ai; it may or may "
                     "not have been accepted, so it was not sent again",
                     next_check_at=self._unknown_check(job, now),
@@ -441,17 +463,26 @@ class Tracker:
         except Exception:
             log.exception("job %s: status update failed", job.id)
 
-    async def _end(self, job: Job, state: JobState, code: str, msg: str) -> Job:
+    async def _end(
+        self,
+        job: Job,
+        state: JobState,
+        code: str,
+        msg: str,
+        params: dict[str, object] | None = None,
+    ) -> Job:
         """A terminal state without a video; the owner is told on the next step.
 
-        Written only if the job is still in the state this step started from (a Cancel press
-        may have ended it meanwhile): an end is settled once."""
+        ``code`` is the reason members read (bot.reasons) with its ``params``; ``msg`` is the
+        operator's detail. Written only if the job is still in the state this step started
+        from (a Cancel press may have ended it meanwhile): an end is settled once."""
         ended = await self.store.update_job(
             job.id,
             expect=[job.state],
             state=state,
             fail_code=code,
             fail_msg=msg,
+            fail_params=params,
             finished_at=self.clock.now(),
             delivery="pending",
             next_check_at=self.clock.now(),
@@ -474,13 +505,59 @@ class Tracker:
             str(self.settings.http.public_url), await self.callback_secret(), job_id
         )
 
+    # a kie.ai host that cannot be reached: keep trying, bounded, and say so
+    async def _stalled(
+        self, job: Job, now: float, exc: KieUnreachable, *, state: JobState | None = None
+    ) -> Job:
+        """Nothing reached kie.ai (the connection never opened): try again later, until the
+        give-up time (the command line's bound, else the job's deadline), then give up."""
+        since = float(job.stall["since"]) if job.stall else now
+        if self.unreachable_give_up is not None:
+            give_up = min(since + self.unreachable_give_up, job.deadline_at)
+        else:
+            give_up = job.deadline_at
+        stall = {"host": exc.host, "setting": exc.setting, "since": since, "until": give_up}
+        if now >= give_up:
+            if state is not None:
+                job = await self._set(job, state=state, stall=stall)
+            return await self._give_up_unreachable(job.model_copy(update={"stall": stall}), now)
+        retry_at = min(now + RETRY_LATER, give_up)
+        log.warning(
+            "job %s: %s; retrying at %s, giving up at %s",
+            job.id,
+            exc,
+            _clock_text(retry_at),
+            _clock_text(give_up),
+        )
+        fields: dict[str, object] = {"stall": stall, "next_check_at": retry_at}
+        if state is not None:
+            fields["state"] = state
+        return await self._set(job, notify=job.stall is None, **fields)
+
+    async def _give_up_unreachable(self, job: Job, now: float) -> Job:
+        stall = job.stall or {}
+        host, setting = str(stall.get("host", "kie.ai")), str(stall.get("setting", ""))
+        waited = now - float(stall.get("since", now))
+        where = f"{host} ({setting})" if setting else host
+        log.warning("job %s: gave up: %s could not be reached for %.0f s", job.id, where, waited)
+        return await self._end(
+            job,
+            JobState.REFUSED,
+            "unreachable",
+            f"cannot reach kie.ai at {where}; gave up after {waited:.0f} s; nothing was sent "
+            "or charged",
+            {"host": host, "setting": setting},
+        )
+
     # queued -> submitting -> running
     async def _submit(self, job: Job, now: float) -> Job:
         if now >= job.deadline_at:
+            if job.stall:
+                return await self._give_up_unreachable(job, now)
             return await self._end(
                 job,
                 JobState.EXPIRED,
-                "deadline",
+                "deadline_queued",
                 "the job waited too long to be sent to kie.ai; nothing was spent",
             )
         model = self.models.get(job.model)
@@ -493,15 +570,17 @@ class Tracker:
         except ImageError as exc:
             return await self._end(job, JobState.REFUSED, "image", str(exc))
         except KieError as exc:
-            if exc.code in {401, 402, 433}:
-                return await self._end(job, JobState.REFUSED, f"kie:{exc.code}", exc.meaning)
+            if 400 <= exc.code < 500 and exc.code != 429:
+                # A refusal of the upload is not a blip: say so now, nothing was spent.
+                log.warning("job %s: kie.ai refused the upload: %s", job.id, exc.meaning)
+                reason = "image" if exc.validation else exc.reason
+                return await self._end(job, JobState.REFUSED, reason, exc.meaning)
             log.warning("job %s: upload failed (%s); retrying later", job.id, exc)
             return await self._set(job, next_check_at=now + RETRY_LATER)
         except KieUnreachable as exc:
-            log.warning("job %s: %s; retrying later", job.id, exc)
-            return await self._set(job, next_check_at=now + RETRY_LATER)
-        if job.image_url != image_url:
-            job = await self._set(job, image_url=image_url)
+            return await self._stalled(job, now, exc)
+        if job.image_url != image_url or job.stall:
+            job = await self._set(job, image_url=image_url, stall=None)
 
         body = model.request_body(job.storyboard, image_url, await self._callback_url(job.id))
         async with self.kie.limits.create:
@@ -534,8 +613,7 @@ class Tracker:
                 notify=True,
             )
         except KieUnreachable as exc:
-            log.warning("job %s: %s; retrying later", sending.id, exc)
-            return await self._set(sending, state=JobState.QUEUED, next_check_at=now + RETRY_LATER)
+            return await self._stalled(sending, now, exc, state=JobState.QUEUED)
         except KieError as exc:
             return await self._refused(sending, model, exc)
         self.models.mark_available(model.name)
@@ -546,6 +624,7 @@ class Tracker:
             state=JobState.RUNNING,
             task_id=task_id,
             kie_state="waiting",
+            stall=None,
             submitted_at=now,
             next_check_at=now + self._poll_delay(0),
             notify=True,
@@ -573,23 +652,43 @@ class Tracker:
             switched = await self._switch_to_fallback(job, model, exc)
             if switched is not None:
                 return switched
-            return await self._end(job, JobState.REFUSED, "paused", self._paused_text(model, job))
-        return await self._end(job, JobState.REFUSED, f"kie:{exc.code}", exc.meaning)
+            code, detail = self._unavailable(model, job, exc)
+            params = {"model": model.name, "fallback": getattr(self.models.fallback, "name", "")}
+            if job.fallback_from:
+                params = {"model": job.fallback_from, "fallback": model.name}
+            return await self._end(job, JobState.REFUSED, code, detail, params)
+        if exc.validation:
+            field = f" (field: {exc.field})" if exc.field else ""
+            log.warning(
+                "job %s: kie.ai refused createTask as invalid: %s%s", job.id, exc.msg, field
+            )
+        return await self._end(job, JobState.REFUSED, exc.reason, exc.meaning)
 
-    def _paused_text(self, model: VideoModel, job: Job) -> str:
+    def _unavailable(self, model: VideoModel, job: Job, exc: KieError) -> tuple[str, str]:
+        """The reason code and the operator's detail when no fallback takes the job."""
+        text = f"{model.name} is unavailable at kie.ai ({exc.meaning})"
+        if job.fallback_from:
+            return "models_unavailable", (
+                f"{text}; it was the fallback for {job.fallback_from}, which is unavailable too"
+            )
         fb = self.models.fallback
-        text = f'kie.ai has paused {model.name} upstream (it answers "temporarily paused")'
         if fb is None or fb.name == model.name:
-            return (
+            return "model_unavailable", (
                 f"{text}, and no fallback model is configured; the operator can set KIE_MODEL "
                 "or KIE_FALLBACK_MODEL to another model (e.g. kling-3.0-omni/image-to-video)"
             )
+        if self.models.unavailable(fb.name, self.clock.now()):
+            return "model_unavailable", f"{text}, and the fallback {fb.name} is unavailable too"
         reason = self._fallback_misfit(job.storyboard, fb)
-        return f"{text}, and the fallback {fb.name} cannot take this storyboard: {reason}"
+        return "model_unavailable_misfit", (
+            f"{text}, and the fallback {fb.name} cannot take this storyboard: {reason}"
+        )
 
     def fallback_for(self, board: Storyboard, model: VideoModel) -> VideoModel | None:
         fb = self.models.fallback
         if fb is None or fb.name == model.name or self._fallback_misfit(board, fb):
+            return None
+        if self.models.unavailable(fb.name, self.clock.now()):
             return None
         return fb
 
@@ -607,6 +706,36 @@ class Tracker:
         fb = self.fallback_for(job.storyboard, model)
         if fb is None:
             return None
+        price = fb.price(job.storyboard)
+        if self.ledger is not None:
+            try:
+                # The guild's rules hold for the fallback as it would be submitted (its model,
+                # resolution, audio, the length, the monthly budget at its price).
+                await self.ledger.switch_model(
+                    job.id, fb.name, price, board=job.storyboard, options=fb.options
+                )
+            except QuotaRefused as refusal:
+                log.warning(
+                    "job %s: %s is unavailable and the guild's rules refuse the fallback %s: %s",
+                    job.id,
+                    model.name,
+                    fb.name,
+                    refusal,
+                )
+                return await self._end(
+                    job,
+                    JobState.REFUSED,
+                    "fallback_refused",
+                    f"{model.name} is unavailable at kie.ai and the guild's rules do not allow "
+                    f"the fallback {fb.name}: {refusal}",
+                    {
+                        "model": model.name,
+                        "fallback": fb.name,
+                        "rule": refusal.code,
+                        "rule_msg": str(refusal),
+                        "rule_params": refusal.params,
+                    },
+                )
         log.warning("job %s: %s is unavailable; falling back to %s", job.id, model.name, fb.name)
         switched = await self.store.update_job(
             job.id,
@@ -614,14 +743,12 @@ class Tracker:
             state=JobState.QUEUED,
             model=fb.name,
             fallback_from=model.name,
-            credits=fb.price(job.storyboard),
+            credits=price,
             image_url=None,
             next_check_at=self.clock.now(),
         )
         if switched is None:
             return await self.store.get_job(job.id) or job
-        if self.ledger is not None:
-            await self.ledger.reprice(job.id, fb.name, fb.price(job.storyboard))
         await self._notify(switched)
         return switched
 
@@ -635,6 +762,7 @@ class Tracker:
                 JobState.EXPIRED,
                 "deadline",
                 f"kie.ai did not finish within {minutes:g} minutes (task {job.task_id})",
+                {"minutes": f"{minutes:g}"},
             )
         elapsed = now - (job.submitted_at or now)
         next_at = now + self._poll_delay(elapsed)
@@ -676,7 +804,10 @@ class Tracker:
         if record.state == "fail":
             job = await self._set(job, reads=job.reads + 1, kie_state="fail")
             msg = record.fail_msg or "kie.ai reported a failure without a reason"
-            return await self._end(job, JobState.FAILED, record.fail_code or "fail", msg)
+            code = f" (failCode {record.fail_code})" if record.fail_code else ""
+            return await self._end(
+                job, JobState.FAILED, generation_failure(record.fail_msg), f"{msg}{code}"
+            )
         changed = (record.state, record.progress) != (job.kie_state, job.progress)
         return await self._set(
             job,

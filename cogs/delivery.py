@@ -17,7 +17,7 @@ import discord
 
 from bot.cards import result_marker, result_text, status_text
 from bot.delivery import UndeliverableError
-from bot.i18n import t
+from bot.i18n import reason_text, t
 from bot.store import Job, JobState
 from bot.webhooks import media_url
 from cogs.ui import admin_log, guild_lang, message_link
@@ -227,6 +227,7 @@ class DiscordDelivery:
         guild = await self._guild(job)
         if guild is not None and job.state in LOGGED_ENDS:
             lang = guild_lang(guild)
+            # The admin log keeps the operator's detail (kie.ai's own words).
             await admin_log(
                 self.bot,
                 guild,
@@ -249,6 +250,7 @@ class DiscordDelivery:
         lang = guild_lang(await self._guild(job))
         try:
             user = self.bot.get_user(job.owner_id) or await self.bot.fetch_user(job.owner_id)
-            await user.send(t("dm.undeliverable", lang, job=job.id, reason=job.fail_msg or ""))
+            reason = reason_text(job.fail_code, job.fail_params, lang)
+            await user.send(t("dm.undeliverable", lang, job=job.id, reason=reason))
         except discord.HTTPException:
             log.info("job %s: could not DM the owner either", job.id)

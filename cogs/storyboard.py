@@ -22,7 +22,7 @@ from discord.ext import commands
 
 from bot.cards import draft_card, status_text
 from bot.drafts import Draft
-from bot.i18n import error_text, t
+from bot.i18n import error_text, reason_text, t
 from bot.images import ImageError, PreparedImage, prepare_image
 from bot.kie import KieError, KieUnreachable
 from bot.models.base import VideoModel
@@ -718,8 +718,13 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             url = await self.bot.runtime.kie.download_url(job.result_url)
-        except (KieError, KieUnreachable) as exc:
-            reason = exc.meaning if isinstance(exc, KieError) else str(exc)
+        except KieError as exc:
+            log.warning("job %s: download-url failed: %s", job.id, exc.meaning)
+            reason = reason_text(exc.reason, None, lang)
+            return await reply(interaction, t("download.failed", lang, reason=reason))
+        except KieUnreachable as exc:
+            log.warning("job %s: download-url failed: %s", job.id, exc)
+            reason = reason_text("unreachable", {"host": exc.host}, lang)
             return await reply(interaction, t("download.failed", lang, reason=reason))
         await reply(interaction, t("download.link", lang, url=url))
 

@@ -893,19 +893,24 @@ class FakeKie:
         except (ValueError, UnicodeDecodeError):
             body = None
         url = body.get("url") if isinstance(body, dict) else None
+        code, msg, link = self.download_link(url)
+        return await self._answer(self._json(code, msg, link), delay)
+
+    def download_link(self, url: Any) -> tuple[int, str, str | None]:
+        """download-url's answer for ``url``: (code, msg, the 20-minute link as a plain
+        string). A URL kie.ai did not make gets 422, as live."""
         if not isinstance(url, str) or not url:
-            return await self._answer(self._json(400, "url is required"), delay)
+            return 400, "url is required", None
         prefix = f"{self.url}/results/"
         found = None
         if url.startswith(prefix):
             found = self._task_for_result(urlsplit(url).path[len("/results/") :])
         if found is None:
-            return await self._answer(self._json(422, "url is not a valid kie.ai file URL"), delay)
+            return 422, "url is not a valid kie.ai file URL", None
         self._counter += 1
         token = f"{found[0].task_id}-{self._counter}"
         self._downloads[token] = (found[0].task_id, found[1])
-        link = f"{self.url}/dl/{quote(token)}?expires={int(time.time()) + 1200}"
-        return await self._answer(self._json(200, "success", link), delay)
+        return 200, "success", f"{self.url}/dl/{quote(token)}?expires={int(time.time()) + 1200}"
 
     def _result_chunks(self, start: int, end: int) -> Iterator[memoryview]:
         rb = self.result_bytes

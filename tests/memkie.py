@@ -15,7 +15,9 @@ from typing import Any
 
 from bot.download import DownloadError
 from bot.kie import KieError, RateLimits, TaskRecord
+from bot.kie.client import create_answer
 from bot.kie.errors import CreateOutcomeUnknown
+from bot.kie.schemas import Envelope
 from tests.fakekie import FakeKie, FakeTask, TaskPlan
 
 URL = "http://kie.test"
@@ -52,16 +54,21 @@ class MemoryKie:
         self.fake.fail_next("createTask", code=code, msg=msg)
 
     async def create_task(self, body: dict[str, Any], *, acquire: bool = True) -> str:
+        """As KieClient.create_task over the fake's answers: the same ``create_answer``
+        decides what an answer proves (a refusal, or an unknown outcome)."""
         fake = self.fake
         fake.calls["createTask"] += 1
         fake.create_attempts.append(body)
+        html = fake._html["createTask"]
+        if html:
+            create_answer(html.popleft(), None)
         queued = fake._failures["createTask"]
         if queued:
             failure = queued.popleft()
-            raise KieError(failure.code, failure.msg, endpoint="createTask")
+            create_answer(failure.http_status, Envelope(code=failure.code, msg=failure.msg))
         refused = fake._refuse(body)
         if refused is not None:
-            raise KieError(refused[0], refused[1], endpoint="createTask")
+            create_answer(200, Envelope(code=refused[0], msg=refused[1]))
         fake._counter += 1
         task_id = f"task_{body['model'].replace('/', '_')}_{fake._counter}"
         fake.tasks[task_id] = FakeTask(
@@ -92,9 +99,14 @@ class MemoryKie:
 
     async def download_url(self, url: str) -> str:
         self.fake.calls["download-url"] += 1
-        if not url.startswith(f"{URL}/results/"):
-            raise KieError(422, "url is not a valid kie.ai file URL", endpoint="download-url")
-        return url.replace("/results/", "/dl/") + "?expires=1200"
+        failures = self.fake._failures["download-url"]
+        if failures:
+            failure = failures.popleft()
+            raise KieError(failure.code, failure.msg, endpoint="download-url")
+        code, msg, link = self.fake.download_link(url)
+        if code != 200:
+            raise KieError(code, msg, endpoint="download-url")
+        return link
 
     async def fetch(self, url: str, dest: Path, *, max_bytes: int) -> int:
         self.fake.calls["result"] += 1

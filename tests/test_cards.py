@@ -271,21 +271,26 @@ STATUS_EN = {
     JobState.FETCHED: ["📥 Done at kie.ai, fetching the video"],
     JobState.DELIVERED: ["✅ Done."],
     JobState.UNKNOWN: [
-        "⚠️ kie.ai did not confirm the job. It was not sent again, so you are not charged "
-        "twice; check kie.ai before trying again."
+        "⚠️ kie.ai did not confirm the job; it may or may not have been accepted. It was not "
+        "sent again, so you are not charged twice; check kie.ai before trying again."
     ],
     JobState.CANCELLED: ["🚫 Cancelled before it was sent.", "Nothing was spent."],
-    JobState.REFUSED: ["❌ Not sent: kie.ai did not confirm the job.", "Nothing was spent."],
+    JobState.REFUSED: [
+        "❌ Not sent: the bot's kie.ai account is out of credits; its operator has to top it up.",
+        "Nothing was spent.",
+    ],
     JobState.FAILED: [
-        "❌ The generation failed: kie.ai did not confirm the job",
+        "❌ The generation failed: kie.ai's content rules refused to make this video; try "
+        "other scenes or another image.",
         "This did not count against your quota.",
     ],
     JobState.EXPIRED: [
-        "⌛ Gave up: kie.ai did not confirm the job.",
+        "⌛ Gave up: kie.ai did not finish within 30 minutes.",
         "This did not count against your quota.",
     ],
     JobState.UNDELIVERABLE: [
-        "⚠️ The video was made but could not be posted: kie.ai did not confirm the job."
+        "⚠️ The video was made but could not be posted: the bot may not post there any more, "
+        "or the channel is gone."
     ],
 }
 
@@ -297,15 +302,28 @@ STATUS_ZH = {
     JobState.FETCHED: ["📥 kie.ai 已完成，正在获取视频"],
     JobState.DELIVERED: ["✅ 完成。"],
     JobState.UNKNOWN: [
-        "⚠️ kie.ai did not confirm the job。任务没有被重复提交，不会重复扣费；"
+        "⚠️ kie.ai 没有确认这个任务；它可能已被接受，也可能没有。任务没有被重复提交，不会重复扣费；"
         "重试前请先在 kie.ai 查看。"
     ],
     JobState.CANCELLED: ["🚫 已在提交前取消。", "未产生费用。"],
-    JobState.REFUSED: ["❌ 未提交：kie.ai did not confirm the job。", "未产生费用。"],
-    JobState.FAILED: ["❌ 生成失败：kie.ai did not confirm the job", "此次不计入你的配额。"],
-    JobState.EXPIRED: ["⌛ 已放弃：kie.ai did not confirm the job。", "此次不计入你的配额。"],
-    JobState.UNDELIVERABLE: ["⚠️ 视频已生成但无法发布：kie.ai did not confirm the job。"],
+    JobState.REFUSED: ["❌ 未提交：机器人的 kie.ai 账户积分不足，需要管理者充值。", "未产生费用。"],
+    JobState.FAILED: [
+        "❌ 生成失败：kie.ai 的内容规则拒绝生成这个视频；请换用其他镜头描述或图片。",
+        "此次不计入你的配额。",
+    ],
+    JobState.EXPIRED: ["⌛ 已放弃：kie.ai 没有在 30 分钟内完成。", "此次不计入你的配额。"],
+    JobState.UNDELIVERABLE: ["⚠️ 视频已生成但无法发布：机器人已无权在该频道发布，或频道已不存在。"],
 }
+
+# Why each state ended; kie.ai's own words (fail_msg) are for the operator and never shown.
+REASON_OF = {
+    JobState.UNKNOWN: ("unknown", None),
+    JobState.REFUSED: ("out_of_credits", None),
+    JobState.FAILED: ("content_policy", None),
+    JobState.EXPIRED: ("deadline", {"minutes": "30"}),
+    JobState.UNDELIVERABLE: ("undeliverable", None),
+}
+RAW = "This content may violate our guardrails concerning similarity to third-party content."
 
 
 def test_every_state_has_an_expected_status():
@@ -314,9 +332,22 @@ def test_every_state_has_an_expected_status():
 
 @pytest.mark.parametrize("state", list(JobState))
 def test_status_text_for_every_state(state):
-    j = job(state, fail_msg="kie.ai did not confirm the job")
+    code, params = REASON_OF.get(state, (None, None))
+    j = job(state, fail_code=code, fail_params=params, fail_msg=RAW)
     assert status_text(j, "en").split("\n") == [*STATUS_EN[state], FOOTER_EN]
     assert status_text(j, "zh").split("\n") == [*STATUS_ZH[state], FOOTER_ZH]
+    assert "guardrails" not in status_text(j, "en")
+
+
+def test_a_queued_job_that_cannot_reach_kie_says_so_and_until_when():
+    stall = {"host": "kieai.redpandaai.co", "setting": "KIE_UPLOAD_URL", "since": 1, "until": 2000}
+    lines = status_text(job(JobState.QUEUED, stall=stall), "en").split("\n")
+    assert lines[1] == (
+        "⚠️ kie.ai (kieai.redpandaai.co) cannot be reached right now; the bot keeps trying "
+        "until <t:2000:R>, then gives up. Nothing has been charged."
+    )
+    zh = status_text(job(JobState.QUEUED, stall=stall), "zh").split("\n")[1]
+    assert zh.startswith("⚠️ 暂时无法连接 kie.ai（kieai.redpandaai.co）")
 
 
 @pytest.mark.parametrize("state", [JobState.QUEUED, JobState.SUBMITTING])
@@ -377,13 +408,14 @@ def test_fallback_line_comes_first():
     )
     lines = status_text(j, "en").split("\n")
     assert lines[0] == (
-        "ℹ️ sora-2-pro-storyboard is paused at kie.ai; using kling-3.0-omni/image-to-video "
-        "instead (210 credits)."
+        "ℹ️ sora-2-pro-storyboard is unavailable at kie.ai; using "
+        "kling-3.0-omni/image-to-video instead (210 credits)."
     )
     assert lines[-1] == "-# job abc123def456 · kling-3.0-omni/image-to-video"
     zh = status_text(j, "zh").split("\n")[0]
     assert zh == (
-        "ℹ️ kie.ai 已暂停 sora-2-pro-storyboard；改用 kling-3.0-omni/image-to-video（210 积分）。"
+        "ℹ️ kie.ai 上的 sora-2-pro-storyboard 暂不可用；改用 kling-3.0-omni/image-to-video"
+        "（210 积分）。"
     )
 
 

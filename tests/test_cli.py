@@ -16,7 +16,7 @@ import pytest
 
 from bot.migrations import LATEST
 from tests.fakekie import KLING_MODEL, SORA_MODEL, FakeKie, TaskPlan
-from tests.helpers import png_bytes
+from tests.helpers import free_port, png_bytes
 
 CONFIG = """
 [tracker]
@@ -45,6 +45,7 @@ async def live_fake() -> AsyncIterator[FakeKie]:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     (tmp_path / "config.toml").write_text(CONFIG)
+    (tmp_path / "fast.toml").write_text(CONFIG + "max_retries = 1\ncli_unreachable_seconds = 2\n")
     (tmp_path / "ref.png").write_bytes(png_bytes(640, 360))
     (tmp_path / "tall.jpg").write_bytes(png_bytes(360, 640, fmt="JPEG"))
     return tmp_path
@@ -197,7 +198,8 @@ async def test_failed_generation_exits_1_with_failmsg(workdir, live_fake):
     live_fake.plan = TaskPlan(duration=0.3, outcome="fail", fail_msg="guardrails said no")
     r = await run_cli(workdir, "render", "--image", "ref.png", "--shot", "a", fake=live_fake)
     assert r.code == 1
-    assert r.err.strip().endswith("error: guardrails said no")
+    # The command line is the operator's: kie.ai's own words, with its failCode.
+    assert r.err.strip().endswith("error: guardrails said no (failCode 500)")
 
 
 async def test_refused_by_kie_exits_1(workdir, live_fake):
@@ -258,8 +260,62 @@ async def test_default_settings_fall_back_to_kling_when_sora_is_paused(workdir, 
     live_fake.pause_model(SORA_MODEL)
     r = await run_cli(workdir, "render", "--image", "ref.png", *SHOTS, fake=live_fake)
     assert r.code == 0, r.err
-    assert f"{SORA_MODEL} is paused at kie.ai; using {KLING_MODEL} instead" in r.err
+    assert f"{SORA_MODEL} is unavailable at kie.ai; using {KLING_MODEL} instead" in r.err
     assert [b["model"] for b in live_fake.create_attempts] == [SORA_MODEL, KLING_MODEL]
+
+
+@pytest.mark.parametrize("status", [422, 404])
+async def test_a_default_install_renders_through_kling_when_sora_is_not_supported(
+    workdir, live_fake, status
+):
+    # Live kie.ai after Sora's shutdown: "The model name you specified is not supported".
+    live_fake.remove_model(SORA_MODEL, status=status)
+    r = await run_cli(
+        workdir, "render", "--image", "ref.png", *SHOTS, "--out", "v.mp4", fake=live_fake
+    )
+    assert r.code == 0, r.err
+    assert (workdir / "v.mp4").read_bytes() == live_fake.expected_result()
+    assert f"{SORA_MODEL} is unavailable at kie.ai; using {KLING_MODEL} instead" in r.err
+    assert [b["model"] for b in live_fake.create_attempts] == [SORA_MODEL, KLING_MODEL]
+    assert len(live_fake.created) == 1
+
+
+async def test_a_validation_error_ends_in_seconds_naming_the_field(workdir, live_fake):
+    live_fake.fail_next("createTask", code=500, msg="aspect_ratio is required")
+    started = asyncio.get_running_loop().time()
+    r = await run_cli(workdir, "render", "--image", "ref.png", "--shot", "a", fake=live_fake)
+    assert r.code == 1
+    assert r.err.strip().splitlines()[-1] == (
+        "error: kie.ai refused the request as invalid: aspect_ratio is required "
+        "(field: aspect_ratio)"
+    )
+    assert asyncio.get_running_loop().time() - started < 15
+    assert live_fake.created == [] and len(live_fake.create_attempts) == 1
+
+
+async def test_an_unreachable_upload_host_gives_up_in_bounded_time_naming_it(workdir, live_fake):
+    port = free_port()
+    started = asyncio.get_running_loop().time()
+    r = await run_cli(
+        workdir,
+        "render",
+        "--image",
+        "ref.png",
+        "--shot",
+        "a",
+        fake=live_fake,
+        KIE_UPLOAD_URL=f"http://127.0.0.1:{port}",
+        STORYBOARD_CONFIG=str(workdir / "fast.toml"),
+    )
+    elapsed = asyncio.get_running_loop().time() - started
+    assert r.code == 1, r.err
+    last = r.err.strip().splitlines()[-1]
+    assert last.startswith(f"error: cannot reach kie.ai at 127.0.0.1:{port} (KIE_UPLOAD_URL)")
+    assert "nothing was sent or charged" in last
+    assert f"cannot reach kie.ai at 127.0.0.1:{port} (KIE_UPLOAD_URL); retrying until" in r.err
+    assert "Traceback" not in r.err
+    assert elapsed < 20  # the bound is 2 s here; a minute by default
+    assert live_fake.create_attempts == []
 
 
 async def test_paused_without_fallback_exits_1_and_explains(workdir, live_fake):

@@ -209,7 +209,7 @@ async def test_unreadable_application_warns_without_failing(tmp_path, fake, disc
 
     discord_api.app_status = 200
     discord_api.flags = None  # an answer without flags
-    _, lines = await doctor(_settings(tmp_path, fake, discord_api))
+    code, lines = await doctor(_settings(tmp_path, fake, discord_api))
     assert content_line(lines).startswith("[warn] message content: Discord did not give")
 
 
@@ -296,3 +296,34 @@ async def test_a_database_newer_than_the_bot_fails(tmp_path, fake, discord_api):
     assert database_line(lines).startswith(f"[FAIL] database: {settings.storage.db} (schema v")
     assert f"newer than this bot (v{LATEST}); upgrade the bot" in database_line(lines)
     assert code == 1
+
+
+# -- kie.ai's two hosts --------------------------------------------------------------------------
+
+
+async def test_both_kie_hosts_are_checked(tmp_path, fake, discord_api):
+    _code, lines = await doctor(_settings(tmp_path, fake, discord_api))
+    assert "[ok]   kie.ai key: 1000 credits left" in lines
+    [upload] = [x for x in lines if "upload host" in x]
+    host = fake.url.removeprefix("http://")
+    assert upload == f"[ok]   kie.ai upload host: {host} answers (400 file is required)"
+    assert fake.uploads == [] and fake.files == {}  # the probe stores nothing
+
+
+async def test_an_unreachable_upload_host_fails_the_doctor_and_names_it(
+    tmp_path, fake, discord_api
+):
+    from tests.helpers import free_port
+
+    closed = f"127.0.0.1:{free_port()}"
+    settings = make_settings(
+        tmp_path,
+        fake.url,
+        kie={"upload_url": f"http://{closed}"},
+        discord={"token": TOKEN, "api_base": discord_api.url},
+    )
+    code, lines = await doctor(settings)
+    assert code == 1
+    [upload] = [x for x in lines if "upload host" in x]
+    assert upload.startswith(f"[FAIL] kie.ai upload host: cannot reach {closed} (KIE_UPLOAD_URL)")
+    assert "[ok]   kie.ai key: 1000 credits left" in lines

@@ -512,14 +512,51 @@ async def test_reserving_the_same_job_twice_is_one_reservation(quotas: Quotas) -
     assert await quotas.usage_state("same") == "reserved"
 
 
-async def test_reprice_after_a_fallback(quotas: Quotas) -> None:
+KLING = "kling-3.0-omni/image-to-video"
+KLING_720 = {"resolution": "720p", "audio": False}
+
+
+async def test_switching_to_a_fallback_reprices_the_reservation(quotas: Quotas) -> None:
     await quotas.set(GUILD, "guild_monthly_credits", "300", actor_id=ALICE)
     job = await reserve(quotas, credits=270)
-    await quotas.reprice(job, "kling-3.0-omni/image-to-video", 140)
+    await quotas.switch_model(job, KLING, 140, board=BOARD, options=KLING_720, now=NOON)
     report = await quotas.report(GUILD, days=1, now=NOON)
     assert (report.credits, report.month_credits) == (140, 140)
     await reserve(quotas, credits=160, user=BOB)  # 140 + 160 = 300
     await refused(quotas, "guild_budget", credits=1, user=3)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "options", "code"),
+    [
+        ("models", "sora-2-pro-storyboard", KLING_720, "model"),
+        ("resolutions", "720p", {"resolution": "4k", "audio": False}, "resolution"),
+        ("audio", "false", {"resolution": "720p", "audio": True}, "audio"),
+        ("guild_monthly_credits", "300", {"resolution": "4k", "audio": True}, "guild_budget"),
+    ],
+)
+async def test_a_fallback_the_guild_forbids_is_refused_and_changes_nothing(
+    quotas: Quotas, setting: str, value: str, options: dict[str, object], code: str
+) -> None:
+    await quotas.set(GUILD, setting, value, actor_id=ALICE)
+    job = await reserve(quotas, credits=150)
+    with pytest.raises(QuotaRefused) as info:
+        # 4k with audio, 10 s: 670 credits, over a budget of 300 (this job's 150 not counted twice)
+        await quotas.switch_model(job, KLING, 670, board=BOARD, options=options, now=NOON)
+    assert info.value.code == code
+    async with quotas.store.db.execute(
+        "SELECT model, credits, state FROM usage WHERE job_id = ?", (job,)
+    ) as cur:
+        row = await cur.fetchone()
+    assert tuple(row) == ("sora-2-pro-storyboard", 150, "reserved")
+
+
+async def test_a_fallback_within_the_budget_counts_only_its_own_price(quotas: Quotas) -> None:
+    await quotas.set(GUILD, "guild_monthly_credits", "300", actor_id=ALICE)
+    job = await reserve(quotas, credits=270)
+    # 270 reserved at Sora's price; Kling at 300 fits because the old 270 is replaced.
+    await quotas.switch_model(job, KLING, 300, board=BOARD, options=KLING_720, now=NOON)
+    assert (await quotas.report(GUILD, days=1, now=NOON)).month_credits == 300
 
 
 # --------------------------------------------------------------------------- terms

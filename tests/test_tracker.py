@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bot.images import prepare_image
 from bot.models.kling import KlingOmni
@@ -87,8 +88,13 @@ async def test_failed_generation_reports_kie_failmsg(settings, fake, clock, make
     await rt.tracker.run_once()
     job = await rt.store.get_job(job.id)
     assert job.state == JobState.FAILED
-    assert [j.fail_msg for j in delivery.ended] == [
-        "We currently do not support uploads of images containing photorealistic people."
+    # The operator's detail keeps kie.ai's words; members read the reason's code.
+    assert [(j.fail_code, j.fail_msg) for j in delivery.ended] == [
+        (
+            "people_in_image",
+            "We currently do not support uploads of images containing photorealistic people. "
+            "(failCode 500)",
+        )
     ]
     assert delivery.videos == []
     # Told once; nothing left to do.
@@ -549,7 +555,7 @@ async def test_unknown_outcome_keeps_its_reservation(settings, fake, clock, make
     assert await rt.quotas.usage_state(job.id) == "reserved"
 
 
-async def test_fallback_reprices_the_reservation(settings, fake, clock, make_runtime, image):
+async def test_a_fallback_reprices_the_reservation(settings, fake, clock, make_runtime, image):
     fake.pause_model(SORA_MODEL)
     rt, _ = await make_runtime(settings)
     job = await _reserved_job(rt, image)
@@ -592,3 +598,153 @@ async def test_restart_settles_reservations_a_crash_left_behind(
     await rt2.tracker.resume()
     assert await rt2.quotas.usage_state(job.id) == "released"  # a failure does not count
     assert await rt2.quotas.usage_state("0f0f0f0f0f0f") == "released"  # no job: released
+
+
+# -- live kie.ai's answers ---------------------------------------------------------------------
+
+
+async def test_a_validation_500_ends_the_job_at_once_and_releases_the_reservation(
+    settings, fake, clock, make_runtime, image, caplog
+):
+    # kie.ai answers "This field is required" for a missing field (e.g. upload_method).
+    fake.fail_next("createTask", code=500, msg="aspect_ratio is required")
+    rt, delivery = await make_runtime(settings)
+    job = await _reserved_job(rt, image)
+    caplog.set_level("WARNING", logger="bot.tracker")
+    await rt.tracker.run_once()
+    job = await rt.store.get_job(job.id)
+    assert (job.state, job.fail_code) == (JobState.REFUSED, "invalid_request")
+    assert "aspect_ratio is required" in job.fail_msg and "field: aspect_ratio" in job.fail_msg
+    assert await rt.quotas.usage_state(job.id) == "released"
+    assert [j.id for j in delivery.ended] == [job.id]
+    assert len(fake.create_attempts) == 1 and fake.created == []
+    assert any("field: aspect_ratio" in r.getMessage() for r in caplog.records)
+    # Nothing more happens to it: no second createTask.
+    clock.advance(3600)
+    await rt.tracker.run_once()
+    assert len(fake.create_attempts) == 1
+
+
+async def test_another_500_stays_unknown_and_is_never_resent(settings, fake, make_runtime, image):
+    fake.fail_next("createTask", code=500, msg="Internal Server Error")
+    rt, _ = await make_runtime(settings)
+    job = await _reserved_job(rt, image)
+    await rt.tracker.run_once()
+    assert (await rt.store.get_job(job.id)).state == JobState.UNKNOWN
+    assert await rt.quotas.usage_state(job.id) == "reserved"
+    assert len(fake.create_attempts) == 1
+
+
+@pytest.mark.parametrize("status", [422, 404])
+async def test_a_removed_sora_falls_back_to_kling(
+    settings, fake, clock, make_runtime, image, status
+):
+    fake.remove_model(SORA_MODEL, status=status)
+    fake.plan = TaskPlan(duration=5)
+    rt, delivery = await make_runtime(settings)
+    job = await _reserved_job(rt, image)
+    await rt.tracker.run_once()
+    clock.advance(10)
+    await rt.tracker.run_once()
+    job = await rt.store.get_job(job.id)
+    assert (job.state, job.model, job.fallback_from) == (
+        JobState.DELIVERED,
+        KLING_MODEL,
+        SORA_MODEL,
+    )
+    assert [b["model"] for b in fake.create_attempts] == [SORA_MODEL, KLING_MODEL]
+    assert len(fake.created) == 1 and delivery.videos
+    assert await rt.quotas.usage_state(job.id) == "charged"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "rule"),
+    [
+        ("models", "sora-2-pro-storyboard", "model"),
+        ("resolutions", "720p", "resolution"),
+        ("audio", "false", "audio"),
+        ("guild_monthly_credits", "300", "guild_budget"),
+    ],
+)
+async def test_the_fallback_obeys_the_guilds_rules(
+    tmp_path, fake, clock, make_runtime, image, setting, value, rule
+):
+    # Kling set to 4k with audio: 67 credits/s x 15 s = 1005 credits.
+    settings = make_settings(tmp_path, fake.url, kling={"resolution": "4k", "audio": True})
+    fake.remove_model(SORA_MODEL)
+    rt, delivery = await make_runtime(settings)
+    await rt.quotas.set(1, setting, value, actor_id=9)
+    job = await _reserved_job(rt, image)
+    await rt.tracker.run_once()
+    job = await rt.store.get_job(job.id)
+    assert (job.state, job.fail_code) == (JobState.REFUSED, "fallback_refused")
+    assert job.fail_params["rule"] == rule
+    assert job.model == SORA_MODEL  # never switched
+    assert [b["model"] for b in fake.create_attempts] == [SORA_MODEL]
+    assert await rt.quotas.usage_state(job.id) == "released"
+    assert [j.id for j in delivery.ended] == [job.id]
+
+
+async def test_a_cdn_page_on_create_is_a_refusal_with_nothing_held(
+    settings, fake, make_runtime, image
+):
+    fake.html_next("createTask", status=403)
+    rt, _ = await make_runtime(settings)
+    job = await _reserved_job(rt, image)
+    await rt.tracker.run_once()
+    job = await rt.store.get_job(job.id)
+    assert (job.state, job.fail_code) == (JobState.REFUSED, "kie_blocked")
+    assert await rt.quotas.usage_state(job.id) == "released"
+    assert fake.created == []
+
+
+async def test_an_unreachable_upload_host_is_retried_until_the_bound_then_refused(
+    tmp_path, fake, clock, make_runtime, image
+):
+    closed = f"127.0.0.1:{free_port()}"
+    settings = make_settings(
+        tmp_path,
+        fake.url,
+        kie={"upload_url": f"http://{closed}", "max_retries": 0, "backoff_base": 0},
+    )
+    rt, delivery = await make_runtime(settings, unreachable_give_up=60)
+    job = await _reserved_job(rt, image)
+    await rt.tracker.run_once()
+    job = await rt.store.get_job(job.id)
+    assert job.state == JobState.QUEUED
+    assert job.stall["host"] == closed and job.stall["setting"] == "KIE_UPLOAD_URL"
+    assert job.stall["until"] == job.stall["since"] + 60
+    assert [j.stall["host"] for j in delivery.updates] == [closed]  # the member is told once
+    clock.advance(30)
+    await rt.tracker.run_once()
+    assert (await rt.store.get_job(job.id)).state == JobState.QUEUED
+    clock.advance(30)
+    await rt.tracker.run_once()
+    job = await rt.store.get_job(job.id)
+    assert (job.state, job.fail_code) == (JobState.REFUSED, "unreachable")
+    assert closed in job.fail_msg and "KIE_UPLOAD_URL" in job.fail_msg
+    assert await rt.quotas.usage_state(job.id) == "released"
+    assert fake.create_attempts == []
+
+
+async def test_the_bot_keeps_trying_an_unreachable_host_until_the_deadline(
+    tmp_path, fake, clock, make_runtime, image
+):
+    closed = f"127.0.0.1:{free_port()}"
+    settings = make_settings(
+        tmp_path,
+        fake.url,
+        kie={"upload_url": f"http://{closed}", "max_retries": 0, "backoff_base": 0},
+    )
+    rt, _ = await make_runtime(settings)
+    job = await _reserved_job(rt, image)
+    await rt.tracker.run_once()
+    job = await rt.store.get_job(job.id)
+    assert job.stall["until"] == job.deadline_at
+    clock.advance(600)
+    await rt.tracker.run_once()
+    assert (await rt.store.get_job(job.id)).state == JobState.QUEUED
+    clock.advance(job.deadline_at - clock.now())
+    await rt.tracker.run_once()
+    job = await rt.store.get_job(job.id)
+    assert (job.state, job.fail_code) == (JobState.REFUSED, "unreachable")

@@ -371,10 +371,11 @@ class KieClient:
         """Reach the upload host without storing anything (an upload with no file): what it
         answered, for ``doctor``. Raises KieUnreachable when it cannot be reached."""
         url = f"{self._upload_base}/api/file-stream-upload"
-        fd = aiohttp.FormData()
-        fd.add_field("uploadPath", "storyboard-bot")
+        form = aiohttp.MultipartWriter("form-data")
+        part = form.append("storyboard-bot")
+        part.set_content_disposition("form-data", name="uploadPath")
         try:
-            status, env = await self._send("POST", url, _NO_LIMIT, data=fd)
+            status, env = await self._send("POST", url, _NO_LIMIT, data=form)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._unreachable("upload", url, type(exc).__name__, 1) from None
         if env is None:

@@ -202,7 +202,12 @@ async def test_failed_generation_explains_and_does_not_count(simcord_env, memkie
     await alice.click(card, label="Generate")
     await env.advance_time(15)
     status = bot_messages(env, channel)[-1]
-    assert "The generation failed: This content may violate our guardrails." in status.content
+    # The member reads the plain meaning; kie.ai's own words go to the log and the admin log.
+    assert status.content.startswith(
+        "❌ The generation failed: kie.ai's content rules refused to make this video; "
+        "try other scenes or another image."
+    )
+    assert "guardrails" not in status.content
     assert "did not count against your quota" in status.content
 
 
@@ -444,8 +449,10 @@ async def test_undeliverable_video_tells_the_author_privately(simcord_env, memki
     dms = alice.user.dm_channel.history()
     assert [m.content for m in dms] == [
         f"Your storyboard video (job {job.id}) was made but I could not post it in the channel: "
-        "I am not allowed to post there (Missing Permissions)."
+        "the bot may not post there any more, or the channel is gone."
     ]
+    # The operator's detail keeps Discord's own words.
+    assert job.fail_msg == "I am not allowed to post there (Missing Permissions)"
 
 
 # -- quotas through /storyboard ----------------------------------------------------------------
@@ -546,7 +553,8 @@ async def test_refusals_and_failures_reach_the_admin_log(simcord_env, memkie):
     await env.advance_time(60)
     await alice.click(card, label="Generate")
     lines = [m.content for m in log_channel.history()]
-    assert lines[0].startswith("❌ Job ") and lines[0].endswith("failed): guardrails")
+    assert lines[0].startswith("❌ Job ")
+    assert lines[0].endswith("failed): guardrails (failCode 500)")
     assert lines[1].startswith(f"⛔ <@{alice.id}> was refused a video: You have used 1 of your 1")
     status = next(m for m in bot_messages(env, channel) if "generation failed" in m.content)
     assert "This counted against your quota." in status.content
