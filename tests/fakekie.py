@@ -672,9 +672,10 @@ class FakeKie:
         inp = body["input"]
         if body["model"] == SORA_MODEL:
             return 150 if inp.get("n_frames") == "10" else 270
-        per_second = 18 if inp.get("audio") else 14
-        factor = {"720p": 1.0, "1080p": 1.5, "4k": 3.0}.get(inp.get("resolution", "720p"), 1.0)
-        return per_second * factor * inp.get("duration", 5)
+        # kie.ai's published Kling 3.0 Omni rates (August 2026), credits per second
+        rates = {"720p": (14, 18), "1080p": (18, 23), "4k": (67, 67)}
+        plain, audio = rates.get(inp.get("resolution", "720p"), rates["720p"])
+        return (audio if inp.get("audio") else plain) * inp.get("duration", 5)
 
     def _check_keys(self, inp: dict[str, Any], allowed: set[str], required: set[str]) -> str | None:
         unknown = sorted(set(inp) - allowed)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.download import DownloadError
-from bot.kie import KieError, RateLimits, TaskRecord
+from bot.kie import KieError, KieUnreachable, RateLimits, TaskRecord
 from bot.kie.client import create_answer
 from bot.kie.errors import CreateOutcomeUnknown
 from bot.kie.schemas import Envelope
@@ -32,6 +32,7 @@ class MemoryKie:
         self.fake.url = URL
         self.limits = RateLimits()
         self.unknown_next = 0  # the next creates succeed at kie.ai but their answer is lost
+        self.upload_unreachable = False  # the upload host refuses connections
 
     # what kie.ai received, as on the fake
     @property
@@ -92,6 +93,14 @@ class MemoryKie:
 
     async def upload(self, data: bytes, file_name: str, upload_path: str) -> str:
         self.fake.calls["upload"] += 1
+        if self.upload_unreachable:
+            raise KieUnreachable(
+                "kie.ai upload: cannot reach kieai.redpandaai.co (KIE_UPLOAD_URL): "
+                "ClientConnectorError after 6 tries",
+                host="kieai.redpandaai.co",
+                setting="KIE_UPLOAD_URL",
+                endpoint="upload",
+            )
         return str(self.fake._store_upload(data, upload_path, file_name, None)["downloadUrl"])
 
     async def credits(self) -> float:

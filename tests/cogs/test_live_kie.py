@@ -138,3 +138,26 @@ async def test_a_chinese_server_reads_every_failure_in_chinese(simcord_env, memk
     failed = next(m for m in channel.history() if m.id == status.id).content
     assert failed.startswith("❌ 生成失败：kie.ai 无法生成这个视频。")
     assert latin_words(failed) == []
+
+
+async def test_an_unreachable_upload_host_is_shown_until_it_answers(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    memkie.upload_unreachable = True
+    memkie.plan = TaskPlan(duration=5)
+    status = await _generate(env, channel, alice)
+    await env.advance_time(5)
+    shown = next(m for m in channel.history() if m.id == status.id).content.splitlines()
+    job = (await env.bot.runtime.store.recent_jobs(1))[0]
+    assert shown[1] == (
+        "⚠️ kie.ai (kieai.redpandaai.co) cannot be reached right now; the bot keeps trying "
+        f"until <t:{int(job.deadline_at)}:R>, then gives up. Nothing has been charged."
+    )
+    # The host answers again: the job goes on and the video is posted.
+    memkie.upload_unreachable = False
+    await env.advance_time(40)
+    await env.advance_time(30)
+    assert bot_messages(env, channel)[-1].attachments
+    shown = next(m for m in channel.history() if m.id == status.id).content
+    assert "cannot be reached" not in shown
+    assert len(memkie.created) == 1
