@@ -142,8 +142,10 @@ def status_text(job: Job, lang: str, *, position: int | None = None, counted: bo
             if job.kie_state == "generating" and job.progress is not None:
                 line += " " + progress_bar(job.progress)
             lines.append(line)
-        case JobState.SUCCEEDED | JobState.FETCHED:
+        case JobState.SUCCEEDED:
             lines.append(t("status.fetching", lang, started=started))
+        case JobState.FETCHED | JobState.POSTING:
+            lines.append(t("status.posting", lang))
         case JobState.DELIVERED:
             lines.append(t("status.done", lang))
         case JobState.CANCELLED:

@@ -283,7 +283,9 @@ async def _resume(args: argparse.Namespace, settings: Settings, err: TextIO) -> 
             print(f"job {job.id} ended: {job.state}: {job.fail_msg or ''}", file=err)
             return EXIT_FAILED
         if job.state == JobState.DELIVERED:
-            await rt.store.update_job(job.id, state=JobState.FETCHED, delivery="pending")
+            await rt.store.transition(
+                job.id, JobState.DELIVERED, JobState.FETCHED, delivery="pending"
+            )
         await rt.start()
         return await _follow(rt, delivery, job.id, err)
     finally:

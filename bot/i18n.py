@@ -346,6 +346,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "📥 kie.ai 已完成，正在获取视频",
     },
     "status.done": {"en": "✅ Done.", "zh": "✅ 完成。"},
+    "status.posting": {"en": "📤 Posting the video", "zh": "📤 正在发布视频"},
     "status.unknown": {
         "en": "⚠️ {reason}. It was not sent again, so you are not charged twice; "
         "check kie.ai before trying again.",
@@ -480,6 +481,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "kie.ai never confirmed the job; check kie.ai before trying again",
         "zh": "kie.ai 始终没有确认这个任务；重试前请先在 kie.ai 查看",
     },
+    "reason.unknown_no_callback": {
+        "en": "kie.ai did not confirm the job, and without callbacks the bot cannot find out "
+        "whether kie.ai made it; it was not sent again. Check kie.ai before trying again",
+        "zh": "kie.ai 没有确认这个任务，而在未启用回调时机器人无法得知 kie.ai 是否已生成；"
+        "任务没有被重复提交。重试前请先在 kie.ai 查看",
+    },
     "reason.download": {
         "en": "the video was made but could not be downloaded from kie.ai",
         "zh": "视频已生成，但无法从 kie.ai 下载",
@@ -522,7 +529,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "state.submitting": {"en": "sending", "zh": "提交中"},
     "state.running": {"en": "running", "zh": "生成中"},
     "state.succeeded": {"en": "finishing", "zh": "即将完成"},
-    "state.fetched": {"en": "posting", "zh": "发布中"},
+    "state.fetched": {"en": "fetched", "zh": "已获取"},
+    "state.posting": {"en": "posting", "zh": "发布中"},
     "state.delivered": {"en": "✅ done", "zh": "✅ 完成"},
     "state.failed": {"en": "❌ failed", "zh": "❌ 失败"},
     "state.refused": {"en": "❌ not sent", "zh": "❌ 未提交"},

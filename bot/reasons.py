@@ -40,6 +40,7 @@ REASONS: frozenset[str] = frozenset(
         "unknown",  # the createTask answer was lost: never sent again
         "unknown_stopped",  # the bot stopped while sending it
         "unknown_deadline",  # kie.ai never confirmed it until the deadline
+        "unknown_no_callback",  # ... and without callbacks nothing ever can
         # the video exists
         "download",
         "undeliverable",

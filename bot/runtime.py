@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import Delivery
+from bot.jobs.tracker import Tracker
 from bot.kie import KieApi, KieClient
 from bot.models import ModelRegistry
 from bot.quota import Quotas
 from bot.store import Store
-from bot.tracker import Tracker
 from bot.web import WebServer, make_app
 
 

@@ -11,7 +11,8 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -20,36 +21,14 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from bot.backup import backup_before_migrating
+from bot.jobs.states import (
+    ACTIVE_STATES,
+    IllegalTransition,
+    JobState,
+    check,
+)
 from bot.migrations import LATEST, migrate, schema_version
 from bot.storyboard import Storyboard
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"  # stored, not yet sent to kie.ai (may be held back by the rate limit)
-    SUBMITTING = "submitting"  # createTask is being sent: a crash here means "outcome unknown"
-    RUNNING = "running"  # kie.ai accepted it (task_id known)
-    SUCCEEDED = "succeeded"  # kie.ai finished it (result_url known)
-    FETCHED = "fetched"  # the video is on our disk (video_path)
-    DELIVERED = "delivered"  # handed to the delivery (posted / written)
-    FAILED = "failed"  # kie.ai says the generation failed (fail_msg)
-    REFUSED = "refused"  # kie.ai refused it before creating a task: nothing was spent
-    UNKNOWN = "unknown"  # createTask outcome unknown: never resubmitted
-    EXPIRED = "expired"  # the deadline passed
-    CANCELLED = "cancelled"  # cancelled before it was submitted
-    UNDELIVERABLE = "undeliverable"  # the video exists but could not be delivered
-
-
-ACTIVE_STATES = frozenset(
-    {
-        JobState.QUEUED,
-        JobState.SUBMITTING,
-        JobState.RUNNING,
-        JobState.SUCCEEDED,
-        JobState.FETCHED,
-        JobState.UNKNOWN,
-    }
-)
-TERMINAL_STATES = frozenset(set(JobState) - ACTIVE_STATES)
 
 
 class Job(BaseModel):
@@ -123,6 +102,31 @@ def _encode(key: str, value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class JobOwner:
+    """Which jobs one process follows: those of one origin ("discord", "cli"), or only the
+    listed ids (a `render` or `resume`). The scheduler's queries filter by it in SQL, so a job
+    another process left behind is never due here."""
+
+    origin: str | None = None
+    ids: frozenset[str] | None = None
+
+
+def _owned(owner: JobOwner | None, skip: Collection[str]) -> tuple[str, list[Any]]:
+    where, params = "", []
+    if owner is not None and owner.ids is not None:
+        ids = sorted(owner.ids)
+        where += f" AND id IN ({', '.join('?' for _ in ids)})" if ids else " AND 0"
+        params.extend(ids)
+    elif owner is not None and owner.origin is not None:
+        where += " AND origin = ?"
+        params.append(owner.origin)
+    if skip:
+        where += f" AND id NOT IN ({', '.join('?' for _ in skip)})"
+        params.extend(skip)
+    return where, params
+
+
 def new_id() -> str:
     return secrets.token_hex(6)
 
@@ -164,7 +168,10 @@ class Store:
             # Each PRAGMA's cursor is closed at once: an open one blocks the migrations' COMMIT.
             for pragma in (
                 "PRAGMA journal_mode=WAL",
-                "PRAGMA synchronous=NORMAL",
+                # FULL: a commit survives power loss too, not only a crash of the process (in
+                # WAL mode NORMAL can lose the last commits, e.g. a job's `submitting`, and
+                # the job would be sent again). The write rate is tiny: bench/sqlite_writes.py.
+                "PRAGMA synchronous=FULL",
                 "PRAGMA foreign_keys=ON",
                 "PRAGMA busy_timeout=5000",
             ):
@@ -235,13 +242,34 @@ class Store:
             row = await cur.fetchone()
         return _row_to_job(row) if row else None
 
+    async def transition(
+        self, job_id: str, frm: JobState | Iterable[JobState], to: JobState, **fields: Any
+    ) -> Job | None:
+        """Move a job from one of ``frm`` to ``to`` (and write ``fields``), atomically: only
+        if it is still in one of ``frm``. Returns the job as stored afterwards, or None when it
+        had moved on (a Cancel press, a callback, another step). A pair the transition table
+        does not allow raises IllegalTransition: nothing else may write ``state``."""
+        states = [frm] if isinstance(frm, JobState) else list(frm)
+        if not states:
+            raise ValueError("transition needs at least one state to come from")
+        check(states, to)
+        return await self._write_job(job_id, states, {**fields, "state": to})
+
     async def update_job(
         self, job_id: str, *, expect: Iterable[JobState] | None = None, **fields: Any
     ) -> Job | None:
-        """Write ``fields``; with ``expect``, only if the job is still in one of those states.
+        """Write ``fields`` (never ``state``: see :meth:`transition`); with ``expect``, only if
+        the job is still in one of those states.
 
         Returns the job as stored afterwards, or None when ``expect`` did not hold.
         """
+        if "state" in fields:
+            raise IllegalTransition("a job's state changes only through Store.transition")
+        return await self._write_job(job_id, None if expect is None else list(expect), fields)
+
+    async def _write_job(
+        self, job_id: str, expect: list[JobState] | None, fields: dict[str, Any]
+    ) -> Job | None:
         unknown = set(fields) - set(_JOB_COLUMNS)
         if unknown:
             raise KeyError(f"not job columns: {sorted(unknown)}")
@@ -258,18 +286,33 @@ class Store:
             return None
         return await self.get_job(job_id)
 
-    async def due_jobs(self, now: float, limit: int = 100) -> list[Job]:
+    async def due_jobs(
+        self,
+        now: float,
+        limit: int = 100,
+        *,
+        owner: JobOwner | None = None,
+        skip: Collection[str] = (),
+    ) -> list[Job]:
+        """Jobs due by ``now`` that ``owner`` processes (all jobs without one), oldest due
+        first, leaving out ``skip`` (the ids a step is already working on)."""
+        where, params = _owned(owner, skip)
         async with self.db.execute(
-            "SELECT * FROM jobs WHERE next_check_at IS NOT NULL AND next_check_at <= ? "
+            f"SELECT * FROM jobs WHERE next_check_at IS NOT NULL AND next_check_at <= ?{where} "
             "ORDER BY next_check_at LIMIT ?",
-            (now, limit),
+            (now, *params, limit),
         ) as cur:
             rows = await cur.fetchall()
         return [_row_to_job(r) for r in rows]
 
-    async def next_check_at(self) -> float | None:
+    async def next_check_at(
+        self, *, owner: JobOwner | None = None, skip: Collection[str] = ()
+    ) -> float | None:
+        """When the next job ``owner`` processes falls due (None: none is scheduled)."""
+        where, params = _owned(owner, skip)
         async with self.db.execute(
-            "SELECT MIN(next_check_at) FROM jobs WHERE next_check_at IS NOT NULL"
+            f"SELECT MIN(next_check_at) FROM jobs WHERE next_check_at IS NOT NULL{where}",
+            params,
         ) as cur:
             row = await cur.fetchone()
         return row[0] if row and row[0] is not None else None
@@ -303,3 +346,6 @@ class Store:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+__all__ = ["ACTIVE_STATES", "Job", "JobOwner", "JobState", "Store", "new_id"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.tracker import Tracker
+from bot.jobs.tracker import Tracker
 from bot.webhooks import media_token_ok, signature_ok, task_id_of, token_ok
 
 log = logging.getLogger(__name__)

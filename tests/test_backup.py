@@ -114,7 +114,8 @@ async def test_a_backup_while_jobs_are_written_holds_every_job_committed_before_
 async def test_a_restored_copy_opens_as_the_store(store, tmp_path):
     for n in range(3):
         await add_job(store, n)
-    await store.update_job("job000001", state=JobState.RUNNING, task_id="task_1")
+    await store.transition("job000001", JobState.QUEUED, JobState.SUBMITTING)
+    await store.transition("job000001", JobState.SUBMITTING, JobState.RUNNING, task_id="task_1")
     dest = tmp_path / "backup.db"
     await asyncio.to_thread(backup, store.path, dest)
 

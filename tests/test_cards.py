@@ -268,7 +268,8 @@ STATUS_EN = {
     JobState.SUBMITTING: [f"⏳ Queued, started {STARTED}"],
     JobState.RUNNING: [f"📨 Sent to kie.ai, waiting to start (started {STARTED})"],
     JobState.SUCCEEDED: ["📥 Done at kie.ai, fetching the video"],
-    JobState.FETCHED: ["📥 Done at kie.ai, fetching the video"],
+    JobState.FETCHED: ["📤 Posting the video"],
+    JobState.POSTING: ["📤 Posting the video"],
     JobState.DELIVERED: ["✅ Done."],
     JobState.UNKNOWN: [
         "⚠️ kie.ai did not confirm the job; it may or may not have been accepted. It was not "
@@ -299,7 +300,8 @@ STATUS_ZH = {
     JobState.SUBMITTING: [f"⏳ 排队中，开始于 {STARTED}"],
     JobState.RUNNING: [f"📨 已提交到 kie.ai，等待开始（开始于 {STARTED}）"],
     JobState.SUCCEEDED: ["📥 kie.ai 已完成，正在获取视频"],
-    JobState.FETCHED: ["📥 kie.ai 已完成，正在获取视频"],
+    JobState.FETCHED: ["📤 正在发布视频"],
+    JobState.POSTING: ["📤 正在发布视频"],
     JobState.DELIVERED: ["✅ 完成。"],
     JobState.UNKNOWN: [
         "⚠️ kie.ai 没有确认这个任务；它可能已被接受，也可能没有。任务没有被重复提交，不会重复扣费；"
@@ -431,12 +433,10 @@ def test_result_text():
     assert result_text(j, "<@42>", "en").split("\n") == [
         "<@42> your video is ready (2 shots, 15 s).",
         "-# made from draft d1e2f3, revision 2",
-        "-# 🎞 abc123def456",
     ]
     assert result_text(j, "<@42>", "zh").split("\n") == [
         "<@42> 你的视频已完成（2 个镜头，15 秒）。",
         "-# 由草稿 d1e2f3 第 2 版生成",
-        "-# 🎞 abc123def456",
     ]
     card = "https://discord.com/channels/1/2/3"
     assert result_text(j, "<@42>", "en", source_link=card).split("\n")[1] == (
@@ -450,9 +450,9 @@ def test_result_text_with_a_link_note_and_no_draft():
     assert text.split("\n") == [
         "<@42> your video is ready (2 shots, 15 s).",
         "The video is too large: https://x/y",
-        "-# 🎞 abc123def456",
     ]
     assert "draft" not in text
+    assert j.id not in text  # the result is recognised by its file and buttons, not its text
 
 
 def test_job_line():
@@ -469,7 +469,8 @@ STATE_EN = {
     JobState.SUBMITTING: "sending",
     JobState.RUNNING: "running",
     JobState.SUCCEEDED: "finishing",
-    JobState.FETCHED: "posting",
+    JobState.FETCHED: "fetched",
+    JobState.POSTING: "posting",
     JobState.DELIVERED: "✅ done",
     JobState.FAILED: "❌ failed",
     JobState.REFUSED: "❌ not sent",

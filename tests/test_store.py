@@ -63,34 +63,56 @@ async def test_a_job_survives_reopening(tmp_path):
 async def test_update_job_writes_and_returns_the_stored_job(store):
     job = await new_job(store)
     board = BOARD.with_shots(BOARD.shots[:1])
-    updated = await store.update_job(
-        job.id, state=JobState.RUNNING, task_id="task_1", progress=40, storyboard=board
-    )
+    updated = await store.update_job(job.id, task_id="task_1", progress=40, storyboard=board)
 
     assert updated is not None
     assert updated == await store.get_job(job.id)
-    assert (updated.state, updated.task_id, updated.progress) == (JobState.RUNNING, "task_1", 40)
+    assert (updated.state, updated.task_id, updated.progress) == (JobState.QUEUED, "task_1", 40)
     assert updated.storyboard == board
     assert updated.updated_at >= job.updated_at
     assert await store.update_job("nope", progress=1) is None
 
 
-async def test_update_job_with_expect_is_compare_and_set(store):
+async def test_a_transition_is_compare_and_set(store):
     job = await new_job(store)
 
-    missed = await store.update_job(
-        job.id, expect=[JobState.RUNNING, JobState.SUCCEEDED], state=JobState.FAILED, progress=9
-    )
+    missed = await store.transition(job.id, JobState.RUNNING, JobState.FAILED, progress=9)
     assert missed is None
     assert await store.get_job(job.id) == job  # nothing changed, not even updated_at
 
-    hit = await store.update_job(job.id, expect=[JobState.QUEUED], state=JobState.SUBMITTING)
+    hit = await store.transition(job.id, JobState.QUEUED, JobState.SUBMITTING)
     assert hit is not None and hit.state == JobState.SUBMITTING
     # The same swap a second time finds the state already moved on.
-    assert (
-        await store.update_job(job.id, expect=[JobState.QUEUED], state=JobState.CANCELLED) is None
-    )
+    assert await store.transition(job.id, JobState.QUEUED, JobState.CANCELLED) is None
     assert (await store.get_job(job.id)).state == JobState.SUBMITTING
+
+
+@pytest.mark.parametrize(
+    ("frm", "to"),
+    [
+        (JobState.QUEUED, JobState.RUNNING),  # never without submitting first
+        (JobState.RUNNING, JobState.QUEUED),  # a task kie.ai has is never sent again
+        (JobState.UNKNOWN, JobState.QUEUED),
+        (JobState.DELIVERED, JobState.POSTING),
+        (JobState.FAILED, JobState.QUEUED),
+    ],
+)
+async def test_a_transition_outside_the_table_is_refused_and_writes_nothing(store, frm, to):
+    from bot.jobs.states import IllegalTransition
+
+    job = await new_job(store, state=frm)
+    with pytest.raises(IllegalTransition):
+        await store.transition(job.id, frm, to)
+    assert await store.get_job(job.id) == job
+
+
+async def test_the_state_is_written_only_by_transitions(store):
+    from bot.jobs.states import IllegalTransition
+
+    job = await new_job(store)
+    with pytest.raises(IllegalTransition):
+        await store.update_job(job.id, state=JobState.RUNNING)
+    assert await store.get_job(job.id) == job
 
 
 async def test_update_job_refuses_unknown_columns(store):
@@ -141,7 +163,7 @@ async def test_queue_position_counts_only_queued_jobs_oldest_first(store):
     assert await store.queue_position(running.id) is None
     assert await store.queue_position("nope") is None
 
-    await store.update_job(b.id, state=JobState.SUBMITTING)
+    await store.transition(b.id, JobState.QUEUED, JobState.SUBMITTING)
     assert await store.queue_position(c.id) == 1
     assert await store.queue_position(a.id) == 2
     assert await store.queue_position(b.id) is None
@@ -150,8 +172,8 @@ async def test_queue_position_counts_only_queued_jobs_oldest_first(store):
 async def test_job_by_task(store):
     job = await new_job(store)
     other = await new_job(store)
-    await store.update_job(job.id, task_id="task_sora_1", state=JobState.RUNNING)
-    await store.update_job(other.id, task_id="task_sora_2", state=JobState.RUNNING)
+    await store.update_job(job.id, task_id="task_sora_1")
+    await store.update_job(other.id, task_id="task_sora_2")
 
     found = await store.job_by_task("task_sora_1")
     assert found is not None and found.id == job.id

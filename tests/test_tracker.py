@@ -159,7 +159,8 @@ async def test_restart_after_fetch_delivers_the_stored_video(
     await rt1.tracker.run_once()
     clock.advance(10)
     await rt1.tracker.run_once()
-    assert (await rt1.store.get_job(job.id)).state == JobState.FETCHED
+    # Fetched, and the post failed: a crash now must not fetch again nor post twice.
+    assert (await rt1.store.get_job(job.id)).state == JobState.POSTING
     await rt1.close()
 
     rt2, d2 = await make_runtime(settings)
@@ -175,16 +176,17 @@ async def test_crash_while_submitting_is_never_resubmitted(
     rt1, _ = await make_runtime(settings)
     job = await rt1.tracker.submit(BOARD, image)
     # The process died after recording "submitting", before createTask's answer was stored.
-    await rt1.store.update_job(job.id, state=JobState.SUBMITTING)
+    await rt1.store.transition(job.id, JobState.QUEUED, JobState.SUBMITTING)
     await rt1.close()
 
     rt2, d2 = await make_runtime(settings)
     await rt2.tracker.resume()
     await rt2.tracker.run_once()
     job = await rt2.store.get_job(job.id)
-    assert job.state == JobState.UNKNOWN
+    # Polling: no callback can ever name its task, so it is given up at once, truthfully.
+    assert (job.state, job.fail_code) == (JobState.EXPIRED, "unknown_no_callback")
     assert fake.create_attempts == []
-    assert "may or may not have been accepted" in d2.updates[-1].fail_msg
+    assert "may or may not have been accepted" in d2.ended[-1].fail_msg
 
 
 async def test_create_answered_500_is_unknown_and_not_retried(
@@ -195,10 +197,10 @@ async def test_create_answered_500_is_unknown_and_not_retried(
     job = await rt.tracker.submit(BOARD, image)
     await rt.tracker.run_once()
     job = await rt.store.get_job(job.id)
-    assert job.state == JobState.UNKNOWN
+    assert (job.state, job.fail_code) == (JobState.EXPIRED, "unknown_no_callback")
     assert len(fake.create_attempts) == 1  # one charge at most
     assert len(fake.tasks) == 1
-    assert delivery.updates[-1].state == JobState.UNKNOWN
+    assert delivery.ended[-1].state == JobState.EXPIRED
 
 
 async def test_create_timeout_is_unknown_and_not_retried(
@@ -209,9 +211,9 @@ async def test_create_timeout_is_unknown_and_not_retried(
     rt, delivery = await make_runtime(settings)
     job = await rt.tracker.submit(BOARD, image)
     await rt.tracker.run_once()
-    assert (await rt.store.get_job(job.id)).state == JobState.UNKNOWN
+    assert (await rt.store.get_job(job.id)).state == JobState.EXPIRED
     assert len(fake.create_attempts) == 1
-    assert "did not confirm" in delivery.updates[-1].fail_msg
+    assert "did not confirm" in delivery.ended[-1].fail_msg
 
 
 async def test_stopping_while_create_is_in_flight_records_the_answer(
@@ -341,7 +343,7 @@ async def test_generic_500_on_create_never_falls_back(settings, fake, clock, mak
     rt, _delivery = await make_runtime(settings)
     job = await rt.tracker.submit(BOARD, image)
     await rt.tracker.run_once()
-    assert (await rt.store.get_job(job.id)).state == JobState.UNKNOWN
+    assert (await rt.store.get_job(job.id)).state == JobState.EXPIRED  # unknown, given up
     assert [b["model"] for b in fake.create_attempts] == [SORA_MODEL]
 
 
@@ -546,13 +548,38 @@ async def test_failed_and_refused_jobs_are_released(settings, fake, clock, make_
     assert await rt.quotas.usage_state(job.id) == "released"
 
 
-async def test_unknown_outcome_keeps_its_reservation(settings, fake, clock, make_runtime, image):
+def _with_callbacks(tmp_path, fake):
+    port = free_port()
+    return make_settings(
+        tmp_path, fake.url, http={"public_url": f"http://127.0.0.1:{port}", "port": port}
+    )
+
+
+async def test_unknown_outcome_keeps_its_reservation_while_a_callback_may_come(
+    tmp_path, fake, clock, make_runtime, image
+):
     fake.fail_after_create(http_status=500)
-    rt, _ = await make_runtime(settings)
+    rt, _ = await make_runtime(_with_callbacks(tmp_path, fake))
     job = await _reserved_job(rt, image)
     await rt.tracker.run_once()
     assert (await rt.store.get_job(job.id)).state == JobState.UNKNOWN
     assert await rt.quotas.usage_state(job.id) == "reserved"
+
+
+async def test_unknown_outcome_without_callbacks_is_settled_at_once_and_counts(
+    settings, fake, clock, make_runtime, image
+):
+    # Polling: nothing can ever find the task; the member's slot is not held for 30 minutes.
+    fake.fail_after_create(http_status=500)
+    rt, delivery = await make_runtime(settings)
+    job = await _reserved_job(rt, image)
+    await rt.tracker.run_once()
+    job = await rt.store.get_job(job.id)
+    assert (job.state, job.fail_code) == (JobState.EXPIRED, "unknown_no_callback")
+    assert "STORYBOARD_PUBLIC_URL" in job.fail_msg
+    assert await rt.quotas.usage_state(job.id) == "charged"  # kie.ai may have charged
+    assert [j.id for j in delivery.ended] == [job.id]
+    assert len(fake.create_attempts) == 1
 
 
 async def test_a_fallback_reprices_the_reservation(settings, fake, clock, make_runtime, image):
@@ -625,9 +652,9 @@ async def test_a_validation_500_ends_the_job_at_once_and_releases_the_reservatio
     assert len(fake.create_attempts) == 1
 
 
-async def test_another_500_stays_unknown_and_is_never_resent(settings, fake, make_runtime, image):
+async def test_another_500_stays_unknown_and_is_never_resent(tmp_path, fake, make_runtime, image):
     fake.fail_next("createTask", code=500, msg="Internal Server Error")
-    rt, _ = await make_runtime(settings)
+    rt, _ = await make_runtime(_with_callbacks(tmp_path, fake))
     job = await _reserved_job(rt, image)
     await rt.tracker.run_once()
     assert (await rt.store.get_job(job.id)).state == JobState.UNKNOWN

@@ -289,7 +289,13 @@ async def test_unknown_create_outcome_is_said_plainly(simcord_env, memkie):
     card, _ = await make_card(env, channel, alice)
     await alice.click(card, label="Generate")
     status = bot_messages(env, channel)[-1]
-    assert "not sent again, so you are not charged twice" in status.content
+    # Without callbacks nothing can ever find the task: the member is told so at once, and
+    # that it counts (kie.ai may have charged), instead of a slot held for 30 minutes.
+    assert status.content.splitlines()[:2] == [
+        "⌛ Gave up: kie.ai did not confirm the job, and without callbacks the bot cannot find "
+        "out whether kie.ai made it; it was not sent again. Check kie.ai before trying again.",
+        "This counted against your quota.",
+    ]
     assert len(memkie.created) == 1
 
 

@@ -98,7 +98,7 @@ def test_upload_method_is_always_sent_and_configurable(tmp_path) -> None:
     cfg.write_text('[sora]\nupload_method = "ftp"\n')
     from bot.config import ConfigError
 
-    with pytest.raises(ConfigError, match=r"sora\.upload_method"):
+    with pytest.raises(ConfigError, match="upload_method"):
         load_settings(cfg, environ={})
 
 

@@ -1,0 +1,121 @@
+"""running -> succeeded | failed: reading a task's state from kie.ai (recordInfo).
+
+A job is read once more before it may expire: under load its last read may have come late,
+and a video kie.ai finished must not be given up unread.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.jobs.context import Context
+from bot.jobs.states import JobState
+from bot.kie import KieError, KieUnreachable, TaskRecord
+from bot.reasons import generation_failure
+from bot.schedule import next_poll_delay
+from bot.store import Job
+
+log = logging.getLogger("bot.jobs")
+
+
+def poll_delay(ctx: Context, elapsed: float) -> float:
+    t = ctx.settings.tracker
+    return next_poll_delay(
+        elapsed,
+        callbacks=ctx.callbacks,
+        poll_min=t.poll_min_seconds,
+        safety_min=t.callback_poll_min_seconds,
+    )
+
+
+async def poll(ctx: Context, job: Job, now: float) -> Job:
+    """Read the task and record what kie.ai says; expire the job only after that read."""
+    assert job.task_id is not None
+    elapsed = now - (job.submitted_at or now)
+    next_at = min(now + poll_delay(ctx, elapsed), max(job.deadline_at, now))
+    try:
+        record = await ctx.kie.record_info(job.task_id)
+    except (KieError, KieUnreachable) as exc:
+        log.warning("job %s: status read failed: %s", job.id, exc)
+        record = None
+        failed = True
+    else:
+        failed = False
+        if record is None and elapsed > ctx.settings.tracker.null_grace_seconds:
+            # "recordInfo is null": not visible yet
+            log.warning(
+                "job %s: task %s still not visible after %.0f s", job.id, job.task_id, elapsed
+            )
+    if record is not None:
+        if job.state == JobState.UNKNOWN:
+            # The task of a job whose createTask answer was lost: it exists after all.
+            running = await ctx.move(
+                job, JobState.RUNNING, notify=True, fail_code=None, fail_msg=None
+            )
+            if running is None:
+                return await ctx.current(job)
+            job = running
+        return await _apply(ctx, job, record, next_at)
+    job = await ctx.set(job, reads=job.reads + (0 if failed else 1), next_check_at=next_at)
+    if now >= job.deadline_at:
+        minutes = ctx.settings.tracker.deadline_minutes
+        return await ctx.end(
+            job,
+            JobState.EXPIRED,
+            "deadline",
+            f"kie.ai did not finish within {minutes:g} minutes (task {job.task_id})",
+            {"minutes": f"{minutes:g}"},
+        )
+    return job
+
+
+async def _apply(ctx: Context, job: Job, record: TaskRecord, next_at: float) -> Job:
+    model = ctx.models.get(job.model)
+    now = ctx.clock.now()
+    if record.state == "success":
+        url = model.result_url(record)
+        if not url:
+            return await ctx.end(
+                job, JobState.FAILED, "no_result", "kie.ai reported success without a video"
+            )
+        done = await ctx.move(
+            job,
+            JobState.SUCCEEDED,
+            notify=True,
+            reads=job.reads + 1,
+            kie_state="success",
+            progress=100,
+            result_url=url,
+            finished_at=now,
+            next_check_at=now,
+        )
+        if done is None:
+            return await ctx.current(job)
+        # kie.ai made the video: it counts, and it no longer holds a running slot.
+        await ctx.settle(done, "delivered")
+        return done
+    if record.state == "fail":
+        job = await ctx.set(job, reads=job.reads + 1, kie_state="fail")
+        msg = record.fail_msg or "kie.ai reported a failure without a reason"
+        code = f" (failCode {record.fail_code})" if record.fail_code else ""
+        return await ctx.end(
+            job, JobState.FAILED, generation_failure(record.fail_msg), f"{msg}{code}"
+        )
+    if now >= job.deadline_at:
+        minutes = ctx.settings.tracker.deadline_minutes
+        return await ctx.end(
+            job,
+            JobState.EXPIRED,
+            "deadline",
+            f"kie.ai did not finish within {minutes:g} minutes (task {job.task_id})",
+            {"minutes": f"{minutes:g}"},
+        )
+    changed = (record.state, record.progress) != (job.kie_state, job.progress)
+    return await ctx.set(
+        job,
+        notify=changed,
+        reads=job.reads + 1,
+        kie_state=record.state,
+        progress=record.progress,
+        next_check_at=next_at,
+    )
