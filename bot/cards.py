@@ -174,7 +174,8 @@ def result_text(
     job: Job, author_mention: str, lang: str, *, link_note: str = "", source_link: str = ""
 ) -> str:
     """``source_link``: where the draft it was made from lives (its card), linked from the
-    "made from revision N" line."""
+    "made from revision N" line. Nothing here identifies the result (members' text can say
+    anything): the delivery recognises it by its file name and buttons."""
     lines = [
         t(
             "result.ready",
@@ -189,14 +190,7 @@ def result_text(
     if job.draft_id and job.revision:
         source = t("result.from", lang, draft=job.draft_id, revision=job.revision)
         lines.append(f"-# [{source}](<{source_link}>)" if source_link else f"-# {source}")
-    lines.append(f"-# {result_marker(job.id)}")
     return "\n".join(lines)
-
-
-def result_marker(job_id: str) -> str:
-    """Found in every result message and nowhere else, in any language: after a crash, the
-    delivery looks for it before posting a video again."""
-    return f"🎞 {job_id}"
 
 
 def job_line(job: Job, lang: str, link: str | None = None) -> str:

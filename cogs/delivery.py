@@ -1,22 +1,28 @@
 """The tracker's delivery on Discord: status messages and the finished video.
 
 Everything goes through normal channel messages (an interaction token dies after 15 minutes).
-Posting is idempotent: a result is posted only if the job has no result message recorded, and
-not if the channel already holds a message carrying the job's marker (the write of the message
-id may have been lost in a crash).
+A video is posted once: not if the job has a result message recorded, and not if the channel
+already holds one (a crash may have come between the post and storing its id). A result is
+recognised only by what the bot alone sets: its own author id, and the video's file name or a
+result button's custom id, both made from the job id; never by text, since members can make the
+bot repeat theirs. The search covers every message after the job's status message, and the post
+carries the job id as its nonce, so Discord itself drops a quick repeat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 
-from bot.cards import result_marker, result_text, status_text
-from bot.delivery import UndeliverableError
+from bot.cards import result_text, status_text
+from bot.delivery import DeliveryRetry, UndeliverableError
 from bot.i18n import reason_text, t
 from bot.store import Job, JobState
 from bot.webhooks import media_url
@@ -32,7 +38,20 @@ LOGGED_ENDS = frozenset(
     {JobState.FAILED, JobState.REFUSED, JobState.EXPIRED, JobState.UNKNOWN, JobState.UNDELIVERABLE}
 )
 MIN_EDIT_INTERVAL = 5.0  # seconds between two edits of one status message
-MARKER_SCAN = 30  # recent messages searched for a result posted before a crash
+MIB = 1024 * 1024
+#: Discord's upload limits (no boost or tier 1, tier 2, tier 3).
+UPLOAD_LIMITS = (10 * MIB, 50 * MIB, 100 * MIB)
+#: A job without a status or card message is searched from this long before it was created.
+CLOCK_SLACK = 3600.0
+
+
+def video_filename(job_id: str) -> str:
+    """The result's attachment name; with the bot's author id it identifies the result."""
+    return f"storyboard-{job_id}.mp4"
+
+
+class _TooLarge(Exception):
+    """Discord refused the upload as too large (413): the file is over the guild's limit."""
 
 
 class DiscordDelivery:
@@ -117,48 +136,65 @@ class DiscordDelivery:
         channel = await self._channel(job)
         if channel is None:
             raise UndeliverableError("the channel is gone or I can no longer see it")
+        existing = await self._find_result(channel, job)
+        if existing is not None:
+            log.info("job %s: already posted as message %s", job.id, existing.id)
+            return await self._posted(job, existing)
+
         guild = await self._guild(job)
         lang = guild_lang(guild)
-        marker = result_marker(job.id)
-        existing = await self._find_marker(channel, marker)
-        if existing is not None:
-            await store.update_job(job.id, result_message_id=existing.id)
-            return
-
         size = (await asyncio.to_thread(path.stat)).st_size
-        limit = guild.filesize_limit if guild else 10 * 1024 * 1024
-        mention = f"<@{job.owner_id}>" if job.owner_id else ""
-        file = None
-        note = ""
-        downloadable = False
+        limit = guild.filesize_limit if guild else UPLOAD_LIMITS[0]
+        msg = None
         if size <= limit:
-            name = f"storyboard-{job.draft_id or job.id}.mp4"
-            file = discord.File(path, filename=name)
-        else:
-            size_mb, limit_mb = f"{size / 1048576:.1f}", f"{limit / 1048576:.0f}"
+            file = discord.File(path, filename=video_filename(job.id))
+            try:
+                msg = await self._post(channel, job, lang, file=file)
+            except _TooLarge:
+                # The guild's limit is lower than the cache says (its boosts ran out): the one
+                # that applied is the largest below the file's size.
+                limit = max((x for x in UPLOAD_LIMITS if x < size), default=limit)
+                log.info(
+                    "job %s: Discord refused the %.1f MB video as too large; posting a link",
+                    job.id,
+                    size / MIB,
+                )
+        if msg is None:
+            size_mb, limit_mb = f"{size / MIB:.1f}", f"{limit / MIB:.0f}"
             public = self.bot.settings.http.public_url
             if public is not None:
                 secret = await self.bot.runtime.tracker.callback_secret()
                 url = media_url(str(public), secret, job.id)
                 note = t("result.too_large_link", lang, size=size_mb, limit=limit_mb, url=url)
+                msg = await self._post(channel, job, lang, note=note)
             else:
-                downloadable = True
                 note = t("result.too_large_button", lang, size=size_mb, limit=limit_mb)
+                msg = await self._post(channel, job, lang, note=note, downloadable=True)
+        await self._posted(job, msg)
+
+    async def _post(
+        self,
+        channel: discord.abc.Messageable,
+        job: Job,
+        lang: str,
+        *,
+        file: discord.File | None = None,
+        note: str = "",
+        downloadable: bool = False,
+    ) -> discord.Message:
+        """Post the result. Raises UndeliverableError (never possible), DeliveryRetry (not now)
+        or _TooLarge (``file`` is over the guild's upload limit)."""
         from cogs.views import result_view
 
-        reference = None
-        if job.card_message_id and hasattr(channel, "get_partial_message"):
-            reference = channel.get_partial_message(job.card_message_id)  # type: ignore[attr-defined]
-            reference = reference.to_reference(fail_if_not_exists=False)
-        kwargs: dict[str, object] = {
+        mention = f"<@{job.owner_id}>" if job.owner_id else ""
+        source = message_link(job.guild_id, job.channel_id, job.card_message_id)
+        kwargs: dict[str, Any] = {
             "content": result_text(
                 job,
                 mention,
                 lang,
                 link_note=note,
-                source_link=message_link(job.guild_id, job.channel_id, job.card_message_id)
-                if job.card_message_id
-                else "",
+                source_link=source if job.card_message_id else "",
             ),
             "view": result_view(job, lang, downloadable=downloadable),
             "allowed_mentions": discord.AllowedMentions(
@@ -166,17 +202,80 @@ class DiscordDelivery:
                 roles=False,
                 users=[discord.Object(job.owner_id)] if job.owner_id else False,
             ),
+            # A repeat of this post within a few minutes is answered with the first message.
+            "nonce": job.id,
         }
-        if reference is not None:
-            kwargs["reference"] = reference
+        if job.card_message_id and hasattr(channel, "get_partial_message"):
+            card = channel.get_partial_message(job.card_message_id)  # type: ignore[attr-defined]
+            kwargs["reference"] = card.to_reference(fail_if_not_exists=False)
         if file is not None:
             kwargs["file"] = file
         try:
-            msg = await channel.send(**kwargs)  # type: ignore[arg-type]
+            return await channel.send(**kwargs)
         except discord.Forbidden as exc:
             raise UndeliverableError(f"I am not allowed to post there ({exc.text})") from None
         except discord.NotFound:
             raise UndeliverableError("the channel is gone") from None
+        except discord.HTTPException as exc:
+            if file is not None and (exc.status == 413 or exc.code == 40005):
+                raise _TooLarge from None
+            raise DeliveryRetry(f"Discord answered the post with {_http_error(exc)}") from None
+        except discord.RateLimited as exc:
+            raise DeliveryRetry(
+                f"Discord rate limits the post for {exc.retry_after:.0f} s"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryRetry(f"Discord could not be reached ({_one_line(exc)})") from None
+
+    async def _find_result(
+        self, channel: discord.abc.Messageable, job: Job
+    ) -> discord.Message | None:
+        """The result an earlier attempt posted, if there is one: a message of the bot's after
+        the job's status message (posted before the job was submitted) with the job's video
+        file or result buttons. Text is never looked at."""
+        from cogs.views import result_custom_ids
+
+        me = self.bot.user
+        if me is None:
+            raise DeliveryRetry("not logged in to Discord yet")
+        anchor = job.status_message_id or job.card_message_id
+        if anchor is None:
+            since = datetime.fromtimestamp(job.created_at - CLOCK_SLACK, tz=UTC)
+            anchor = discord.utils.time_snowflake(since)
+        filename = video_filename(job.id)
+        custom_ids = result_custom_ids(job.id)
+        try:
+            async for msg in channel.history(
+                limit=None, after=discord.Object(anchor), oldest_first=True
+            ):
+                if msg.author.id != me.id:
+                    continue
+                if any(
+                    a.filename == filename for a in msg.attachments
+                ) or not custom_ids.isdisjoint(_custom_ids(msg.components)):
+                    return msg
+        except discord.Forbidden as exc:
+            # Without Read Message History there is nothing to check against; the nonce still
+            # covers a quick repeat.
+            log.warning("job %s: cannot read the channel to check for a result: %s", job.id, exc)
+            return None
+        except discord.NotFound:
+            raise UndeliverableError("the channel is gone") from None
+        except discord.HTTPException as exc:
+            raise DeliveryRetry(
+                f"Discord answered the check for an earlier post with {_http_error(exc)}"
+            ) from None
+        except discord.RateLimited as exc:
+            raise DeliveryRetry(
+                f"Discord rate limits reading the channel for {exc.retry_after:.0f} s"
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryRetry(f"Discord could not be reached ({_one_line(exc)})") from None
+        return None
+
+    async def _posted(self, job: Job, msg: discord.Message) -> None:
+        """The result is in the channel: record it, point the status message at it."""
+        store = self.bot.runtime.store
         await store.update_job(job.id, result_message_id=msg.id)
         done = await store.get_job(job.id)
         if done is not None:
@@ -210,18 +309,6 @@ class DiscordDelivery:
         except discord.HTTPException:
             pass
 
-    async def _find_marker(
-        self, channel: discord.abc.Messageable, marker: str
-    ) -> discord.Message | None:
-        me = self.bot.user
-        try:
-            async for msg in channel.history(limit=MARKER_SCAN):
-                if me is not None and msg.author.id == me.id and marker in msg.content:
-                    return msg
-        except discord.HTTPException:
-            return None
-        return None
-
     async def job_ended(self, job: Job) -> None:
         await self._edit_status(job, force=True)
         guild = await self._guild(job)
@@ -254,3 +341,25 @@ class DiscordDelivery:
             await user.send(t("dm.undeliverable", lang, job=job.id, reason=reason))
         except discord.HTTPException:
             log.info("job %s: could not DM the owner either", job.id)
+
+
+def _custom_ids(components: Iterable[Any]) -> Iterator[str]:
+    """Every custom id on a message's components, nested ones included."""
+    for component in components:
+        custom_id = getattr(component, "custom_id", None)
+        if custom_id:
+            yield custom_id
+        yield from _custom_ids(getattr(component, "children", None) or ())
+        accessory = getattr(component, "accessory", None)
+        if accessory is not None:
+            yield from _custom_ids([accessory])
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _http_error(exc: discord.HTTPException) -> str:
+    """``503 (Service Unavailable)``: the status and Discord's own words, on one line."""
+    words = " ".join((exc.text or "").split())
+    return f"{exc.status} ({words})" if words else str(exc.status)

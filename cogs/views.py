@@ -156,6 +156,15 @@ def status_view(job: Job, lang: str) -> discord.ui.View | None:
     return None
 
 
+#: The result's buttons that carry its job id (and appear on no other message).
+RESULT_ACTIONS = ("regen", "delete", "dl")
+
+
+def result_custom_ids(job_id: str) -> frozenset[str]:
+    """The custom ids only a result message of ``job_id`` carries: only the bot sets them."""
+    return frozenset(f"sb:{action}:{job_id}" for action in RESULT_ACTIONS)
+
+
 def result_view(job: Job, lang: str, *, downloadable: bool = False) -> discord.ui.View:
     buttons = [ActionButton("regen", job.id, lang)]
     if job.draft_id:
