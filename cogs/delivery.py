@@ -87,7 +87,9 @@ class DiscordDelivery:
 
     async def _edit_status(self, job: Job, *, force: bool = False) -> None:
         if job.status_message_id is None:
-            return
+            job = await self._post_status(job)
+            if job.status_message_id is None:
+                return
         lang = guild_lang(await self._guild(job))
         position = None
         if job.state == JobState.QUEUED:
@@ -117,6 +119,33 @@ class DiscordDelivery:
             log.warning("job %s: could not edit the status message: %s", job.id, exc)
             return
         self._shown[job.id] = (text, now)
+
+    async def _post_status(self, job: Job) -> Job:
+        """A Discord job without a status message: the bot stopped between storing the job
+        and posting its status (Generate stores the job first). Post it now, once."""
+        store = self.bot.runtime.store
+        fresh = await store.get_job(job.id)
+        if fresh is None or fresh.status_message_id is not None or job.origin != "discord":
+            return fresh or job
+        channel = await self._channel(job)
+        if channel is None:
+            return fresh
+        from cogs.views import status_view
+
+        lang = guild_lang(await self._guild(job))
+        kwargs: dict[str, object] = {
+            "content": status_text(fresh, lang),
+            "view": status_view(fresh, lang),
+        }
+        if job.card_message_id and hasattr(channel, "get_partial_message"):
+            card = channel.get_partial_message(job.card_message_id)  # type: ignore[attr-defined]
+            kwargs["reference"] = card.to_reference(fail_if_not_exists=False)
+        try:
+            msg = await channel.send(**kwargs)  # type: ignore[arg-type]
+        except discord.HTTPException as exc:
+            log.warning("job %s: could not post its status message: %s", job.id, exc)
+            return fresh
+        return await store.update_job(job.id, status_message_id=msg.id) or fresh
 
     # -- Delivery ---------------------------------------------------------------------------
     async def job_updated(self, job: Job) -> None:

@@ -28,7 +28,7 @@ from bot.kie import KieError, KieUnreachable
 from bot.models.base import VideoModel
 from bot.quota import QuotaRefused, check_terms
 from bot.shotgrammar import ShotLine, parse_lines, resolve, split_block, split_option
-from bot.store import Job, JobState, new_id
+from bot.store import Job, new_id
 from bot.storyboard import Storyboard, StoryboardError
 from cogs.i18n import ls
 from cogs.modals import FixView, OnText, ShotsModal
@@ -602,7 +602,10 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
                 card_message_id=card_message_id,
             )
         except BaseException:
-            await quotas.settle(job_id, outcome="cancelled")
+            # Whatever went wrong before the job started: it never will (a stored job is
+            # cancelled, so a restart does not start it), and nothing was spent.
+            if not await tracker.cancel(job_id):
+                await quotas.settle(job_id, outcome="cancelled")
             raise
         if status is not None:
             await who.answer(t(who.started, lang, link=status.jump_url, revision=revision))
@@ -633,20 +636,32 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         data = await asyncio.to_thread(Path(image_path).read_bytes)
         image = await asyncio.to_thread(prepare_image, data, self.model.image_spec)
         glang = guild_lang(guild)
-        placeholder = Job(
-            id=job_id,
-            model=model.name,
-            storyboard=board,
-            image_path=image_path,
-            state=JobState.QUEUED,
-            created_at=self.bot.clock.now(),
-            deadline_at=0,
-            updated_at=0,
-            owner_id=who.member.id,
-        )
+        tracker = self.bot.runtime.tracker
+        # The job is stored first (holding its reservation, not yet started), then its status
+        # is posted, then it starts: a crash at any point leaves a job that a restart finishes
+        # (and gives the status message it lacks), never a reservation without a job.
+        try:
+            job = await tracker.submit(
+                board,
+                image,
+                origin="discord",
+                model=model.name,
+                hold=True,
+                id=job_id,
+                owner_id=who.member.id,
+                guild_id=guild.id,
+                channel_id=getattr(channel, "id", None),
+                draft_id=draft_id,
+                revision=revision,
+                card_message_id=card_message_id,
+            )
+        except StoryboardError as exc:
+            await quotas.settle(job_id, outcome="refused")
+            await who.answer(error_text(exc, lang))
+            return None
         kwargs: dict[str, Any] = {
-            "content": status_text(placeholder, glang),
-            "view": status_view(placeholder, glang),
+            "content": status_text(job, glang),
+            "view": status_view(job, glang),
         }
         if card_message_id is not None and hasattr(channel, "get_partial_message"):
             kwargs["reference"] = channel.get_partial_message(  # type: ignore[attr-defined]
@@ -655,33 +670,14 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         try:
             status = await channel.send(**kwargs)
         except discord.Forbidden:
-            await quotas.settle(job_id, outcome="cancelled")
+            await tracker.cancel(job_id)  # never sent: the reservation is released
             missing = (
                 missing_permissions(channel, guild.me)  # type: ignore[arg-type]
                 or ["Send Messages"]
             )
             await who.answer(t("error.missing_permissions", lang, perms=", ".join(missing)))
             return None
-        try:
-            await self.bot.runtime.tracker.submit(
-                board,
-                image,
-                origin="discord",
-                model=model.name,
-                id=job_id,
-                owner_id=who.member.id,
-                guild_id=guild.id,
-                channel_id=status.channel.id,
-                draft_id=draft_id,
-                revision=revision,
-                card_message_id=card_message_id,
-                status_message_id=status.id,
-            )
-        except StoryboardError as exc:
-            await quotas.settle(job_id, outcome="refused")
-            await status.edit(content=error_text(exc, glang), view=None)
-            await who.answer(error_text(exc, lang))
-            return None
+        await tracker.release(job_id, status_message_id=status.id, channel_id=status.channel.id)
         return status
 
     async def _discard(self, interaction: discord.Interaction[Any], draft_id: str) -> None:

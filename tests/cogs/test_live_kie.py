@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import re
 
+from bot.images import prepare_image
+from bot.models.sora import SoraStoryboard
 from bot.store import JobState
+from bot.storyboard import Shot, Storyboard
 from tests.cogs.test_storyboard import bot_messages, make_card, world
 from tests.fakekie import KLING_MODEL, SORA_MODEL, UNSUPPORTED_MODEL_MSG, TaskPlan
+from tests.helpers import png_bytes
 
 # A Latin-letter word of three or more letters that is not a name the bot may print as it is
 # (a model, "kie.ai", a job id, Discord markup).
@@ -161,3 +165,49 @@ async def test_an_unreachable_upload_host_is_shown_until_it_answers(simcord_env,
     shown = next(m for m in channel.history() if m.id == status.id).content
     assert "cannot be reached" not in shown
     assert len(memkie.created) == 1
+
+
+async def test_a_job_stored_before_its_status_was_posted_is_finished_after_a_restart(
+    simcord_env, memkie, make_bot
+):
+    """Generate stores the job (holding its reservation) before it posts the status message.
+    A crash in between leaves a stored job: the next process posts its status and its video."""
+    env = simcord_env
+    guild, channel, alice = world(env)
+    memkie.plan = TaskPlan(duration=5)
+    card, _ = await make_card(env, channel, alice)
+    rt = env.bot.runtime
+    storyboard = Storyboard(shots=(Shot(scene="A kitten", tenths=150),), length=15)
+    await rt.quotas.reserve(
+        job_id="0123456789ab",
+        guild_id=guild.id,
+        user_id=alice.id,
+        channel_id=channel.id,
+        role_ids=[],
+        board=storyboard,
+        model_name=rt.models.primary.name,
+        credits=270,
+        now=env.bot.clock.now(),
+    )
+    image = prepare_image(png_bytes(), SoraStoryboard.image_spec)
+    await rt.tracker.submit(
+        storyboard,
+        image,
+        origin="discord",
+        hold=True,
+        id="0123456789ab",
+        owner_id=alice.id,
+        guild_id=guild.id,
+        channel_id=channel.id,
+        card_message_id=card.id,
+    )
+    # The process dies here, before the status message was posted.
+    await env.restart_bot(make_bot())
+    await env.advance_time(10)
+    await env.advance_time(10)
+    job = await env.bot.runtime.store.get_job("0123456789ab")
+    assert job.state == JobState.DELIVERED and job.status_message_id is not None
+    status = next(m for m in channel.history() if m.id == job.status_message_id)
+    assert status.reference.message_id == card.id
+    assert len(memkie.created) == 1
+    assert await env.bot.runtime.quotas.usage_state(job.id) == "charged"
