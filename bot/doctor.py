@@ -50,7 +50,13 @@ async def run_checks(settings: Settings, out: TextIO) -> int:
     if settings.callbacks_enabled:
         r.line(OK, "callbacks", f"kie.ai will call {settings.http.public_url}/kie/callback/...")
     else:
-        r.line(WARN, "callbacks", "STORYBOARD_PUBLIC_URL is not set; the bot polls kie.ai")
+        r.line(
+            WARN,
+            "callbacks",
+            "STORYBOARD_PUBLIC_URL is not set; the bot polls kie.ai. Set it: if the bot stops "
+            "while a createTask is in flight, only kie.ai's callback can still find that task "
+            "(without it the job is given up, and kie.ai may have charged for it)",
+        )
     return 1 if r.failed else 0
 
 
