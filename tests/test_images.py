@@ -7,26 +7,44 @@ import io
 import random
 import socket
 import struct
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
+import bot.images
 from bot.images import (
+    ACCEPTED_FORMATS,
+    MAX_CONCURRENT_PREPARATIONS,
+    MAX_PIXELS,
     ImageChange,
     ImageError,
     ImageSpec,
     PreparedImage,
     fetch_image,
     prepare_image,
+    prepare_image_async,
     sniff_format,
 )
+from bot.models.kling import KlingOmni
+from bot.models.sora import SoraStoryboard
 
 ALL = frozenset({"JPEG", "PNG", "WEBP"})
 SPEC = ImageSpec(formats=ALL, max_bytes=10_000_000)
+KLING = KlingOmni.image_spec
+SORA = SoraStoryboard.image_spec
+ACCEPTED_LIST = ", ".join(ACCEPTED_FORMATS[:-1]) + " or " + ACCEPTED_FORMATS[-1]
+needs_avif = pytest.mark.skipif("AVIF" not in ACCEPTED_FORMATS, reason="Pillow without AVIF")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -79,6 +97,76 @@ def with_orientation(im: Image.Image, orientation: int, fmt: str = "JPEG") -> by
 
 def codes(prepared: PreparedImage) -> list[str]:
     return [change.code for change in prepared.changes]
+
+
+@pytest.fixture
+def pillow_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[object]]:
+    """Records every Image.open (the formats it may try) and every decode that runs
+    (ImageFile.load with pixels left to read: the format and the size being decoded)."""
+    calls: dict[str, list[object]] = {"open": [], "load": []}
+    real_open, real_load = Image.open, ImageFile.ImageFile.load
+
+    def spy_open(fp: object, *args: object, **kwargs: object) -> Image.Image:
+        calls["open"].append(kwargs.get("formats"))
+        return real_open(fp, *args, **kwargs)  # type: ignore[arg-type]
+
+    def spy_load(self: ImageFile.ImageFile):  # type: ignore[no-untyped-def]
+        if self.tile:
+            calls["load"].append((self.format, self.size))
+        return real_load(self)
+
+    monkeypatch.setattr(Image, "open", spy_open)
+    monkeypatch.setattr(ImageFile.ImageFile, "load", spy_load)
+    return calls
+
+
+def segments(data: bytes) -> Iterator[tuple[int, int]]:
+    """(marker, offset) of each JPEG segment before the first scan's data."""
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        yield marker, pos
+        if marker == 0xDA:
+            return
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+
+
+def jpeg_claiming(data: bytes, width: int, height: int, sof: int | None = None) -> bytes:
+    """``data`` (a JPEG) with its frame header rewritten to say width x height (and the
+    frame type ``sof``, when given); the scan data is left as it was."""
+    out = bytearray(data)
+    for marker, pos in segments(data):
+        if marker in (0xC0, 0xC1, 0xC2):
+            out[pos + 5 : pos + 9] = struct.pack(">HH", height, width)
+            if sof is not None:
+                out[pos + 1] = sof
+            return bytes(out)
+    raise AssertionError("no frame header")
+
+
+def ico_declaring(size: int, payload: bytes) -> bytes:
+    """An ICO whose directory says size x size and whose one entry holds ``payload``."""
+    side = 0 if size == 256 else size  # 0 means 256 in an ICO directory
+    entry = struct.pack("<BBBBHHII", side, side, 0, 0, 1, 32, len(payload), 6 + 16)
+    return struct.pack("<HHH", 0, 1, 1) + entry + payload
+
+
+def gif_with_first_frame(screen: tuple[int, int], frame: tuple[int, int]) -> bytes:
+    """A GIF whose logical screen is ``screen`` but whose first frame is ``frame``."""
+    header = b"GIF89a" + struct.pack("<HHBBB", *screen, 0x80, 0, 0) + b"\0\0\0\xff\xff\xff"
+    descriptor = b"," + struct.pack("<HHHHB", 0, 0, *frame, 0)
+    return header + descriptor + b"\x02\x02\x4c\x01\x00;"
+
+
+def avif_claiming(data: bytes, width: int, height: int) -> bytes:
+    """``data`` (an AVIF) with every ispe property rewritten to say width x height."""
+    out = bytearray(data)
+    pos = out.find(b"ispe")
+    assert pos > 0
+    while pos > 0:
+        out[pos + 8 : pos + 16] = struct.pack(">II", width, height)
+        pos = out.find(b"ispe", pos + 1)
+    return bytes(out)
 
 
 # --------------------------------------------------------------------------- untouched
@@ -157,18 +245,31 @@ def test_opaque_gif_converted_to_jpeg() -> None:
     assert back.size == (50, 40)
 
 
-@pytest.mark.parametrize("fmt", ["BMP", "TIFF"])
-def test_bmp_and_tiff_are_converted(fmt: str) -> None:
-    data = encode(solid((70, 90), (10, 120, 240)), fmt)
-    out = prepare_image(data, SPEC)
-    assert out.original_format == fmt
-    assert out.format == "JPEG"
-    assert out.changes == (ImageChange("converted", {"from": fmt, "to": "JPEG"}),)
-    assert f"converted from {fmt} to JPEG" in out.summary()
-    back = decode(out.data)
-    assert back.size == (70, 90) == (out.width, out.height)
-    r, g, b = back.getpixel((35, 45))
-    assert abs(r - 10) < 8 and abs(g - 120) < 8 and abs(b - 240) < 8
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("BMP", encode(solid((70, 90)), "BMP")),
+        ("TIFF", encode(solid((70, 90)), "TIFF")),
+        ("ICO", encode(solid((32, 32)), "ICO")),
+        ("PSD", b"8BPS\0\1" + b"\0" * 60),
+        ("HEIC", b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + b"\0" * 40),
+    ],
+)
+def test_other_formats_refused_by_name(
+    name: str, data: bytes, pillow_calls: dict[str, list[object]]
+) -> None:
+    with pytest.raises(ImageError) as err:
+        prepare_image(data, SPEC)
+    assert str(err.value) == (f"{name} images are not accepted; send a {ACCEPTED_LIST} image.")
+    assert pillow_calls == {"open": [], "load": []}  # no Pillow plugin ever saw the bytes
+    assert sniff_format(data) is None
+
+
+def test_video_is_named_as_such() -> None:
+    data = b"\0\0\0\x18ftypisom\0\0\0\0isomiso2" + b"\0" * 40
+    with pytest.raises(ImageError) as err:
+        prepare_image(data, SPEC)
+    assert str(err.value) == "That file is not an image Pillow can read (it is a video)."
 
 
 def test_webp_converted_when_model_does_not_take_webp() -> None:
@@ -294,15 +395,19 @@ def test_input_over_max_input_bytes_refused_with_both_sizes() -> None:
     assert str(err.value) == "That file is 1.2 MB; the largest image accepted is 1.0 MB."
 
 
-@pytest.mark.parametrize(
-    ("size", "fragment"),
-    [((20_000, 20_000), "too many pixels"), ((10_000, 8_500), "85 megapixels")],
-)
-def test_decompression_bombs_refused(size: tuple[int, int], fragment: str) -> None:
+@pytest.mark.parametrize("size", [(20_000, 20_000), (10_000, 8_500), (60_000, 60_000)])
+def test_huge_png_header_refused_before_pillow_opens_it(
+    size: tuple[int, int], pillow_calls: dict[str, list[object]]
+) -> None:
     data = png_header_only(*size)
     assert len(data) < 200
-    with pytest.raises(ImageError, match=fragment):
+    with pytest.raises(ImageError) as err:
         prepare_image(data, SPEC)
+    w, h = size
+    assert str(err.value) == (
+        f"That image is {w}x{h} ({w * h / 1e6:.0f} megapixels); the limit is 80 megapixels."
+    )
+    assert pillow_calls == {"open": [], "load": []}
 
 
 # --------------------------------------------------------------------------- not images
@@ -379,6 +484,14 @@ def test_aspect_outside_range_refused(size: tuple[int, int], message: str) -> No
     with pytest.raises(ImageError) as err:
         prepare_image(encode(solid(size, 128, "L"), "PNG"), spec)
     assert str(err.value) == message
+
+
+def test_aspect_refused_before_anything_is_decoded(pillow_calls: dict[str, list[object]]) -> None:
+    data = encode(noise((1000, 200)), "JPEG")
+    with pytest.raises(ImageError, match=r"The image is 1000x200 \(ratio 5\.00\)"):
+        prepare_image(data, KLING)
+    assert pillow_calls["open"] == [("JPEG",)]  # the header only
+    assert pillow_calls["load"] == []
 
 
 def test_aspect_at_the_boundary_accepted() -> None:
@@ -505,6 +618,444 @@ def test_change_descriptions() -> None:
         ImageChange("first_frame", {}).describe() == "reduced to the first frame of its animation"
     )
     assert ImageChange("mystery", {"x": 1}).describe() == "mystery (x=1)"
+
+
+# --------------------------------------------------------------------------- hostile images
+
+# A real, valid lossless WebP of 10000x7900 solid blue (79 megapixels) in 38 bytes: decoding it
+# took 1.4 GB before these checks.
+WEBP_79_MEGAPIXELS = bytes.fromhex(
+    "524946461e000000574542505650384c110000002f0fe7b6070750ada214b9ff8188e87f0000"
+)
+
+
+def test_pillow_refuses_bombs_at_the_same_limit() -> None:
+    assert Image.MAX_IMAGE_PIXELS == MAX_PIXELS
+
+
+@pytest.mark.parametrize(("spec", "limit"), [(KLING, "4.9"), (SORA, "5.4")])
+def test_79_megapixel_solid_webp_refused_before_pillow_opens_it(
+    spec: ImageSpec, limit: str, pillow_calls: dict[str, list[object]]
+) -> None:
+    # Kling must convert it (no WEBP), Sora would pass it through but must still verify it:
+    # both decodes would need over 1 GB.
+    with pytest.raises(ImageError) as err:
+        prepare_image(WEBP_79_MEGAPIXELS, spec)
+    assert str(err.value) == (
+        "That WEBP image is 10000x7900 (79.0 megapixels); this bot decodes a WEBP image of up "
+        f"to about {limit} megapixels safely, so make it smaller or send it as JPEG and try "
+        "again."
+    )
+    # libwebp allocates its canvases when Pillow opens the file: it must not even get there.
+    assert pillow_calls == {"open": [], "load": []}
+    assert sniff_format(WEBP_79_MEGAPIXELS) == "WEBP"
+
+
+@pytest.mark.parametrize("spec", [KLING, SORA])
+def test_ico_declaring_256_px_around_a_177_megapixel_png_refused_unopened(
+    spec: ImageSpec, pillow_calls: dict[str, list[object]]
+) -> None:
+    data = ico_declaring(256, png_header_only(13_300, 13_300))
+    with pytest.raises(ImageError) as err:
+        prepare_image(data, spec)
+    assert str(err.value) == f"ICO images are not accepted; send a {ACCEPTED_LIST} image."
+    assert pillow_calls == {"open": [], "load": []}
+
+
+@pytest.mark.parametrize("sof", [0xC0, 0xC2])
+def test_huge_jpeg_header_refused_before_pillow_opens_it(
+    sof: int, pillow_calls: dict[str, list[object]]
+) -> None:
+    data = jpeg_claiming(encode(solid((16, 16)), "JPEG", progressive=sof == 0xC2), 65_000, 60_000)
+    with pytest.raises(ImageError) as err:
+        prepare_image(data, KLING)
+    assert str(err.value) == (
+        "That image is 65000x60000 (3900 megapixels); the limit is 80 megapixels."
+    )
+    assert pillow_calls == {"open": [], "load": []}
+
+
+def test_progressive_jpeg_refused_when_its_coefficients_would_not_fit(
+    pillow_calls: dict[str, list[object]],
+) -> None:
+    # Under the pixel limit, but libjpeg buffers every DCT coefficient of a progressive JPEG
+    # (3 bytes a pixel at 4:2:0) whatever the draft scale: 216 MB here.
+    data = jpeg_claiming(encode(solid((64, 64)), "JPEG", progressive=True), 9_000, 8_000)
+    with pytest.raises(ImageError) as err:
+        prepare_image(data, KLING)
+    assert str(err.value).startswith(
+        "That progressive JPEG is 9000x8000 (72.0 megapixels); this bot decodes a progressive "
+        "JPEG of up to about 29.9 megapixels"
+    )
+    assert str(err.value).endswith(
+        "megapixels safely, so save it as an ordinary (baseline) JPEG or make it smaller and "
+        "try again."
+    )
+    assert pillow_calls["load"] == []
+
+
+def test_jpeg_with_too_many_scans_refused_unopened(pillow_calls: dict[str, list[object]]) -> None:
+    base = encode(solid((16, 16)), "JPEG")
+    scan_at, end = base.index(b"\xff\xda"), base.rindex(b"\xff\xd9")
+    data = base[:scan_at] + base[scan_at:end] * 101 + base[end:]
+    with pytest.raises(ImageError) as err:
+        prepare_image(data, SPEC)
+    assert str(err.value) == (
+        "That JPEG has more than 100 scans, each one more pass over the image; save it again "
+        "as an ordinary JPEG and try again."
+    )
+    assert pillow_calls == {"open": [], "load": []}
+
+
+def test_jpeg_made_of_endless_empty_segments_refused_quickly() -> None:
+    base = encode(solid((16, 16)), "JPEG")
+    data = base[:2] + b"\xff\xfe\x00\x02" * 2_000_000 + base[2:]  # 8 MB of empty comments
+    started = time.perf_counter()
+    with pytest.raises(ImageError, match="more than 2000 segments"):
+        prepare_image(data, SPEC)
+    assert time.perf_counter() - started < 1
+
+
+def test_lossless_jpeg_refused() -> None:
+    data = jpeg_claiming(encode(solid((16, 16)), "JPEG"), 16, 16, sof=0xC3)
+    with pytest.raises(ImageError, match="lossless or hierarchical encoding"):
+        prepare_image(data, SPEC)
+
+
+def test_webp_canvas_smaller_than_its_frame_refused() -> None:
+    data = bytearray(encode(noise((64, 48)), "WEBP", lossless=True, exif=b"Exif\0\0II*\0"))
+    assert data[12:16] == b"VP8X"
+    data[24:30] = (31).to_bytes(3, "little") + (23).to_bytes(3, "little")  # says 32x24
+    with pytest.raises(ImageError) as err:
+        prepare_image(bytes(data), SPEC)
+    assert str(err.value) == (
+        "That file looks like a WEBP image but could not be decoded "
+        "(it may be truncated or corrupt)."
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ("error", r"far too many pixels to process safely \(limit 80 megapixels\)"),
+        ("ignore", r"That image is 9000x9000 \(81 megapixels\); the limit is 80 megapixels"),
+    ],
+)
+def test_gif_frame_larger_than_its_screen_is_checked_at_its_real_size(
+    action: str, message: str, pillow_calls: dict[str, list[object]]
+) -> None:
+    # The screen says 10x10; Pillow widens the image to the 9000x9000 first frame. With the
+    # DecompressionBombWarning an error (what bot.images sets up) Pillow refuses it itself;
+    # without, the size Pillow reports is checked again.
+    data = gif_with_first_frame((10, 10), (9_000, 9_000))
+    with warnings.catch_warnings():
+        warnings.simplefilter(action, Image.DecompressionBombWarning)  # type: ignore[arg-type]
+        with pytest.raises(ImageError, match=message):
+            prepare_image(data, SPEC)
+    assert pillow_calls["load"] == []
+
+
+def test_gif_frame_far_larger_than_its_screen_refused_by_pillow() -> None:
+    with pytest.raises(ImageError, match="far too many pixels to process safely"):
+        prepare_image(gif_with_first_frame((10, 10), (20_000, 20_000)), SPEC)
+
+
+@needs_avif
+def test_avif_whose_picture_is_larger_than_declared_refused_unopened(
+    pillow_calls: dict[str, list[object]],
+) -> None:
+    # libavif decodes the AV1 payload at its own size: this one would fill 640x480 buffers
+    # while Pillow believed 64x48.
+    data = avif_claiming(encode(noise((640, 480)), "AVIF", speed=10), 64, 48)
+    with pytest.raises(ImageError) as err:
+        prepare_image(data, SPEC)
+    assert str(err.value) == (
+        "That AVIF file says its image is 64x48, but the picture inside is up to 640x480; it "
+        "is damaged or built to exhaust memory."
+    )
+    assert pillow_calls == {"open": [], "load": []}
+
+
+@needs_avif
+def test_avif_alpha_plane_is_checked_too() -> None:
+    data = encode(noise((320, 240), "RGBA"), "AVIF", speed=10)
+    assert data.count(b"av01") >= 2  # colour and alpha items
+    with pytest.raises(ImageError, match="up to 320x240"):
+        prepare_image(avif_claiming(data, 32, 24), SPEC)
+
+
+@needs_avif
+def test_avif_grid_and_animation_refused() -> None:
+    still = bytearray(encode(solid((64, 48)), "AVIF", speed=10))
+    at = still.index(b"av01", still.index(b"infe"))
+    still[at : at + 4] = b"grid"
+    with pytest.raises(ImageError, match="stored as a grid of tiles"):
+        prepare_image(bytes(still), SPEC)
+    frames = [solid((64, 48), (255, 0, 0)), solid((64, 48), (0, 0, 255))]
+    animated = encode(frames[0], "AVIF", save_all=True, append_images=frames[1:], speed=10)
+    with pytest.raises(ImageError, match="Animated AVIF images are not accepted"):
+        prepare_image(animated, SPEC)
+
+
+@needs_avif
+@pytest.mark.parametrize(("mode", "fmt"), [("RGB", "JPEG"), ("RGBA", "PNG")])
+def test_avif_converted(mode: str, fmt: str) -> None:
+    im = Image.new(mode, (120, 80), (10, 200, 30, 255))
+    if mode == "RGBA":
+        im.paste((0, 0, 0, 0), (0, 0, 60, 80))
+    out = prepare_image(encode(im, "AVIF", speed=10), KLING)  # enlarged to 300 px as well
+    assert (out.format, out.original_format) == (fmt, "AVIF")
+    assert (out.width, out.height) == (450, 300)
+    back = decode(out.data).convert("RGBA")
+    assert back.getpixel((400, 150))[1] > 150
+    if mode == "RGBA":
+        assert back.getpixel((50, 150))[3] == 0
+    assert sniff_format(encode(im, "AVIF", speed=10)) == "AVIF"
+
+
+def test_big_jpeg_passed_through_is_only_verified_at_one_eighth(
+    pillow_calls: dict[str, list[object]],
+) -> None:
+    data = encode(solid((4000, 3000), 128, "L"), "JPEG")
+    out = prepare_image(data, KLING)
+    assert out.data == data and out.untouched
+    assert (out.width, out.height) == (4000, 3000)
+    assert pillow_calls["load"] == [("JPEG", (500, 375))]
+
+
+def test_truncated_big_jpeg_caught_by_the_eighth_scale_check() -> None:
+    data = encode(noise((800, 600)), "JPEG")
+    with pytest.raises(ImageError, match="could not be decoded"):
+        prepare_image(data[: len(data) * 2 // 3], KLING)
+
+
+def test_jpeg_decoded_at_a_draft_scale_when_it_would_be_shrunk_anyway(
+    monkeypatch: pytest.MonkeyPatch, pillow_calls: dict[str, list[object]]
+) -> None:
+    # With 12 MB to work in, a full 1600x1200 RGB decode (8.6 MB) leaves room to keep fewer
+    # than the 1 megapixel a re-encode must keep; at 1/2 scale it fits whole, so libjpeg never
+    # materialises the full size.
+    monkeypatch.setattr(bot.images, "MEMORY_BUDGET", 12_000_000)
+    monkeypatch.setattr(bot.images, "_RESERVE", 0)
+    monkeypatch.setattr(bot.images, "_MIN_WORK_PIXELS", 1_000_000)
+    monkeypatch.setattr(bot.images, "_OPTIMIZE_UP_TO", 100_000)
+    data = encode(noise((160, 120)).resize((1600, 1200)), "JPEG")
+    out = prepare_image(data, ImageSpec(formats=frozenset({"PNG"}), max_bytes=10_000_000))
+    assert pillow_calls["load"] == [("JPEG", (800, 600))]
+    assert (out.format, out.width, out.height) == ("PNG", 800, 600)
+    assert out.changes == (
+        ImageChange("converted", {"from": "JPEG", "to": "PNG"}),
+        ImageChange("downscaled", {"from": "1600x1200", "to": "800x600"}),
+    )
+
+
+def test_shrinking_in_bands_matches_a_whole_image_resize(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bot.images, "MAX_WORK_PIXELS", 15_000)
+    monkeypatch.setattr(bot.images, "_MIN_WORK_PIXELS", 1_000)
+    monkeypatch.setattr(bot.images, "_BAND_BYTES", 5_000)  # bands of 4 output rows
+    data = encode(noise((300, 200)), "PNG")
+    out = prepare_image(data, ImageSpec(formats=frozenset({"PNG"}), max_bytes=len(data) - 1))
+    assert out.changes == (ImageChange("downscaled", {"from": "300x200", "to": "150x100"}),)
+    whole = decode(data).resize((150, 100), Image.Resampling.LANCZOS)
+    assert decode(out.data).tobytes() == whole.tobytes()
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_every_exif_orientation_applied_band_by_band(
+    orientation: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.images, "_BAND_BYTES", 2_000)  # many bands
+    data = with_orientation(noise((40, 30)).resize((120, 90)), orientation)
+    out = prepare_image(data, ImageSpec(formats=frozenset({"PNG"}), max_bytes=10_000_000))
+    expected = ImageOps.exif_transpose(decode(data))
+    assert decode(out.data).tobytes() == expected.tobytes()
+    assert (out.width, out.height) == expected.size
+
+
+def test_png_exif_after_the_pixels_still_turns_it() -> None:
+    data = with_orientation(solid((400, 300)), 6, "PNG")
+    # Move the eXIf chunk after IDAT: Pillow then only finds it by decoding.
+    start = data.index(b"eXIf") - 4
+    end = start + 12 + int.from_bytes(data[start : start + 4], "big")
+    chunk, rest = data[start:end], data[:start] + data[end:]
+    iend = rest.index(b"IEND") - 4
+    moved = rest[:iend] + chunk + rest[iend:]
+    assert Image.open(io.BytesIO(moved)).info.get("exif") is None
+    out = prepare_image(moved, SPEC)
+    assert out.data == moved
+    assert (out.width, out.height) == (300, 400)
+
+
+def test_noisy_jpeg_hopeless_encodes_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 4.3 megapixels of noise into 1 MB: no quality keeps it at full size, so none is tried in
+    # full; only samples of rows and the smaller sizes are encoded.
+    data = encode(noise((2400, 1800)), "JPEG", quality=95)
+    saved: list[tuple[int, int]] = []
+    real_save = Image.Image.save
+
+    def spy_save(self: Image.Image, fp: object, *args: object, **kwargs: object) -> None:
+        saved.append(self.size)
+        real_save(self, fp, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Image.Image, "save", spy_save)
+    out = prepare_image(data, ImageSpec(formats=frozenset({"JPEG"}), max_bytes=1_000_000))
+    assert len(out.data) <= 1_000_000
+    assert codes(out) == ["downscaled"]
+    assert (2400, 1800) not in saved
+    assert len(saved) <= 8
+
+
+def test_preparing_a_40_megapixel_jpeg_stays_small_in_memory(tmp_path: Path) -> None:
+    # Measured in a fresh process: ru_maxrss growth while preparing. Decoding it whole would
+    # take 40 MB (grayscale) before anything else.
+    path = tmp_path / "big.jpg"
+    path.write_bytes(encode(solid((8000, 5000), 90, "L"), "JPEG"))
+    child = textwrap.dedent(
+        f"""
+        import io, resource
+        from PIL import Image
+        from bot.images import ImageSpec, prepare_image
+        from bot.models.kling import KlingOmni
+        specs = [KlingOmni.image_spec, ImageSpec(frozenset({{"PNG"}}), max_bytes=10_000_000)]
+        warm = io.BytesIO()
+        Image.new("L", (400, 300)).save(warm, "JPEG")
+        for spec in specs:  # load the codecs first, so only the preparation is measured
+            prepare_image(warm.getvalue(), spec)
+        data = open({str(path)!r}, "rb").read()
+        for spec in specs:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            out = prepare_image(data, spec)
+            after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            print(out.format, out.width, out.height, (after - before) // 1024)
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=True,
+    )
+    untouched, shrunk = (line.split() for line in run.stdout.splitlines())
+    assert untouched[:3] == ["JPEG", "8000", "5000"]  # passed through, verified at 1/8
+    assert shrunk[:3] == ["PNG", "4000", "2500"]  # decoded at 1/2
+    assert int(untouched[3]) < 15 and int(shrunk[3]) < 30, run.stdout
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+class Gate:
+    """Stands in for prepare_image: each call blocks until released, and is counted."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.released: dict[int, threading.Event] = {}
+        self.started: list[int] = []
+        self.running = self.peak = 0
+        self.handed = 0  # jobs given to worker threads, whether or not they run yet
+
+    def release(self, *keys: int) -> None:
+        for key in keys:
+            self.released.setdefault(key, threading.Event()).set()
+
+    def prepare(self, data: bytes, spec: ImageSpec) -> PreparedImage:
+        with self.lock:
+            self.started.append(data[0])
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            event = self.released.setdefault(data[0], threading.Event())
+        event.wait(5)
+        with self.lock:
+            self.running -= 1
+        return PreparedImage(data, "PNG", 1, 1, "PNG", len(data))
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        real_slot = bot.images._prepare_in_slot
+
+        def counted_slot(data: bytes, spec: ImageSpec) -> PreparedImage:
+            with self.lock:
+                self.handed += 1
+            return real_slot(data, spec)
+
+        monkeypatch.setattr(bot.images, "prepare_image", self.prepare)
+        monkeypatch.setattr(bot.images, "_prepare_in_slot", counted_slot)
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
+    g = Gate()
+    g.install(monkeypatch)
+    yield g
+    g.release(*range(256))
+
+
+async def test_prepare_image_async_limits_concurrent_preparations(gate: Gate) -> None:
+    tasks = [asyncio.create_task(prepare_image_async(bytes([i]), SPEC)) for i in range(5)]
+    await wait_until(lambda: gate.running == MAX_CONCURRENT_PREPARATIONS)
+    await asyncio.sleep(0.05)
+    assert gate.running == gate.peak == MAX_CONCURRENT_PREPARATIONS == 2
+    assert gate.handed == 2  # the other callers wait without holding a worker thread
+    gate.release(*range(5))
+    results = await asyncio.gather(*tasks)
+    assert [r.data for r in results] == [bytes([i]) for i in range(5)]
+    assert gate.peak == 2 and gate.handed == 5
+
+
+async def test_cancelled_caller_keeps_its_slot_until_the_thread_is_done(gate: Gate) -> None:
+    first = asyncio.create_task(prepare_image_async(b"\0", SPEC))
+    second = asyncio.create_task(prepare_image_async(b"\1", SPEC))
+    third = asyncio.create_task(prepare_image_async(b"\2", SPEC))
+    await wait_until(lambda: len(gate.started) == 2)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    await asyncio.sleep(0.1)
+    # The first preparation still runs in its thread, so the third has not been handed over.
+    assert (sorted(gate.started), gate.handed) == ([0, 1], 2)
+    gate.release(0)
+    await wait_until(lambda: len(gate.started) == 3)  # its slot is free now
+    gate.release(1, 2)
+    assert (await second).data == b"\1"
+    assert (await third).data == b"\2"
+
+
+def test_the_limit_holds_across_event_loops(gate: Gate) -> None:
+    def run_loop(first: int) -> None:
+        async def two() -> None:
+            await asyncio.gather(*(prepare_image_async(bytes([first + i]), SPEC) for i in (0, 1)))
+
+        asyncio.run(two())
+
+    threads = [threading.Thread(target=run_loop, args=(n,)) for n in (0, 10)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 5
+    while gate.handed < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    assert gate.handed == 4  # each loop hands both of its calls to threads...
+    assert gate.running == gate.peak == 2  # ...but only two run at once in the process
+    gate.release(0, 1, 10, 11)
+    for t in threads:
+        t.join(5)
+    assert gate.peak == 2 and sorted(gate.started) == [0, 1, 10, 11]
+
+
+async def test_prepare_image_async_returns_what_prepare_image_does() -> None:
+    data = encode(solid((50, 40)), "GIF")
+    assert await prepare_image_async(data, SPEC) == prepare_image(data, SPEC)
+    with pytest.raises(ImageError, match="not an image"):
+        await prepare_image_async(b"plain text", SPEC)
 
 
 # --------------------------------------------------------------------------- fetch_image
