@@ -3,15 +3,15 @@
 #   docker build -t storyboard-bot .
 #   docker run -d --env-file deploy/storyboard-bot.env -v storyboard-data:/data storyboard-bot
 #
-# or deploy/compose.yaml. Secrets come from the environment (never baked into the image);
-# the database and the stored media live in the /data volume.
+# or deploy/compose.yaml. Secrets come from the environment or from secret files
+# (KIE_API_KEY_FILE=/run/secrets/...), never baked into the image; the database and the
+# stored media live in the /data volume (STORYBOARD_DATA_DIR).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    STORYBOARD_DB=/data/storyboard.db \
-    STORYBOARD_MEDIA_DIR=/data/media \
+    STORYBOARD_DATA_DIR=/data \
     STORYBOARD_HTTP_HOST=0.0.0.0 \
     STORYBOARD_HTTP_PORT=8080
 

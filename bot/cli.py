@@ -56,24 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Turn a reference image and a list of shots into a short video with "
         "kie.ai, from the terminal or as a Discord bot.",
     )
-    parser.add_argument("--config", metavar="PATH", help="TOML config file")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log at debug level (--log-level debug)"
-    )
-    parser.add_argument(
-        "--log-level",
-        type=str.lower,
-        choices=list(LEVELS),
-        help="debug, info, warning... (default: $STORYBOARD_LOG_LEVEL, else info for run, "
-        "warning for the other commands)",
-    )
-    parser.add_argument(
-        "--log-format",
-        type=str.lower,
-        choices=list(FORMATS),
-        help="text, or json: one object per line (default: $STORYBOARD_LOG_FORMAT, else text)",
-    )
+    _common_options(parser)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     sub.add_parser("run", help="start the bot (the default)")
@@ -108,7 +92,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     jobs = sub.add_parser("jobs", help="list the jobs in the database, newest first")
     jobs.add_argument("--limit", type=int, default=20, metavar="N", help="at most N (20)")
+    # The same options after the command's name: `storyboard-bot render --config x.toml ...`.
+    for command in sub.choices.values():
+        _common_options(command, after_command=True)
     return parser
+
+
+def _common_options(parser: argparse.ArgumentParser, after_command: bool = False) -> None:
+    """--config, -v, --log-level and --log-format. After the command's name they default to
+    nothing (argparse.SUPPRESS), so they never undo the same option given before it."""
+    kw = {"default": argparse.SUPPRESS} if after_command else {}
+    parser.add_argument("--config", metavar="PATH", help="TOML config file", **kw)
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log at debug level (--log-level debug)",
+        **kw,
+    )
+    parser.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=list(LEVELS),
+        help="debug, info, warning... (default: [log] level / $STORYBOARD_LOG_LEVEL, else info "
+        "for run, warning for the other commands)",
+        **kw,
+    )
+    parser.add_argument(
+        "--log-format",
+        type=str.lower,
+        choices=list(FORMATS),
+        help="text, or json: one object per line (default: [log] format / "
+        "$STORYBOARD_LOG_FORMAT, else text)",
+        **kw,
+    )
 
 
 # -- render ----------------------------------------------------------------------------------
@@ -368,6 +385,12 @@ async def _run(settings: Settings) -> int:
     return await run_bot(settings)
 
 
+def _config_error(exc: ConfigError, err: TextIO) -> None:
+    """One line per problem (there may be several), each naming the setting and its source."""
+    for line in str(exc).splitlines():
+        print(f"configuration error: {line}", file=err)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -376,19 +399,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=err)
+        _config_error(exc, err)
         return EXIT_CONFIG
-    try:
-        level, fmt = choose_logging(
-            level=args.log_level,
-            verbose=args.verbose,
-            fmt=args.log_format,
-            default_level=logging.INFO if command == "run" else logging.WARNING,
-        )
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=err)
-        return EXIT_CONFIG
+    level, fmt = choose_logging(
+        settings.log,
+        level=args.log_level,
+        verbose=args.verbose,
+        fmt=args.log_format,
+        default_level=logging.INFO if command == "run" else logging.WARNING,
+    )
     setup_logging(settings, level=level, fmt=fmt)
+    for notice in settings.notices:
+        logging.getLogger("bot.config").warning("%s", notice)
     try:
         if command == "backup":
             return _backup(args, settings, sys.stdout)
@@ -406,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(sync_commands(settings, args.guild))
         return asyncio.run(_run(settings))
     except ConfigError as exc:
-        print(f"configuration error: {exc}", file=err)
+        _config_error(exc, err)
         return EXIT_CONFIG
     except (UserError, ImageError) as exc:
         print(f"error: {exc}", file=err)

@@ -1,9 +1,21 @@
-"""Configuration: one pydantic model, read from a TOML file with environment variables on top.
+"""Configuration: one pydantic-settings model, filled from several sources.
 
-Where the file comes from: ``--config PATH``, else ``$STORYBOARD_CONFIG``, else ``./config.toml``
-when it exists, else no file (environment and defaults only).
+Where a setting's value comes from, the first that has it:
 
-The environment variable names in :data:`ENV_NAMES` are part of the product's interface.
+1. the environment (the variable names in :data:`ENV_NAMES`);
+2. a ``*_FILE`` variable naming a file that holds a secret (:data:`SECRET_FILE_NAMES`), as
+   Docker secrets and systemd's ``LoadCredential=`` provide;
+3. a ``.env`` file: the one beside the config file, else ``./.env``;
+4. the TOML file: ``--config PATH``, else ``$STORYBOARD_CONFIG``, else ``./config.toml`` when
+   it exists;
+5. the defaults.
+
+Relative paths in the TOML file are relative to the file's folder; relative paths from the
+environment or a ``.env`` file are relative to the working directory. The database and the
+media directory are in the data directory (``storage.data_dir``, ``./data``) unless set on
+their own.
+
+The environment variable names are part of the product's interface.
 """
 
 from __future__ import annotations
@@ -11,6 +23,8 @@ from __future__ import annotations
 import os
 import tomllib
 import zoneinfo
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,16 +33,25 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from bot.storyboard import Aspect
 
 DEFAULT_CONFIG_FILE = Path("config.toml")
+DEFAULT_DATA_DIR = Path("data")
 
 # Environment variable -> dotted path in the settings model.
 ENV_NAMES: dict[str, str] = {
@@ -40,17 +63,30 @@ ENV_NAMES: dict[str, str] = {
     "KIE_WEBHOOK_HMAC_KEY": "kie.webhook_hmac_key",
     "KIE_MODEL": "kie.model",
     "KIE_FALLBACK_MODEL": "kie.fallback_model",
+    "STORYBOARD_DATA_DIR": "storage.data_dir",
     "STORYBOARD_DB": "storage.db",
     "STORYBOARD_MEDIA_DIR": "storage.media_dir",
     "STORYBOARD_PUBLIC_URL": "http.public_url",
     "STORYBOARD_HTTP_HOST": "http.host",
     "STORYBOARD_HTTP_PORT": "http.port",
+    "STORYBOARD_LOG_LEVEL": "log.level",
+    "STORYBOARD_LOG_FORMAT": "log.format",
 }
+# Each secret can also be read from a file: ``KIE_API_KEY_FILE=/run/secrets/kie``.
+_SECRETS = ("DISCORD_TOKEN", "KIE_API_KEY", "KIE_WEBHOOK_HMAC_KEY")
+SECRET_FILE_NAMES: dict[str, str] = {f"{env}_FILE": ENV_NAMES[env] for env in _SECRETS}
 _PATH_TO_ENV = {path: env for env, path in ENV_NAMES.items()}
+# Where earlier versions kept the database and the media by default (the working directory).
+_OLD_DEFAULTS = {"db": Path("storyboard.db"), "media_dir": Path("media")}
 
 
 class ConfigError(Exception):
-    """A setting is missing or invalid. ``str()`` is one line that names the setting."""
+    """Settings are missing or invalid. ``str()`` has one line per problem, each naming the
+    setting and where its value came from, never the value."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = list(lines)
 
 
 class _Section(BaseModel):
@@ -107,9 +143,33 @@ class KieSettings(_Section):
 
 
 class StorageSettings(_Section):
-    db: Path = Path("storyboard.db")
+    # The data directory: the database and the media are in it unless set on their own.
+    data_dir: Path = DEFAULT_DATA_DIR
+    db: Path = Field(
+        default_factory=lambda data: data.get("data_dir", DEFAULT_DATA_DIR) / "storyboard.db"
+    )
     # Prepared reference images and fetched videos.
-    media_dir: Path = Path("media")
+    media_dir: Path = Field(
+        default_factory=lambda data: data.get("data_dir", DEFAULT_DATA_DIR) / "media"
+    )
+
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+
+class LogSettings(_Section):
+    # None: info for `storyboard-bot run`, warning for the other commands.
+    level: LogLevel | None = None
+    # "text", or "json": one object per line.
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        value = value.strip().lower()
+        return value or cls.model_fields[info.field_name].default
 
 
 class HttpSettings(_Section):
@@ -286,6 +346,12 @@ class QuotaDefaults(QuotaLimits):
     low_balance_credits: Limit = 1000
 
 
+# The sources load_settings() is reading from, highest first (see Settings).
+_SOURCES: ContextVar[tuple[PydanticBaseSettingsSource, ...]] = ContextVar(
+    "storyboard_settings_sources", default=()
+)
+
+
 class Settings(BaseSettings):
     """Every setting of the bot. Sections mirror the TOML file's tables."""
 
@@ -301,6 +367,9 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     prices: PriceSettings = PriceSettings()
     quota: QuotaDefaults = QuotaDefaults()
+    log: LogSettings = LogSettings()
+
+    _notices: list[str] = PrivateAttr(default_factory=list)
 
     @classmethod
     def settings_customise_sources(
@@ -311,12 +380,17 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # init (the TOML file, merged with the environment by load_settings) only.
-        return (init_settings,)
+        # Settings(...) takes its arguments only; load_settings() adds its sources below them.
+        return (init_settings, *_SOURCES.get())
 
     @property
     def callbacks_enabled(self) -> bool:
         return self.http.public_url is not None
+
+    @property
+    def notices(self) -> list[str]:
+        """Warnings about the configuration found while loading it, for the log."""
+        return list(self._notices)
 
     def require(self, *paths: str) -> None:
         """Raise ConfigError for the first of ``paths`` (e.g. ``"kie.api_key"``) that is unset."""
@@ -333,7 +407,7 @@ def describe_setting(path: str) -> str:
     return f"{env} ({path})" if env else path
 
 
-def config_path(explicit: str | os.PathLike[str] | None, environ: dict[str, str]) -> Path | None:
+def config_path(explicit: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
     if explicit:
         return Path(explicit)
     if environ.get("STORYBOARD_CONFIG"):
@@ -343,56 +417,278 @@ def config_path(explicit: str | os.PathLike[str] | None, environ: dict[str, str]
     return None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+# -- sources ---------------------------------------------------------------------------------
+# Each source also knows where its values came from (``origins``: (section,) or (section, name)
+# -> a label for error messages) and what it could not read (``problems``: whole lines).
+Origins = dict[tuple[str, ...], str]
 
 
-def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    for env, path in ENV_NAMES.items():
-        if env in environ:
-            section, _, name = path.partition(".")
-            out.setdefault(section, {})[name] = environ[env]
+def _nest(flat: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"kie.api_key": v}`` -> ``{"kie": {"api_key": v}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for path, value in flat.items():
+        section, _, name = path.partition(".")
+        out.setdefault(section, {})[name] = value
     return out
 
 
-def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+def _named_variables(
+    variables: Mapping[str, str | None], label: Callable[[str], str], origins: Origins
+) -> dict[str, Any]:
+    """The settings among ``variables`` (by the names of :data:`ENV_NAMES`), nested."""
+    found = {path: v for env, path in ENV_NAMES.items() if (v := variables.get(env)) is not None}
+    origins.update({tuple(path.split(".")): label(_PATH_TO_ENV[path]) for path in found})
+    return _nest(found)
+
+
+class _Source(PydanticBaseSettingsSource):
+    """A source that reads everything up front; pydantic-settings asks for it whole."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self.origins: Origins = {}
+        self.problems: list[str] = []
+        self.data: dict[str, Any] = {}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self.data
+
+
+class EnvironmentSource(_Source):
+    """The environment variables of :data:`ENV_NAMES` (``environ``, else ``os.environ``)."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], environ: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(settings_cls)
+        environ = os.environ if environ is None else environ
+        self.data = _named_variables(environ, lambda env: f"environment {env}", self.origins)
+
+
+class SecretFilesSource(_Source):
+    """Secrets read from the files that ``*_FILE`` variables name (:data:`SECRET_FILE_NAMES`).
+
+    The file's content, less one trailing newline, is the secret. A file that cannot be read is
+    a problem naming the variable and the file, never anything of the content.
+    """
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], environ: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(settings_cls)
+        environ = os.environ if environ is None else environ
+        found: dict[str, str] = {}
+        for env, path in SECRET_FILE_NAMES.items():
+            name = environ.get(env)
+            if not name:
+                continue
+            label = f"{env} ({name})"
+            try:
+                text = Path(name).read_text(encoding="utf-8")
+            except FileNotFoundError:
+                self.problems.append(f"{label}: no such file")
+                continue
+            except IsADirectoryError:
+                self.problems.append(f"{label}: a directory, not a file")
+                continue
+            except UnicodeDecodeError:
+                self.problems.append(f"{label}: not UTF-8 text")
+                continue
+            except OSError as exc:
+                self.problems.append(f"{label}: cannot be read: {exc.strerror or exc}")
+                continue
+            found[path] = text.removesuffix("\n").removesuffix("\r")
+            self.origins[tuple(path.split("."))] = label
+        self.data = _nest(found)
+
+
+class DotEnvSource(DotEnvSettingsSource):
+    """The variables of :data:`ENV_NAMES` in a ``.env`` file, read by pydantic-settings (the
+    syntax is python-dotenv's); other names in the file are ignored."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        self.path = path
+        self.origins: Origins = {}
+        self.problems: list[str] = []
+        try:
+            super().__init__(settings_cls, env_file=path, case_sensitive=True)
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or "not UTF-8 text"
+            self.problems.append(f"{path} cannot be read: {why}")
+            super().__init__(settings_cls, env_file=None, case_sensitive=True)
+        self.data = _named_variables(self.env_vars, lambda env: f"{path}: {env}", self.origins)
+
+    def __call__(self) -> dict[str, Any]:
+        return self.data
+
+
+class TomlFileSource(TomlConfigSettingsSource):
+    """The TOML config file, its relative paths made relative to its folder."""
+
+    PATHS = ("data_dir", "db", "media_dir")  # the [storage] settings that are paths
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        self.path = path
+        self.origins, self.problems = {}, []
+        # [storage] settings given as relative paths: name -> (as written, as resolved).
+        self.relative: dict[str, tuple[Path, Path]] = {}
+        real = path.expanduser()
+        if not real.exists():
+            self.problems.append(f"config file {path} does not exist")
+        elif not real.is_file():
+            self.problems.append(f"config file {path} is not a file")
+        super().__init__(settings_cls, toml_file=real)
+        for section, table in self.toml_data.items():
+            if isinstance(table, dict):
+                self.origins[(section,)] = f"{path}: [{section}]"
+                for name in table:
+                    self.origins[(section, name)] = f"{path}: [{section}] {name}"
+            else:
+                self.origins[(section,)] = f"{path}: {section}"
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        try:
+            with file_path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            # The parser's message gives the line and column, never the text there.
+            self.problems.append(f"config file {self.path} is not valid TOML: {exc}")
+            return {}
+        except OSError as exc:
+            self.problems.append(f"config file {self.path} cannot be read: {exc.strerror}")
+            return {}
+        storage = data.get("storage")
+        if isinstance(storage, dict):
+            folder = Path(file_path).parent
+            for name in self.PATHS:
+                written = storage.get(name)
+                if isinstance(written, str) and written and not Path(written).is_absolute():
+                    storage[name] = folder / written
+                    self.relative[name] = (Path(written), folder / written)
+        return data
+
+
+def _dotenv_path(config: Path | None) -> Path | None:
+    """The ``.env`` beside the config file, else ``./.env``; None when there is neither."""
+    candidates = [config.expanduser().parent / ".env"] if config else []
+    candidates.append(Path(".env"))
+    return next((p for p in candidates if p.is_file()), None)
+
+
+# -- errors ----------------------------------------------------------------------------------
+def _where(loc: tuple[int | str, ...], sources: tuple[PydanticBaseSettingsSource, ...]) -> str:
+    """Where the value at ``loc`` came from: the first source (highest) that has it."""
+    for depth in (2, 1):
+        key = tuple(str(p) for p in loc[:depth])
+        if len(key) < depth:
+            continue
+        for source in sources:
+            label = getattr(source, "origins", {}).get(key)
+            if label:
+                rest = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc[depth:])
+                return label + rest
+    # Not from any source (a default, or a value derived from another setting).
+    return describe_setting(".".join(str(p) for p in loc))
+
+
+def _error_lines(
+    exc: ValidationError, sources: tuple[PydanticBaseSettingsSource, ...]
+) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        where = _where(tuple(err["loc"]), sources)
+        if err["type"] == "extra_forbidden":
+            kind = "section" if where.endswith("]") else "setting"
+            lines.append(f"{where}: unknown {kind}")
         else:
-            merged[key] = value
-    return merged
+            # Never the input: it may be a secret.
+            lines.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return lines
 
 
-def _first_error_line(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    path = ".".join(str(p) for p in err["loc"])
-    where = describe_setting(path)
-    if err["type"] == "extra_forbidden":
-        return f"unknown setting {where}"
-    # Never echo the input: it may be a secret.
-    return f"{where}: {err['msg']}"
+# -- old locations ---------------------------------------------------------------------------
+def _plural(paths: list[Path], one: str, many: str) -> str:
+    return one if len(paths) == 1 else many
 
 
+def _keep_old_locations(settings: Settings, toml: TomlFileSource | None) -> Settings:
+    """Keep using a database (or media directory) where an earlier version put it, with a
+    warning saying how to move it, rather than silently starting afresh somewhere else."""
+    storage = settings.storage
+    explicit = storage.model_fields_set
+    update: dict[str, Path] = {}
+    notices: list[str] = []
+
+    # Earlier defaults: ./storyboard.db and ./media (now in the data directory, ./data).
+    if "data_dir" not in explicit:
+        kept = []
+        for name, old in _OLD_DEFAULTS.items():
+            new = getattr(storage, name)
+            if name not in explicit and old.exists() and not new.exists():
+                update[name] = old
+                kept.append(old)
+        if kept:
+            names = " and ".join(map(str, kept))
+            moved = " ".join(f"{p}*" if p.suffix == ".db" else str(p) for p in kept)
+            data = storage.data_dir
+            notices.append(
+                f"{names} {_plural(kept, 'is', 'are')} in the working directory, where earlier "
+                f"versions kept {_plural(kept, 'it', 'them')} by default, and "
+                f"{_plural(kept, 'is', 'are')} used from there; the default is now the data "
+                f"directory, {data}/. To move {_plural(kept, 'it', 'them')}, stop the bot while no "
+                f"job is under way and run `mkdir -p {data} && mv {moved} {data}/`; to keep "
+                f"{_plural(kept, 'it', 'them')} where {_plural(kept, 'it is', 'they are')}, "
+                "set STORYBOARD_DATA_DIR=. (storage.data_dir)"
+            )
+
+    # Relative paths in the config file, which earlier versions read from the working directory.
+    for name, (written, resolved) in toml.relative.items() if toml else ():
+        if name == "data_dir" or getattr(storage, name) != resolved:
+            continue  # a new setting, or overridden by a higher source
+        if written.exists() and not resolved.exists() and written.resolve() != resolved.resolve():
+            update[name] = written
+            notices.append(
+                f"[storage] {name} = {str(written)!r} in {toml.path} is {resolved} now "
+                "(relative paths in the config file are relative to its folder), which does "
+                f"not exist, but {written.resolve()} does: it is used. Move it to {resolved}, "
+                "or write its absolute path in the config file"
+            )
+
+    if update:
+        settings = settings.model_copy(update={"storage": storage.model_copy(update=update)})
+    settings._notices = notices
+    return settings
+
+
+# -- loading ---------------------------------------------------------------------------------
 def load_settings(
-    path: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None
+    path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
-    """Load the settings or raise ConfigError with one line naming the faulty setting."""
+    """Load the settings from every source (see the module's docstring), or raise
+    ConfigError with every problem found, one line each."""
     env = dict(os.environ if environ is None else environ)
     file = config_path(path, env)
-    data = _read_toml(file) if file else {}
-    data = _merge(data, _env_overrides(env))
+    toml = TomlFileSource(Settings, file) if file else None
+    sources: tuple[PydanticBaseSettingsSource, ...] = (
+        EnvironmentSource(Settings, env),
+        SecretFilesSource(Settings, env),
+        DotEnvSource(Settings, _dotenv_path(file)),
+        *((toml,) if toml else ()),
+    )
+    token = _SOURCES.set(sources)
     try:
-        return Settings(**data)
+        settings = Settings()
     except ValidationError as exc:
-        raise ConfigError(_first_error_line(exc)) from None
+        errors = _error_lines(exc, sources)
+    else:
+        errors = []
+    finally:
+        _SOURCES.reset(token)
+    problems = [line for s in sources for line in getattr(s, "problems", [])]
+    lines = list(dict.fromkeys(problems + errors))
+    if lines:
+        raise ConfigError(*lines)
+    return _keep_old_locations(settings, toml)

@@ -9,7 +9,8 @@ and ``json``, one JSON object per line for log shippers, with the keys ``time``,
 Secrets are blanked out of the message and the traceback before either format sees them.
 
 The level and format come from ``--log-level`` / ``--log-format`` on the command line, else
-``STORYBOARD_LOG_LEVEL`` / ``STORYBOARD_LOG_FORMAT``; ``-v`` is ``--log-level debug``.
+the settings' ``[log]`` section (``STORYBOARD_LOG_LEVEL`` / ``STORYBOARD_LOG_FORMAT``, or the
+config file); ``-v`` is ``--log-level debug``.
 aiosqlite and Pillow log every statement and every image chunk at debug level: they stay at
 warning whatever the level.
 """
@@ -18,19 +19,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TextIO
 
-from bot.config import ConfigError, Settings
+from bot.config import LogSettings, Settings
 
 REDACTED = "[redacted]"
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 LEVELS |= {"error": logging.ERROR, "critical": logging.CRITICAL}
 FORMATS = ("text", "json")
-LEVEL_ENV, FORMAT_ENV = "STORYBOARD_LOG_LEVEL", "STORYBOARD_LOG_FORMAT"
 # Libraries whose debug output drowns everything else; kept at WARNING even with -v.
 QUIET = ("aiosqlite", "PIL")
 
@@ -98,30 +97,22 @@ def secrets_of(settings: Settings) -> list[str]:
 
 
 def choose_logging(
+    log: LogSettings | None = None,
     *,
     level: str | None = None,
     verbose: bool = False,
     fmt: str | None = None,
     default_level: int = logging.INFO,
-    environ: Mapping[str, str] | None = None,
 ) -> tuple[int, str]:
-    """The level and format to log at: the command line's, else the environment's, else the
-    defaults. Raises ConfigError naming the variable when the environment's is not valid."""
-    env = os.environ if environ is None else environ
-    chosen = default_level
-    raw_level = env.get(LEVEL_ENV, "").strip().lower()
-    if raw_level:
-        if raw_level not in LEVELS:
-            raise ConfigError(f"{LEVEL_ENV}: {raw_level!r} is not one of {', '.join(LEVELS)}")
-        chosen = LEVELS[raw_level]
+    """The level and format to log at: the command line's, else the settings' (``[log]``,
+    ``STORYBOARD_LOG_LEVEL`` / ``STORYBOARD_LOG_FORMAT``), else the defaults."""
+    log = LogSettings() if log is None else log
+    chosen = LEVELS[log.level] if log.level else default_level
     if verbose:
         chosen = logging.DEBUG
     if level:
         chosen = LEVELS[level.lower()]
-    raw_fmt = (fmt or env.get(FORMAT_ENV, "") or "text").strip().lower()
-    if raw_fmt not in FORMATS:
-        raise ConfigError(f"{FORMAT_ENV}: {raw_fmt!r} is not one of {', '.join(FORMATS)}")
-    return chosen, raw_fmt
+    return chosen, (fmt or log.format).lower()
 
 
 def setup_logging(

@@ -12,7 +12,7 @@ from typing import Any
 from PIL import Image
 
 from bot.clock import Clock
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.delivery import UndeliverableError
 from bot.store import Job
 
@@ -85,28 +85,22 @@ def free_port() -> int:
 
 
 def make_settings(tmp: Path, kie_url: str, **sections: dict[str, Any]) -> Settings:
-    """Settings pointing at the fake kie.ai, with fast retries, in ``tmp``."""
-    env = {
-        "KIE_API_KEY": "test-key",
-        "KIE_BASE_URL": kie_url,
-        "KIE_UPLOAD_URL": kie_url,
-        "STORYBOARD_DB": str(tmp / "bot.db"),
-        "STORYBOARD_MEDIA_DIR": str(tmp / "media"),
-    }
-    base = load_settings(environ=env)
-    data = base.model_dump()
-    data["kie"].update(
-        {
+    """Settings pointing at the fake kie.ai, with fast retries, in ``tmp``.
+
+    Built from these values alone: no environment, config file or ``.env`` of the machine
+    running the tests gets in."""
+    data: dict[str, dict[str, Any]] = {
+        "kie": {
+            "api_key": "test-key",
+            "base_url": kie_url,
+            "upload_url": kie_url,
             "backoff_base": 0.001,
             "backoff_max": 0.01,
             "maintenance_backoff": 0.001,
             "request_timeout": 5.0,
-        }
-    )
+        },
+        "storage": {"db": tmp / "bot.db", "media_dir": tmp / "media"},
+    }
     for section, values in sections.items():
         data.setdefault(section, {}).update(values)
-    for section in ("kie", "discord"):
-        for key, value in list(data[section].items()):
-            if hasattr(value, "get_secret_value"):
-                data[section][key] = value.get_secret_value()
     return Settings(**data)

@@ -51,7 +51,8 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _env(fake: FakeKie | None, workdir: Path, **extra: str) -> dict[str, str]:
+def _env(fake: FakeKie | None, workdir: Path, **extra: str | None) -> dict[str, str]:
+    """The environment of a run; a variable given as None is left out."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("KIE_", "STORYBOARD_", "DISCORD_"))
     }
@@ -65,7 +66,7 @@ def _env(fake: FakeKie | None, workdir: Path, **extra: str) -> dict[str, str]:
         }
     )
     env.update(extra)
-    return env
+    return {k: v for k, v in env.items() if v is not None}
 
 
 async def run_cli(
@@ -73,7 +74,7 @@ async def run_cli(
     *args: str,
     fake: FakeKie | None = None,
     interrupt_on: asyncio.Event | None = None,
-    **env: str,
+    **env: str | None,
 ) -> Result:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -171,7 +172,7 @@ async def test_configuration_error_exits_3_without_leaking_secrets(workdir):
     )
     assert r.code == 3
     assert r.err.strip().splitlines() == [
-        "configuration error: STORYBOARD_HTTP_PORT (http.port): Input should be a valid "
+        "configuration error: environment STORYBOARD_HTTP_PORT: Input should be a valid "
         "integer, unable to parse string as an integer"
     ]
     env = _env(None, workdir)
@@ -494,9 +495,115 @@ async def test_json_logs_are_one_object_a_line(workdir, live_fake):
 
     r = await run_cli(workdir, "jobs", STORYBOARD_LOG_FORMAT="yaml")
     assert r.code == 3
-    assert (
-        r.err.strip()
-        == "configuration error: STORYBOARD_LOG_FORMAT: 'yaml' is not one of text, json"
+    assert r.err.strip() == (
+        "configuration error: environment STORYBOARD_LOG_FORMAT: Input should be 'text' or 'json'"
     )
     r = await run_cli(workdir, "--log-level", "loud", "jobs")
     assert r.code == 2
+
+
+# -- configuration ---------------------------------------------------------------------------
+async def test_the_common_options_work_after_the_command_too(workdir, live_fake):
+    # A config that makes the fake's key wrong: only the file named after `render` sets it.
+    (workdir / "other.toml").write_text(CONFIG + 'api_key = "from-other-toml"\n')
+    r = await run_cli(
+        workdir,
+        "render",
+        "--config",
+        "other.toml",
+        "--image",
+        "ref.png",
+        "--shot",
+        "a",
+        "--log-format",
+        "json",
+        "-v",
+        fake=live_fake,
+        KIE_API_KEY=None,
+    )
+    assert r.code == 1, r.err  # kie.ai refused the key of other.toml: the file was read
+    entries = [json.loads(x) for x in r.err.splitlines() if x.startswith("{")]
+    assert any(e["level"] == "DEBUG" for e in entries)
+    # After the command wins over before it.
+    r = await run_cli(workdir, "--config", "missing.toml", "jobs", "--config", "config.toml")
+    assert r.code == 0, r.err
+    r = await run_cli(workdir, "--config", "config.toml", "jobs", "--config", "missing.toml")
+    assert r.code == 3
+    assert r.err.strip() == "configuration error: config file missing.toml does not exist"
+
+
+async def test_every_bad_setting_is_one_line_naming_its_source(workdir):
+    secret = "sk-PASTED-IN-THE-WRONG-PLACE-42"
+    (workdir / "bad.toml").write_text(
+        f'[kie]\nrequest_timeout = 0\nmodel = "  "\n[http]\nport = "{secret}"\n'
+    )
+    r = await run_cli(
+        workdir,
+        "jobs",
+        "--config",
+        "bad.toml",
+        KIE_BASE_URL=secret,
+        KIE_API_KEY_FILE=str(workdir / "no-such-secret"),
+    )
+    assert r.code == 3
+    assert r.err.strip().splitlines() == [
+        f"configuration error: KIE_API_KEY_FILE ({workdir / 'no-such-secret'}): no such file",
+        "configuration error: environment KIE_BASE_URL: Input should be a valid URL, relative "
+        "URL without a base",
+        "configuration error: bad.toml: [kie] model: must name a model",
+        "configuration error: bad.toml: [kie] request_timeout: Input should be greater than 0",
+        "configuration error: bad.toml: [http] port: Input should be a valid integer, unable to "
+        "parse string as an integer",
+    ]
+    assert secret not in r.out + r.err
+
+
+async def test_the_key_from_a_secret_file(workdir, live_fake):
+    (workdir / "kie_api_key").write_text("test-key\n")
+    r = await run_cli(
+        workdir,
+        "render",
+        "--image",
+        "ref.png",
+        "--shot",
+        "a",
+        "--out",
+        "v.mp4",
+        fake=live_fake,
+        KIE_API_KEY=None,
+        KIE_API_KEY_FILE=str(workdir / "kie_api_key"),
+    )
+    assert r.code == 0, r.err
+    assert (workdir / "v.mp4").read_bytes() == live_fake.expected_result()
+
+
+async def test_a_database_at_the_old_default_is_kept_and_the_log_says_how_to_move_it(
+    workdir, live_fake
+):
+    # An install from before the data directory: its database in the working directory.
+    r = await run_cli(
+        workdir,
+        "render",
+        "--image",
+        "ref.png",
+        "--shot",
+        "a",
+        fake=live_fake,
+        STORYBOARD_DB=str(workdir / "storyboard.db"),
+        STORYBOARD_MEDIA_DIR=str(workdir / "media"),
+    )
+    assert r.code == 0, r.err
+    r = await run_cli(workdir, "jobs", STORYBOARD_DB=None, STORYBOARD_MEDIA_DIR=None)
+    assert r.code == 0, r.err
+    assert len(r.out.splitlines()) == 2  # the header and the job made above
+    [warning] = [x for x in r.err.splitlines() if " WARNING " in x]
+    assert "bot.config: storyboard.db and media are in the working directory" in warning
+    assert "mkdir -p data && mv storyboard.db* media data/" in warning
+    assert not (workdir / "data").exists()
+    # Moved as it says: quiet, and the same jobs.
+    (workdir / "data").mkdir()
+    for f in [*workdir.glob("storyboard.db*"), workdir / "media"]:
+        f.rename(workdir / "data" / f.name)
+    r2 = await run_cli(workdir, "jobs", STORYBOARD_DB=None, STORYBOARD_MEDIA_DIR=None)
+    assert (r2.code, r2.err) == (0, "")
+    assert [x.split()[0] for x in r2.out.splitlines()] == [x.split()[0] for x in r.out.splitlines()]

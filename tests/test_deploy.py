@@ -70,7 +70,8 @@ def test_the_dockerfile_runs_as_a_user_listens_everywhere_and_keeps_data_in_a_vo
     assert users and users[-1].split(":")[0] not in ("0", "root")
     env = " ".join(args for word, args in inst if word == "ENV")
     assert "STORYBOARD_HTTP_HOST=0.0.0.0" in env
-    assert "STORYBOARD_DB=/data/" in env and "STORYBOARD_MEDIA_DIR=/data/" in env
+    assert "STORYBOARD_DATA_DIR=/data " in f"{env} "
+    assert "STORYBOARD_DB" not in env and "STORYBOARD_MEDIA_DIR" not in env
     assert ("VOLUME", '["/data"]') in inst
     assert ("STOPSIGNAL", "SIGTERM") in inst
     # The README's install step.
@@ -121,8 +122,8 @@ def test_the_unit_restarts_stops_gracefully_and_is_hardened():
     assert unit["Service"]["ReadWritePaths"] == [data]
     # The database and the media are inside the one writable directory.
     env = dict(e.split("=", 1) for e in unit["Service"]["Environment"])
-    assert env["STORYBOARD_DB"].startswith(data + "/")
-    assert env["STORYBOARD_MEDIA_DIR"].startswith(data + "/")
+    assert env["STORYBOARD_DATA_DIR"] == data
+    assert "STORYBOARD_DB" not in env and "STORYBOARD_MEDIA_DIR" not in env
     assert svc["ExecStart"].endswith("/storyboard-bot run")
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
 
@@ -165,8 +166,8 @@ def test_compose_has_the_service_settings():
     [volume] = bot["volumes"]
     name, _, mount = volume.partition(":")
     assert mount == "/data" and name in doc["volumes"]
-    assert bot["environment"]["STORYBOARD_DB"].startswith("/data/")
-    assert bot["environment"]["STORYBOARD_MEDIA_DIR"].startswith("/data/")
+    assert bot["environment"]["STORYBOARD_DATA_DIR"] == mount
+    assert not {"STORYBOARD_DB", "STORYBOARD_MEDIA_DIR"} & set(bot["environment"])
     assert bot["logging"]["driver"] == "json-file"
     assert {"max-size", "max-file"} <= set(bot["logging"]["options"])
     [env_file] = bot["env_file"]

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import re
+import typing
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -14,8 +15,8 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from bot.config import ConfigError, Settings
-from bot.logs import REDACTED, choose_logging, setup_logging
+from bot.config import ConfigError, LogLevel, LogSettings, Settings, load_settings
+from bot.logs import FORMATS, LEVELS, REDACTED, choose_logging, setup_logging
 from tests.helpers import make_settings
 
 API_KEY = "kie-secret-api-key-0123456789"
@@ -167,17 +168,39 @@ async def test_aiosqlite_and_pil_stay_quiet_at_debug(tmp_path, secret_settings):
         ({}, {"STORYBOARD_LOG_LEVEL": " ", "STORYBOARD_LOG_FORMAT": ""}, (logging.INFO, "text")),
     ],
 )
-def test_the_command_line_wins_over_the_environment(kwargs, env, expected):
-    assert choose_logging(environ=env, **kwargs) == expected
+def test_the_command_line_wins_over_the_environment(kwargs, env, expected, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./config.toml or ./.env of the checkout
+    # The [log] settings come from the environment (or the config file, below).
+    assert choose_logging(load_settings(environ=env).log, **kwargs) == expected
+    lines = [f'{k.removeprefix("STORYBOARD_LOG_").lower()} = "{v}"' for k, v in env.items()]
+    (tmp_path / "config.toml").write_text("[log]\n" + "\n".join(lines) + "\n")
+    assert choose_logging(load_settings(tmp_path / "config.toml", environ={}).log, **kwargs) == (
+        expected
+    )
+
+
+def test_without_settings_the_defaults_apply():
+    assert choose_logging() == (logging.INFO, "text")
+    assert choose_logging(None, default_level=logging.WARNING, fmt="json") == (
+        logging.WARNING,
+        "json",
+    )
+
+
+def test_the_settings_know_the_same_levels_and_formats():
+    assert set(LEVELS) == set(typing.get_args(LogLevel))
+    assert set(FORMATS) == set(typing.get_args(LogSettings.model_fields["format"].annotation))
 
 
 @pytest.mark.parametrize(
     ("env", "name"),
     [
-        ({"STORYBOARD_LOG_LEVEL": "loud"}, "STORYBOARD_LOG_LEVEL"),
-        ({"STORYBOARD_LOG_FORMAT": "xml"}, "STORYBOARD_LOG_FORMAT"),
+        ({"STORYBOARD_LOG_LEVEL": "loud"}, "environment STORYBOARD_LOG_LEVEL"),
+        ({"STORYBOARD_LOG_FORMAT": "xml"}, "environment STORYBOARD_LOG_FORMAT"),
     ],
 )
-def test_a_bad_environment_value_names_the_variable(env, name):
-    with pytest.raises(ConfigError, match=name):
-        choose_logging(environ=env)
+def test_a_bad_environment_value_names_the_variable(env, name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=name) as info:
+        load_settings(environ=env)
+    assert next(iter(env.values())) not in str(info.value)
