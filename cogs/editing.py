@@ -23,7 +23,7 @@ from bot.drafts import Draft
 from bot.editing import Check, DraftEditor, FormStale, Outcome
 from bot.edits import Command, Edit, EditError, parse_message
 from bot.i18n import error_text, t
-from bot.images import ImageError, prepare_image
+from bot.images import ImageError, prepare_image_async
 from bot.quota import QuotaRefused
 from bot.shotgrammar import format_block, parse_duration, parse_lines, resolve, split_block
 from bot.storyboard import Storyboard, StoryboardError, fmt_tenths
@@ -343,7 +343,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
         """Check and store a new reference image; what to tell the member."""
         model = self.bot.runtime.models.primary
         try:
-            prepared = await asyncio.to_thread(prepare_image, data, model.image_spec)
+            prepared = await prepare_image_async(data, model.image_spec)
         except ImageError as exc:
             return t("error.image", lang, reason=str(exc))
         outcome = await self.editor.replace_image(

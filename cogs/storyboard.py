@@ -23,7 +23,7 @@ from discord.ext import commands
 from bot.cards import draft_card, status_text
 from bot.drafts import Draft
 from bot.i18n import error_text, reason_text, t
-from bot.images import ImageError, PreparedImage, prepare_image
+from bot.images import ImageError, PreparedImage, prepare_image_async
 from bot.kie import KieError, KieUnreachable
 from bot.models.base import VideoModel
 from bot.quota import QuotaRefused, check_terms
@@ -222,7 +222,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
     ) -> None:
         try:
             data = await image.read()
-            prepared = await asyncio.to_thread(prepare_image, data, self.model.image_spec)
+            prepared = await prepare_image_async(data, self.model.image_spec)
             board = Storyboard(
                 shots=resolve(lines, length, self.model.limits),
                 length=length,
@@ -634,7 +634,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         quotas = self.bot.runtime.quotas
         assert quotas is not None
         data = await asyncio.to_thread(Path(image_path).read_bytes)
-        image = await asyncio.to_thread(prepare_image, data, self.model.image_spec)
+        image = await prepare_image_async(data, self.model.image_spec)
         glang = guild_lang(guild)
         tracker = self.bot.runtime.tracker
         # The job is stored first (holding its reservation, not yet started), then its status

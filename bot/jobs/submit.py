@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.images import ImageError, prepare_image
+from bot.images import ImageError, prepare_image_async
 from bot.jobs import fallback
 from bot.jobs.context import RETRY_LATER, Context
 from bot.jobs.poll import poll_delay
@@ -85,7 +85,7 @@ class Submitter:
 
     async def _upload(self, job: Job, model: VideoModel) -> str:
         raw = await asyncio.to_thread(Path(job.image_path).read_bytes)
-        image = await asyncio.to_thread(prepare_image, raw, model.image_spec)
+        image = await prepare_image_async(raw, model.image_spec)
         # Named by its real format: kie.ai's file host serves the type the extension says.
         return await self.ctx.kie.upload(
             image.data, f"{job.id}.{image.extension}", "storyboard-bot"
