@@ -1,7 +1,8 @@
 """The command line: ``storyboard-bot [run|render|resume|doctor|sync|backup|jobs]``.
 
 Exit codes: 0 done; 1 kie.ai refused the job or the generation failed; 2 invalid input;
-3 configuration error; 4 deadline passed or createTask outcome unknown; 130 interrupted.
+3 configuration error; 4 deadline passed or createTask outcome unknown; 130 interrupted
+(Ctrl-C), 143 stopped by SIGTERM (both take the same graceful path).
 """
 
 from __future__ import annotations
@@ -13,17 +14,18 @@ import logging
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.errors import UserError
-from bot.images import ImageError, PreparedImage, fetch_image, prepare_image
+from bot.images import ImageError, PreparedImage, fetch_image, prepare_image_async
 from bot.logs import FORMATS, LEVELS, choose_logging, setup_logging
 from bot.models import ModelRegistry
 from bot.runtime import Runtime
 from bot.shotgrammar import parse_lines, resolve
+from bot.signals import Stop, stop_on_signals
 from bot.store import Job, JobState
 from bot.storyboard import Storyboard
 
@@ -171,8 +173,10 @@ class CliDelivery:
             pct = f" {job.progress}%" if job.progress is not None else ""
             self._say(f"{job.kie_state or 'submitted'}{pct} (task {job.task_id})")
         elif job.state == JobState.UNKNOWN:
-            self.final = job
-            self.done.set()
+            # Only with callbacks (without them an unknown outcome ends at once): the callback
+            # that carries this job's id can still find its task.
+            until = time.strftime("%H:%M:%S", time.localtime(job.deadline_at))
+            self._say(f"{job.fail_msg}; waiting for kie.ai's callback until {until}")
 
     async def deliver_video(self, job: Job, path: Path) -> None:
         out = self.out or Path(f"storyboard-{job.id}.mp4")
@@ -221,7 +225,7 @@ async def _render(args: argparse.Namespace, settings: Settings, err: TextIO) -> 
 
         async with aiohttp.ClientSession() as session:
             raw = await fetch_image(session, args.image, max_bytes=MAX_IMAGE_DOWNLOAD)
-    image: PreparedImage = await asyncio.to_thread(prepare_image, raw, model.image_spec)
+    image: PreparedImage = await prepare_image_async(raw, model.image_spec)
     if not image.untouched:
         print(image.summary(), file=err)
     board = Storyboard(shots=shots, length=args.length, aspect=args.aspect or image.orientation)
@@ -260,12 +264,19 @@ async def _follow(rt: Runtime, delivery: CliDelivery, job_id: str, err: TextIO) 
         # the line below can name the kie.ai task.
         await rt.tracker.stop()
         job = await rt.store.get_job(job_id)
-        task = f" (kie.ai task {job.task_id})" if job and job.task_id else ""
-        print(
-            f"interrupted: job {job_id}{task} keeps running at kie.ai; "
-            f"`storyboard-bot resume {job_id}` picks it up",
-            file=err,
-        )
+        if job is not None and job.state == JobState.QUEUED:
+            print(
+                f"interrupted: job {job_id} was not sent to kie.ai; nothing was spent; "
+                f"`storyboard-bot resume {job_id}` sends it",
+                file=err,
+            )
+        else:
+            task = f" (kie.ai task {job.task_id})" if job and job.task_id else ""
+            print(
+                f"interrupted: job {job_id}{task} keeps running at kie.ai; "
+                f"`storyboard-bot resume {job_id}` picks it up",
+                file=err,
+            )
         raise
     job = delivery.final
     assert job is not None
@@ -391,6 +402,22 @@ def _config_error(exc: ConfigError, err: TextIO) -> None:
         print(f"configuration error: {line}", file=err)
 
 
+async def _until_stopped(
+    command: Callable[[], Awaitable[int]],
+    stopped: Callable[[Stop], int] = lambda stop: stop.exit_code,
+) -> int:
+    """Run ``command`` until it ends or SIGTERM/SIGINT stops it (the same graceful path for
+    both: the command's own handling of cancellation). A render or resume so stopped exits
+    130 (Ctrl-C) or 143 (SIGTERM); `run` exits 0."""
+    with stop_on_signals() as stop:
+        try:
+            return await command()
+        except asyncio.CancelledError:
+            if stop.signal is None:
+                raise
+            return stopped(stop)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -417,16 +444,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "jobs":
             return _jobs(args, settings, sys.stdout)
         if command == "render":
-            return asyncio.run(_render(args, settings, err))
+            return asyncio.run(_until_stopped(lambda: _render(args, settings, err)))
         if command == "resume":
-            return asyncio.run(_resume(args, settings, err))
+            return asyncio.run(_until_stopped(lambda: _resume(args, settings, err)))
         if command == "doctor":
             return asyncio.run(_doctor(settings, sys.stdout))
         if command == "sync":
             from bot.launcher import sync_commands
 
             return asyncio.run(sync_commands(settings, args.guild))
-        return asyncio.run(_run(settings))
+        # SIGTERM (systemctl stop, docker stop) or Ctrl-C: a graceful stop, exit 0.
+        return asyncio.run(_until_stopped(lambda: _run(settings), stopped=lambda _: EXIT_OK))
     except ConfigError as exc:
         _config_error(exc, err)
         return EXIT_CONFIG
