@@ -305,6 +305,13 @@ async def _resume(args: argparse.Namespace, settings: Settings, err: TextIO) -> 
         job = await rt.store.get_job(args.job)
         if job is None:
             raise CliExit(EXIT_INPUT, f"no job {args.job} in {settings.storage.db}")
+        if job.origin != "cli":
+            # Two processes must never step one job: the bot follows its own.
+            raise CliExit(
+                EXIT_INPUT,
+                f"job {job.id} belongs to the Discord bot (it follows it); `storyboard-bot "
+                "jobs` lists it, `resume` takes only jobs started with `render`",
+            )
         if args.out is None and job.out_path:
             delivery.out = Path(job.out_path)
         if not job.active and job.state != JobState.DELIVERED:

@@ -149,8 +149,13 @@ class DiscordDelivery:
 
     # -- Delivery ---------------------------------------------------------------------------
     async def job_updated(self, job: Job) -> None:
-        state_changed = self._shown.get(job.id) is None or job.state != JobState.RUNNING
-        await self._edit_status(job, force=state_changed)
+        # Notices can arrive late (they queue behind Discord's rate limits): show the job as it
+        # is stored now, and never after it ended (the end and the result edit it themselves).
+        fresh = await self.bot.runtime.store.get_job(job.id)
+        if fresh is None or not fresh.active:
+            return
+        state_changed = self._shown.get(job.id) is None or fresh.state != JobState.RUNNING
+        await self._edit_status(fresh, force=state_changed)
 
     async def deliver_video(self, job: Job, path: Path) -> None:
         lock = self._locks.setdefault(job.id, asyncio.Lock())

@@ -669,8 +669,12 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             ).to_reference(fail_if_not_exists=False)
         try:
             status = await channel.send(**kwargs)
-        except discord.Forbidden:
+        except discord.HTTPException as exc:
             await tracker.cancel(job_id)  # never sent: the reservation is released
+            if not isinstance(exc, discord.Forbidden):
+                log.warning("job %s: could not post its status message: %s", job_id, exc)
+                await who.answer(t("error.unexpected", lang))
+                return None
             missing = (
                 missing_permissions(channel, guild.me)  # type: ignore[arg-type]
                 or ["Send Messages"]

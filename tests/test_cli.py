@@ -607,3 +607,17 @@ async def test_a_database_at_the_old_default_is_kept_and_the_log_says_how_to_mov
     r2 = await run_cli(workdir, "jobs", STORYBOARD_DB=None, STORYBOARD_MEDIA_DIR=None)
     assert (r2.code, r2.err) == (0, "")
     assert [x.split()[0] for x in r2.out.splitlines()] == [x.split()[0] for x in r.out.splitlines()]
+
+
+async def test_resume_refuses_a_job_the_discord_bot_follows(workdir, live_fake):
+    import sqlite3
+
+    r = await run_cli(workdir, "render", "--image", "ref.png", "--shot", "a", fake=live_fake)
+    assert r.code == 0, r.err
+    with sqlite3.connect(workdir / "cli.db") as db:
+        [(job_id,)] = db.execute("SELECT id FROM jobs").fetchall()
+        db.execute("UPDATE jobs SET origin = 'discord'")
+    r = await run_cli(workdir, "resume", job_id, fake=live_fake)
+    assert r.code == 2
+    assert "belongs to the Discord bot" in r.err
+    assert len(live_fake.created) == 1

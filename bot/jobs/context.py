@@ -73,6 +73,7 @@ class Context:
     _secret: str | None = None
     _notices: dict[str, Job] = field(default_factory=dict)
     _notifier: asyncio.Task[None] | None = None
+    _showing: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     @property
     def callbacks(self) -> bool:
@@ -93,11 +94,14 @@ class Context:
 
     # -- writes --------------------------------------------------------------------------
     async def set(self, job: Job, *, notify: bool = False, **fields: object) -> Job:
-        """Record ``fields`` (not the state). The row always exists: jobs are never deleted
-        while a step runs."""
-        updated = await self.store.update_job(job.id, **fields)
+        """Record ``fields`` (not the state), only while the job is still in the state this
+        step read. When another writer moved it meanwhile (a Cancel press, a callback),
+        nothing is written and the job is returned as it now is: the step sees the new state
+        and stops."""
+        updated = await self.store.update_job(job.id, expect=[job.state], **fields)
         if updated is None:
-            return job
+            log.info("job %s: no longer %s; not updated", job.id, job.state)
+            return await self.current(job)
         if notify:
             self.notify(updated)
         return updated
@@ -170,14 +174,35 @@ class Context:
         if self._notifier is None or self._notifier.done():
             self._notifier = asyncio.create_task(self._drain(), name="storyboard-notices")
 
+    def showing(self, job_id: str) -> asyncio.Lock:
+        """Held while a job's video is posted or its end is told: those show the job's last
+        state themselves, and no status notice may land in between or after."""
+        return self._showing.setdefault(job_id, asyncio.Lock())
+
+    def shown(self, job_id: str) -> None:
+        """The job's last state was shown: forget its lock."""
+        lock = self._showing.get(job_id)
+        if lock is not None and not lock.locked():
+            del self._showing[job_id]
+
     async def _drain(self) -> None:
         while self._notices:
             job_id = next(iter(self._notices))
-            job = self._notices.pop(job_id)
+            self._notices.pop(job_id)
+            lock = self.showing(job_id)
+            if lock.locked():
+                continue  # being posted or ended: that shows the newer state itself
             try:
-                await self.delivery.job_updated(job)
+                async with lock:
+                    # Shown as it is stored now: a notice that waited behind others must not
+                    # show an older state, nor any state once the job ended.
+                    job = await self.store.get_job(job_id)
+                    if job is not None and job.active:
+                        await self.delivery.job_updated(job)
             except Exception:
-                log.exception("job %s: status update failed", job.id)
+                log.exception("job %s: status update failed", job_id)
+            finally:
+                self.shown(job_id)
 
     async def flush(self) -> None:
         """Wait until every queued notice was shown (tests, and a clean stop)."""

@@ -58,7 +58,8 @@ async def post(ctx: Context, job: Job, now: float) -> Job:
         job = posting
     made_at = job.finished_at or job.submitted_at or job.created_at
     try:
-        await ctx.delivery.deliver_video(job, Path(job.video_path))
+        async with ctx.showing(job.id):
+            await ctx.delivery.deliver_video(job, Path(job.video_path))
     except UndeliverableError as exc:
         return await ctx.end(job, JobState.UNDELIVERABLE, "undeliverable", str(exc))
     except Exception as exc:
@@ -77,4 +78,5 @@ async def post(ctx: Context, job: Job, now: float) -> Job:
             log.exception("job %s: posting failed; retrying later", job.id)
         return await ctx.set(job, next_check_at=now + RETRY_LATER)
     delivered = await ctx.move(job, JobState.DELIVERED, delivery="done", next_check_at=None)
+    ctx.shown(job.id)
     return delivered or await ctx.current(job)

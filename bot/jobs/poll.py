@@ -17,6 +17,8 @@ from bot.store import Job
 
 log = logging.getLogger("bot.jobs")
 
+POLLED = frozenset({JobState.RUNNING, JobState.UNKNOWN})
+
 
 def poll_delay(ctx: Context, elapsed: float) -> float:
     t = ctx.settings.tracker
@@ -57,6 +59,8 @@ async def poll(ctx: Context, job: Job, now: float) -> Job:
             job = running
         return await _apply(ctx, job, record, next_at)
     job = await ctx.set(job, reads=job.reads + (0 if failed else 1), next_check_at=next_at)
+    if job.state not in POLLED:  # a callback moved it on meanwhile
+        return job
     if now >= job.deadline_at:
         minutes = ctx.settings.tracker.deadline_minutes
         return await ctx.end(
@@ -96,6 +100,8 @@ async def _apply(ctx: Context, job: Job, record: TaskRecord, next_at: float) -> 
         return done
     if record.state == "fail":
         job = await ctx.set(job, reads=job.reads + 1, kie_state="fail")
+        if job.state not in POLLED:
+            return job
         msg = record.fail_msg or "kie.ai reported a failure without a reason"
         code = f" (failCode {record.fail_code})" if record.fail_code else ""
         return await ctx.end(

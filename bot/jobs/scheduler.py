@@ -23,6 +23,7 @@ from bot.store import Job, JobOwner, Store
 log = logging.getLogger("bot.jobs")
 
 IDLE_SLEEP = 3600.0  # nothing due: sleep until woken
+BLOCKED_NAP = 1.0  # due jobs wait for a full lane: look again this soon
 DUE_BATCH = 200  # due jobs read at once
 
 
@@ -64,10 +65,14 @@ class Scheduler:
     async def poke(self, job_id: str) -> None:
         """A job should be looked at now (a callback came). A job mid-step is looked at again
         as soon as its step ends: the step's own next_check_at never overwrites the poke."""
+        # Marked first: a step that starts while the write below waits for the store still
+        # sees the poke when it ends.
+        self._poked.add(job_id)
         if job_id in self.inflight:
-            self._poked.add(job_id)
             return
         await self.store.update_job(job_id, next_check_at=self.clock.now())
+        if job_id not in self.inflight:
+            self._poked.discard(job_id)
         self.wake()
 
     def follow(self, job_id: str) -> None:
@@ -128,39 +133,54 @@ class Scheduler:
             return None
         delay = nxt - self.clock.now()
         if delay <= 0 and self._blocked:
-            return None  # due jobs wait for a free slot; a step that ends wakes the loop
+            # Due jobs wait for a slot in a full lane; a step that ends wakes the loop, and a
+            # short nap lets due jobs of other lanes start meanwhile (never a spin).
+            return BLOCKED_NAP
         return max(0.0, delay)
 
-    async def run_once(self) -> None:
-        """Run every due step and wait for them (tests and one-shot tools drive it so)."""
-        await self.run_due()
-        while self.inflight:
-            await asyncio.gather(*list(self.inflight.values()), return_exceptions=True)
+    async def run_once(self, *, passes: int = 10) -> None:
+        """Run every due step and wait for them, and for the steps they leave due right away
+        (a job moving to another lane), a bounded number of passes (tests and one-shot tools
+        drive it so)."""
+        for _ in range(passes):
+            started = await self.run_due()
+            while self.inflight:
+                await asyncio.gather(*list(self.inflight.values()), return_exceptions=True)
+            if not started:
+                return
 
-    async def run_due(self) -> None:
-        """Start a step for due jobs, as many as their lanes have room for."""
+    async def run_due(self) -> int:
+        """Start a step for due jobs, as many as their lanes have room for; how many."""
         self._blocked = False
         now = self.clock.now()
         due = await self.store.due_jobs(
             now, limit=DUE_BATCH, owner=self.owner, skip=list(self.inflight)
         )
+        started = 0
         for job in due:
             lane = self._lane_of(job)
             if self._busy[lane] >= self._capacity[lane]:
                 self._blocked = True
                 continue
             self._busy[lane] += 1
-            task = asyncio.create_task(self._guarded(job, lane), name=f"job-{job.id}")
+            task = asyncio.create_task(self._guarded(job), name=f"job-{job.id}")
             self.inflight[job.id] = task
+            # Released when the task is done, even one cancelled before it ever ran.
+            task.add_done_callback(lambda _t, j=job.id, ln=lane: self._release(j, ln))
+            started += 1
+        return started
 
-    async def _guarded(self, job: Job, lane: str) -> None:
-        try:
-            await self._step(job)
-        finally:
-            self._busy[lane] -= 1
-            self.inflight.pop(job.id, None)
-            if job.id in self._poked:
-                self._poked.discard(job.id)
-                with contextlib.suppress(Exception):
-                    await self.store.update_job(job.id, next_check_at=self.clock.now())
+    def _release(self, job_id: str, lane: str) -> None:
+        self._busy[lane] -= 1
+        self.inflight.pop(job_id, None)
+        if not self._stopping:
             self.wake()
+
+    async def _guarded(self, job: Job) -> None:
+        await self._step(job)
+        if job.id in self._poked:
+            # A callback came while the step ran: look at the job again now, whatever next
+            # check the step wrote.
+            self._poked.discard(job.id)
+            with contextlib.suppress(Exception):
+                await self.store.update_job(job.id, next_check_at=self.clock.now())

@@ -69,6 +69,8 @@ class Submitter:
             return await self._stalled(job, now, exc)
         if job.image_url != image_url or job.stall:
             job = await ctx.set(job, image_url=image_url, stall=None)
+            if job.state != JobState.QUEUED:  # cancelled while the image was uploading
+                return job
 
         body = model.request_body(job.storyboard, image_url, await ctx.callback_url(job.id))
         async with ctx.kie.limits.create:
@@ -156,6 +158,7 @@ class Submitter:
         """Nothing reached kie.ai (the connection never opened): try again later, until the
         give-up time (the command line's bound, else the job's deadline), then give up."""
         ctx = self.ctx
+        now = ctx.clock.now()  # the tries behind this may have taken a while
         since = float(job.stall["since"]) if job.stall else now
         if ctx.unreachable_give_up is not None:
             give_up = min(since + ctx.unreachable_give_up, job.deadline_at)

@@ -40,6 +40,7 @@ RETRY_LATER = 30.0
 # job's deadline, then the job is given up with a clear end: never a retry without end.
 STEP_GRACE = 3600.0
 LANES = {"submit": 32, "deliver": 4}
+SWEEP_EVERY = 300.0  # how often leftover reservations are looked for while running
 
 
 class Tracker:
@@ -72,6 +73,7 @@ class Tracker:
         self.clock = self.ctx.clock
         self.media_dir = Path(settings.storage.media_dir)
         self._submitter = Submitter(self.ctx)
+        self._sweeper: asyncio.Task[None] | None = None
         owner = None
         if only is not None:
             owner = JobOwner(origin=origin, ids=frozenset(only))
@@ -127,7 +129,9 @@ class Tracker:
 
         Raises StoryboardError when the storyboard does not fit the model.
         """
-        chosen = self.model_for(board, model)
+        # A model the caller chose (and reserved the quota at) is kept as it is; switching to
+        # the fallback is the submit step's, which checks the guild's rules first.
+        chosen = self.ctx.models.get(model) if model else self.model_for(board)
         now = self.clock.now()
         chosen.validate(board)
         job_id = str(fields.pop("id", None) or new_id())
@@ -254,10 +258,26 @@ class Tracker:
 
     def start(self) -> None:
         self.scheduler.start()
+        if self._sweeper is None and self.ctx.ledger is not None:
+            self._sweeper = asyncio.create_task(self._sweep(), name="storyboard-settle-sweep")
+
+    async def _sweep(self) -> None:
+        """Now and then, settle what a crash or a failed write left unsettled (a reservation
+        whose job was never created, an end whose settling failed), not only at start-up."""
+        while True:
+            await self.clock.sleep(SWEEP_EVERY)
+            try:
+                await self.settle_leftovers()
+            except Exception:
+                log.exception("settling leftover reservations failed; trying again later")
 
     async def stop(self) -> None:
         """Stop taking steps; a createTask already sent is answered (or times out) and its
         answer recorded before this returns; queued notices are shown."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
         await self.scheduler.stop()
         await asyncio.gather(*list(self._submitter.creating), return_exceptions=True)
         try:
@@ -294,6 +314,9 @@ class Tracker:
         try:
             if job.active and now >= job.deadline_at + STEP_GRACE:
                 await self._give_up(job)
+            elif not job.active and now >= (job.finished_at or job.updated_at) + STEP_GRACE:
+                # Telling the owner about the end keeps failing: stop trying (it is logged).
+                await self.store.update_job(job_id, delivery="done", next_check_at=None)
             else:
                 await self.store.update_job(job_id, next_check_at=now + RETRY_LATER)
         except Exception:
@@ -309,13 +332,17 @@ class Tracker:
         return await self.ctx.end(job, JobState.EXPIRED, "deadline", msg, {"minutes": minutes})
 
     async def step(self, job: Job) -> None:
-        """Advance ``job`` as far as it can go now, writing each state as it is reached."""
+        """Advance ``job`` as far as it can go now in its lane, writing each state as it is
+        reached. A job that moves to another lane's work (a poll that finds the video made)
+        is left due for the scheduler to start there: a download or a post never holds a
+        polling slot."""
+        lane = _lane(job)
         while True:
             before = (job.state, job.delivery, job.model)
             job = await self._advance(job)
             if (job.state, job.delivery, job.model) == before or job.next_check_at is None:
                 return
-            if job.next_check_at > self.clock.now():
+            if job.next_check_at > self.clock.now() or _lane(job) != lane:
                 return
 
     async def _advance(self, job: Job) -> Job:
@@ -354,7 +381,9 @@ class Tracker:
                 return await post(ctx, job, now)
             case _:
                 if job.delivery == "pending":
-                    await ctx.delivery.job_ended(job)
+                    async with ctx.showing(job.id):
+                        await ctx.delivery.job_ended(job)
+                    ctx.shown(job.id)
                     return await ctx.set(job, delivery="done", next_check_at=None)
                 return await ctx.set(job, next_check_at=None)
 

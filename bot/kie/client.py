@@ -226,11 +226,12 @@ class KieClient:
     ) -> tuple[int, Envelope | None]:
         async with limiter:
             async with self.session.request(method, url, headers=self._headers, **kwargs) as resp:
-                text = await resp.text()
+                raw = await resp.read()
                 status = resp.status
         try:
-            return status, Envelope.model_validate(json.loads(text))
-        except (ValueError, TypeError):
+            # Not UTF-8, not JSON, nested too deep, or not an envelope: not kie.ai's answer.
+            return status, Envelope.model_validate(json.loads(raw))
+        except (ValueError, TypeError, RecursionError):
             return status, None
 
     async def _read(
@@ -269,7 +270,11 @@ class KieClient:
         while True:
             limiter = self.limits.create if acquire or attempt or maintenance else _NO_LIMIT
             try:
-                status, env = await self._send("POST", url, limiter, json=body)
+                # No redirects: a createTask sent to a host that then points elsewhere has been
+                # sent; a failure at the second host must not read as "never sent".
+                status, env = await self._send(
+                    "POST", url, limiter, json=body, allow_redirects=False
+                )
             except aiohttp.ClientConnectorError as exc:
                 # The connection never opened: nothing was sent, a retry cannot double-submit.
                 what = f"cannot connect ({exc.os_error})"

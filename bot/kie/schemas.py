@@ -79,7 +79,7 @@ class TaskRecord(BaseModel):
             return None
         try:
             return max(0, min(100, round(float(value))))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # e.g. "progress": 1e999
             return None
 
     @property

@@ -788,3 +788,35 @@ def test_limits_are_shared_by_every_client_with_the_same_settings():
     settings = KieSettings(api_key="k")
     assert shared_limits(settings) is shared_limits(KieSettings(api_key="other"))
     assert shared_limits(settings) is not shared_limits(KieSettings(api_key="k", create_per_10s=5))
+
+
+@pytest.fixture
+async def garbage() -> AsyncIterator[str]:
+    """A host that answers bytes that are not UTF-8 (a broken CDN page), as HTTP 502."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(
+            body=b"\xff\xfe<html>\xe9rror</html>",
+            status=502,
+            headers={"Content-Type": "application/json"},
+        )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    async with TestServer(app, host="127.0.0.1") as server:
+        yield str(server.make_url("")).rstrip("/")
+
+
+async def test_an_answer_that_is_not_text_is_read_by_its_status(tmp_path, garbage):
+    settings = make_settings(tmp_path, garbage, kie={"max_retries": 0})
+    async with client(settings, sleep=Sleeps()) as kie:
+        with pytest.raises(CreateOutcomeUnknown):  # a 5xx page proves nothing
+            await kie.create_task(body())
+        with pytest.raises(KieError) as err:
+            await kie.record_info("task_1")
+    assert err.value.code == 502 and err.value.html
+
+
+def test_a_progress_out_of_range_is_no_progress():
+    record = TaskRecord.model_validate({"taskId": "t", "state": "generating", "progress": 1e999})
+    assert record.progress is None
