@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.drafts import Drafts
 from bot.kie import KieApi
 from bot.runtime import Runtime
+from bot.web import CHECKS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ class StoryboardBot(commands.Bot):
             serve_http=self._serve_http and not self._sync_only,
         )
         self.drafts = Drafts(self.runtime.store, self.clock)
+        if self.runtime.web is not None:
+            self.runtime.web.app[CHECKS_KEY]["discord"] = self._gateway_health
         await self.tree.set_translator(StoryboardTranslator())
         for ext in EXTENSIONS:
             await self.load_extension(ext)
@@ -209,6 +212,14 @@ class StoryboardBot(commands.Bot):
             await store.set_meta(COMMAND_HASH_KEY, digest)
         log.info("slash commands synced%s", f" to guild {guild}" if guild else "")
         return True
+
+    def _gateway_health(self) -> tuple[bool, str]:
+        """For /healthz: connected to Discord's gateway and ready."""
+        if self.is_closed():
+            return False, "the gateway connection is closed"
+        if not self.is_ready():
+            return False, "not connected to Discord yet"
+        return True, f"connected, latency {self.latency * 1000:.0f} ms"
 
     async def close(self) -> None:
         self._retention.cancel()

@@ -177,6 +177,9 @@ class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_callback_bytes: int = Field(default=65536, gt=0)
+    # Serve GET /metrics (Prometheus' text format) on this server. Off by default: it tells
+    # anyone who reaches the port how busy the bot is.
+    metrics: bool = False
 
     @field_validator("public_url", mode="before")
     @classmethod

@@ -5,6 +5,8 @@ The command line and the Discord bot both build one Runtime; only the delivery d
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.clock import Clock
@@ -12,10 +14,11 @@ from bot.config import Settings
 from bot.delivery import Delivery
 from bot.jobs.tracker import Tracker
 from bot.kie import KieApi, KieClient
+from bot.metrics import Metrics
 from bot.models import ModelRegistry
 from bot.quota import Quotas
 from bot.store import Store
-from bot.web import WebServer, make_app
+from bot.web import CHECKS_KEY, WebServer, make_app
 
 
 @dataclass
@@ -66,6 +69,11 @@ class Runtime:
             ledger=quotas,
             unreachable_give_up=unreachable_give_up,
         )
+        metrics = Metrics() if settings.http.metrics else None
+        if metrics is not None:
+            if isinstance(client, KieClient):
+                client.observer = metrics.kie_call
+            tracker.ctx.on_delivered = metrics.delivered
         web = None
         if serve_http:
             hmac_key = settings.kie.webhook_hmac_key
@@ -73,7 +81,10 @@ class Runtime:
                 tracker,
                 hmac_key=hmac_key.get_secret_value() if hmac_key else None,
                 max_body=settings.http.max_callback_bytes,
+                metrics_registry=metrics,
             )
+            if isinstance(client, KieClient):
+                app[CHECKS_KEY]["kie"] = _kie_check(client)
             web = WebServer(app, settings.http.host, settings.http.port)
         return cls(settings, store, client, models, tracker, web, quotas, owned)
 
@@ -93,3 +104,18 @@ class Runtime:
             close = getattr(obj, "close", None)
             if close is not None:
                 await close()
+
+
+def _kie_check(client: KieClient) -> Callable[[], tuple[bool, str]]:
+    """kie.ai as last seen: reachable at the last request, or not (no request made: ok)."""
+
+    def check() -> tuple[bool, str]:
+        if client.last_contact is None:
+            return True, "no request yet"
+        when, reachable = client.last_contact
+        ago = f"{time.time() - when:.0f} s ago"
+        if reachable:
+            return True, f"answered {ago}"
+        return False, f"could not be reached {ago}"
+
+    return check

@@ -1,4 +1,4 @@
-"""The bot's HTTP server (aiohttp): kie.ai callbacks and a health check.
+"""The bot's HTTP server (aiohttp): kie.ai callbacks, health, metrics and large videos.
 
 ``POST /kie/callback/<job>/<token>``: the token is an HMAC of the job id under a secret kept in
 the database, so only kie.ai (which was given the URL) can reach a job. With
@@ -12,26 +12,55 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from bot.jobs.tracker import Tracker
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.webhooks import media_token_ok, signature_ok, task_id_of, token_ok
 
 log = logging.getLogger(__name__)
 
 TRACKER_KEY: web.AppKey[Tracker] = web.AppKey("tracker", Tracker)
 HMAC_KEY: web.AppKey[str | None] = web.AppKey("hmac_key", str)
+# More health checks by name (the Discord gateway, kie.ai), each answering (ok, detail).
+CHECKS_KEY: web.AppKey[dict[str, Callable[[], tuple[bool, str]]]] = web.AppKey("checks", dict)
+METRICS_KEY: web.AppKey[Metrics | None] = web.AppKey("metrics", Metrics)
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """``{"ok": bool, "checks": {name: {"ok": bool, "detail": str}}}``; 503 when not ok. The
+    database answers a query, the scheduler loop is alive (neither stalled nor spinning), and
+    whatever the process added (the gateway connection, kie.ai at the last contact)."""
     tracker = request.app[TRACKER_KEY]
+    checks: dict[str, tuple[bool, str]] = {}
     try:
         await tracker.store.get_meta("healthz")
-    except Exception:
-        return web.json_response({"ok": False, "db": "unavailable"}, status=503)
-    return web.json_response({"ok": True})
+        checks["database"] = (True, "answers")
+    except Exception as exc:
+        checks["database"] = (False, f"unavailable ({type(exc).__name__})")
+    checks["scheduler"] = tracker.scheduler.health()
+    for name, check in request.app[CHECKS_KEY].items():
+        try:
+            checks[name] = check()
+        except Exception as exc:
+            checks[name] = (False, f"check failed ({type(exc).__name__})")
+    ok = all(good for good, _ in checks.values())
+    body = {
+        "ok": ok,
+        "checks": {name: {"ok": good, "detail": detail} for name, (good, detail) in checks.items()},
+    }
+    return web.json_response(body, status=200 if ok else 503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = request.app[METRICS_KEY]
+    if registry is None:
+        raise web.HTTPNotFound()
+    text = await registry.render(request.app[TRACKER_KEY].store)
+    return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE})
 
 
 async def callback(request: web.Request) -> web.Response:
@@ -80,11 +109,21 @@ async def media(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "video/mp4"})
 
 
-def make_app(tracker: Tracker, *, hmac_key: str | None, max_body: int) -> web.Application:
+def make_app(
+    tracker: Tracker,
+    *,
+    hmac_key: str | None,
+    max_body: int,
+    metrics_registry: Metrics | None = None,
+) -> web.Application:
     app = web.Application(client_max_size=max_body)
     app[TRACKER_KEY] = tracker
     app[HMAC_KEY] = hmac_key
+    app[CHECKS_KEY] = {}
+    app[METRICS_KEY] = metrics_registry
     app.router.add_get("/healthz", healthz)
+    if metrics_registry is not None:
+        app.router.add_get("/metrics", metrics)
     app.router.add_post("/kie/callback/{job}/{token}", callback)
     app.router.add_get("/media/{job}/{token}.mp4", media)
     return app

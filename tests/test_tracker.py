@@ -463,12 +463,16 @@ async def test_stray_callback_for_another_task_is_ignored(
 
 async def test_healthz(tmp_path, fake, make_runtime):
     rt, _ = await _callback_runtime(tmp_path, fake, make_runtime)
+    rt.tracker.start()
     async with (
         aiohttp.ClientSession() as s,
         s.get(f"http://127.0.0.1:{rt.web.port}/healthz") as resp,
     ):
         assert resp.status == 200
-        assert json.loads(await resp.text()) == {"ok": True}
+        body = json.loads(await resp.text())
+    assert body["ok"] is True
+    assert body["checks"]["database"] == {"ok": True, "detail": "answers"}
+    assert body["checks"]["scheduler"] == {"ok": True, "detail": "running"}
 
 
 async def test_store_survives_reopen(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -74,6 +74,8 @@ class Context:
     _notices: dict[str, Job] = field(default_factory=dict)
     _notifier: asyncio.Task[None] | None = None
     _showing: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # Told how long each delivered video took from kie.ai finishing it (the metrics).
+    on_delivered: Callable[[float], None] | None = None
 
     @property
     def callbacks(self) -> bool:

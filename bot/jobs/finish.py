@@ -79,4 +79,6 @@ async def post(ctx: Context, job: Job, now: float) -> Job:
         return await ctx.set(job, next_check_at=now + RETRY_LATER)
     delivered = await ctx.move(job, JobState.DELIVERED, delivery="done", next_check_at=None)
     ctx.shown(job.id)
+    if delivered is not None and ctx.on_delivered is not None:
+        ctx.on_delivered(ctx.clock.now() - made_at)
     return delivered or await ctx.current(job)

@@ -13,8 +13,10 @@ another.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from bot.clock import Clock
@@ -24,6 +26,7 @@ log = logging.getLogger("bot.jobs")
 
 IDLE_SLEEP = 3600.0  # nothing due: sleep until woken
 BLOCKED_NAP = 1.0  # due jobs wait for a full lane: look again this soon
+SPIN_ROUNDS = 200  # this many rounds of the loop within a second is a spin (see health)
 DUE_BATCH = 200  # due jobs read at once
 
 
@@ -52,6 +55,7 @@ class Scheduler:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self.heartbeat: float | None = None  # when the loop last went round
+        self.rounds: collections.deque[float] = collections.deque(maxlen=SPIN_ROUNDS)
 
     # -- waking ----------------------------------------------------------------------------
     def wake(self) -> None:
@@ -90,6 +94,17 @@ class Scheduler:
     def running(self) -> bool:
         return self._loop_task is not None and not self._loop_task.done()
 
+    def health(self) -> tuple[bool, str]:
+        """Whether the loop is alive and neither stalled nor spinning, and why not."""
+        if not self.running:
+            return False, "the scheduler loop is not running"
+        if self.heartbeat is not None and self.clock.now() - self.heartbeat > IDLE_SLEEP + 120:
+            return False, "the scheduler loop has not gone round for over an hour"
+        rounds = self.rounds
+        if len(rounds) == SPIN_ROUNDS and rounds[-1] - rounds[0] < 1.0:
+            return False, f"the scheduler loop went round {SPIN_ROUNDS} times within a second"
+        return True, "running"
+
     async def stop(self) -> None:
         self._stopping = True
         if self._loop_task:
@@ -106,6 +121,7 @@ class Scheduler:
         while not self._stopping:
             self._again = False
             self.heartbeat = self.clock.now()
+            self.rounds.append(time.monotonic())
             try:
                 await self.run_due()
                 delay = await self._sleep_time()

@@ -145,6 +145,10 @@ class KieClient:
         self.api_host = _host(self._base)
         self.upload_host = _host(self._upload_base)
         self._user_agent = user_agent()
+        # Told of every request's answer code (0: no answer): the metrics, and health's view
+        # of whether kie.ai was reachable at the last contact.
+        self.observer: Callable[[str, int], None] | None = None
+        self.last_contact: tuple[float, bool] | None = None  # (when, reachable)
         self._session = session
         self._own_session = session is None
         self._sleep = sleep
@@ -222,17 +226,32 @@ class KieClient:
         method: str,
         url: str,
         limiter: AsyncLimiter | contextlib.nullcontext[None],
+        *,
+        endpoint: str = "",
         **kwargs: Any,
     ) -> tuple[int, Envelope | None]:
-        async with limiter:
-            async with self.session.request(method, url, headers=self._headers, **kwargs) as resp:
-                raw = await resp.read()
-                status = resp.status
+        try:
+            async with limiter:
+                async with self.session.request(
+                    method, url, headers=self._headers, **kwargs
+                ) as resp:
+                    raw = await resp.read()
+                    status = resp.status
+        except (aiohttp.ClientError, TimeoutError):
+            self._observe(endpoint, 0, reachable=False)
+            raise
         try:
             # Not UTF-8, not JSON, nested too deep, or not an envelope: not kie.ai's answer.
-            return status, Envelope.model_validate(json.loads(raw))
+            env: Envelope | None = Envelope.model_validate(json.loads(raw))
         except (ValueError, TypeError, RecursionError):
-            return status, None
+            env = None
+        self._observe(endpoint, env.code if env is not None else status, reachable=True)
+        return status, env
+
+    def _observe(self, endpoint: str, code: int, *, reachable: bool) -> None:
+        self.last_contact = (time.time(), reachable)
+        if self.observer is not None:
+            self.observer(endpoint or "other", code)
 
     async def _read(
         self, endpoint: str, method: str, url: str, limiter: AsyncLimiter, **kwargs: Any
@@ -241,7 +260,7 @@ class KieClient:
         attempt = 0
         while True:
             try:
-                status, env = await self._send(method, url, limiter, **kwargs)
+                status, env = await self._send(method, url, limiter, endpoint=endpoint, **kwargs)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 what = type(exc).__name__
                 if attempt >= self._settings.max_retries:
@@ -273,7 +292,7 @@ class KieClient:
                 # No redirects: a createTask sent to a host that then points elsewhere has been
                 # sent; a failure at the second host must not read as "never sent".
                 status, env = await self._send(
-                    "POST", url, limiter, json=body, allow_redirects=False
+                    "POST", url, limiter, endpoint="createTask", json=body, allow_redirects=False
                 )
             except aiohttp.ClientConnectorError as exc:
                 # The connection never opened: nothing was sent, a retry cannot double-submit.
@@ -364,7 +383,7 @@ class KieClient:
             attempt += 1
 
     async def _upload_once(self, url: str, form: aiohttp.FormData) -> str:
-        status, env = await self._send("POST", url, self.limits.read, data=form)
+        status, env = await self._send("POST", url, self.limits.read, endpoint="upload", data=form)
         if env is None or env.code != 200 or status >= 400:
             raise _read_error("upload", status, env)
         try:
@@ -380,7 +399,7 @@ class KieClient:
         part = form.append("storyboard-bot")
         part.set_content_disposition("form-data", name="uploadPath")
         try:
-            status, env = await self._send("POST", url, _NO_LIMIT, data=form)
+            status, env = await self._send("POST", url, _NO_LIMIT, endpoint="upload", data=form)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise self._unreachable("upload", url, type(exc).__name__, 1) from None
         if env is None:
