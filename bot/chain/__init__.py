@@ -1,0 +1,1 @@
+"""Long storyboards: split into segments a model takes, generated in order and joined."""
