@@ -17,6 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.config import ConfigError
 from bot.jobs.tracker import Tracker
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.webhooks import media_token_ok, signature_ok, task_id_of, token_ok
@@ -142,7 +143,16 @@ class WebServer:
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            # A busy port or an address this host does not have: the operator's to fix.
+            raise ConfigError(
+                f"STORYBOARD_HTTP_HOST / STORYBOARD_HTTP_PORT (http.host, http.port): cannot "
+                f"listen on {self.host}:{self.port}: {exc.strerror or exc}"
+            ) from None
         server = site._server
         if server is not None and self.port == 0:
             sockets = getattr(server, "sockets", None) or []

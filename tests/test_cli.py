@@ -621,3 +621,27 @@ async def test_resume_refuses_a_job_the_discord_bot_follows(workdir, live_fake):
     assert r.code == 2
     assert "belongs to the Discord bot" in r.err
     assert len(live_fake.created) == 1
+
+
+async def test_a_busy_port_is_one_line_not_a_traceback(workdir, live_fake):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = await run_cli(
+            workdir,
+            "render",
+            "--image",
+            "ref.png",
+            "--shot",
+            "a",
+            fake=live_fake,
+            STORYBOARD_PUBLIC_URL=f"http://127.0.0.1:{port}",
+            STORYBOARD_HTTP_PORT=str(port),
+        )
+    assert r.code == 3
+    assert "Traceback" not in r.err
+    assert f"cannot listen on 127.0.0.1:{port}" in r.err.strip().splitlines()[-1]
+    assert live_fake.create_attempts == []
