@@ -22,7 +22,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.errors import UserError
 from bot.images import ImageError, PreparedImage, fetch_image, prepare_image_async
 from bot.logs import FORMATS, LEVELS, choose_logging, setup_logging
-from bot.models import ModelRegistry
+from bot.models import ModelRegistry, known_models
 from bot.runtime import Runtime
 from bot.shotgrammar import parse_lines, resolve
 from bot.signals import Stop, stop_on_signals
@@ -52,6 +52,13 @@ def _version() -> str:
         return "unknown"
 
 
+def _lengths_help() -> str:
+    from bot.models.kling import KlingOmni
+    from bot.models.sora import SoraStoryboard
+
+    return "; ".join(f"{m.name}: {m.limits.lengths_text()}" for m in (SoraStoryboard, KlingOmni))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="storyboard-bot",
@@ -73,9 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHOT",
         help='a shot: "7.5 | scene" or just "scene" (repeat for each shot)',
     )
-    render.add_argument("--length", type=int, default=15, help="video length in seconds")
-    render.add_argument("--aspect", choices=["landscape", "portrait"])
-    render.add_argument("--model", help="kie.ai model (default: KIE_MODEL)")
+    render.add_argument(
+        "--length",
+        type=int,
+        default=15,
+        help=f"video length in seconds (default 15; {_lengths_help()})",
+    )
+    render.add_argument(
+        "--aspect",
+        choices=["landscape", "portrait"],
+        help="landscape or portrait (default: like the image, portrait if taller than wide)",
+    )
+    render.add_argument(
+        "--model",
+        help=f"kie.ai model: {', '.join(known_models())} (default: KIE_MODEL, "
+        "sora-2-pro-storyboard, falling back to KIE_FALLBACK_MODEL when it is unavailable)",
+    )
     render.add_argument("--out", type=Path, help="where to write the mp4")
 
     resume = sub.add_parser("resume", help="keep following a render that was interrupted")
@@ -223,8 +243,13 @@ async def _render(args: argparse.Namespace, settings: Settings, err: TextIO) -> 
     if not raw:
         import aiohttp
 
+        from bot.download import FetchPolicy
+
+        policy = FetchPolicy.from_settings(settings.kie)
         async with aiohttp.ClientSession() as session:
-            raw = await fetch_image(session, args.image, max_bytes=MAX_IMAGE_DOWNLOAD)
+            raw = await fetch_image(
+                session, args.image, max_bytes=MAX_IMAGE_DOWNLOAD, policy=policy
+            )
     image: PreparedImage = await prepare_image_async(raw, model.image_spec)
     if not image.untouched:
         print(image.summary(), file=err)

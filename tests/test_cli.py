@@ -25,6 +25,8 @@ poll_min_seconds = 0.2
 [kie]
 backoff_base = 0.01
 maintenance_backoff = 0.01
+# the fake serves results over http from 127.0.0.1
+insecure_result_hosts = ["127.0.0.1"]
 """
 
 
@@ -645,3 +647,17 @@ async def test_a_busy_port_is_one_line_not_a_traceback(workdir, live_fake):
     assert "Traceback" not in r.err
     assert f"cannot listen on 127.0.0.1:{port}" in r.err.strip().splitlines()[-1]
     assert live_fake.create_attempts == []
+
+
+async def test_render_help_lists_lengths_aspects_models_and_defaults(workdir):
+    r = await run_cli(workdir, "render", "--help")
+    assert r.code == 0
+    text = " ".join(r.out.split())
+    for words in (
+        "default 15",
+        "10, 15 or 25 s",
+        "landscape or portrait (default: like the image",
+        "sora-2-pro-storyboard, kling-3.0-omni/image-to-video",
+        "KIE_FALLBACK_MODEL",
+    ):
+        assert words in text, words
