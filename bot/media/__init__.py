@@ -1,0 +1,1 @@
+"""Media files: reading, checking and joining the videos the bot makes."""
