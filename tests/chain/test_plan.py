@@ -111,7 +111,7 @@ def test_fewest_segments_then_balanced_like_a_brute_force(tenths: list[int]) -> 
 
 
 @settings(max_examples=60, deadline=None)
-@given(tenths=st.lists(st.integers(1, 150), min_size=1, max_size=12))
+@given(tenths=st.lists(st.integers(1, 150), min_size=1, max_size=10))
 def test_fewest_segments_on_sora_like_a_brute_force(tenths: list[int]) -> None:
     board = make(tenths, length=25)
     assert plan_segments(board, SORA).count == brute_force(SORA, board)[0]
