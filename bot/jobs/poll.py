@@ -62,14 +62,7 @@ async def poll(ctx: Context, job: Job, now: float) -> Job:
     if job.state not in POLLED:  # a callback moved it on meanwhile
         return job
     if now >= job.deadline_at:
-        minutes = ctx.settings.tracker.deadline_minutes
-        return await ctx.end(
-            job,
-            JobState.EXPIRED,
-            "deadline",
-            f"kie.ai did not finish within {minutes:g} minutes (task {job.task_id})",
-            {"minutes": f"{minutes:g}"},
-        )
+        return await _expire(ctx, job)
     return job
 
 
@@ -108,14 +101,7 @@ async def _apply(ctx: Context, job: Job, record: TaskRecord, next_at: float) -> 
             job, JobState.FAILED, generation_failure(record.fail_msg), f"{msg}{code}"
         )
     if now >= job.deadline_at:
-        minutes = ctx.settings.tracker.deadline_minutes
-        return await ctx.end(
-            job,
-            JobState.EXPIRED,
-            "deadline",
-            f"kie.ai did not finish within {minutes:g} minutes (task {job.task_id})",
-            {"minutes": f"{minutes:g}"},
-        )
+        return await _expire(ctx, job)
     changed = (record.state, record.progress) != (job.kie_state, job.progress)
     return await ctx.set(
         job,
@@ -124,4 +110,15 @@ async def _apply(ctx: Context, job: Job, record: TaskRecord, next_at: float) -> 
         kie_state=record.state,
         progress=record.progress,
         next_check_at=next_at,
+    )
+
+
+async def _expire(ctx: Context, job: Job) -> Job:
+    minutes = ctx.settings.tracker.deadline_minutes
+    return await ctx.end(
+        job,
+        JobState.EXPIRED,
+        "deadline",
+        f"kie.ai did not finish within {minutes:g} minutes (task {job.task_id})",
+        {"minutes": f"{minutes:g}"},
     )
