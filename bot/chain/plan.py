@@ -8,7 +8,8 @@ segments the plan takes the most balanced one: the shortest longest segment, the
 spread between the longest and the shortest, then the lowest total price, then the earliest
 cuts (so a plan is always the same for the same storyboard).
 
-Each segment is a storyboard of its own, sent with the shortest length the model takes for it.
+Each segment is a storyboard of its own, sent with the shortest length the model takes for it
+(the storyboard's own length is kept only when the model takes the storyboard as it is).
 Segment ``k + 1`` is meant to start from the last frame of segment ``k``; the segments are then
 joined into one video (``bot.media.video.join``).
 
@@ -207,6 +208,8 @@ def plan_segments(board: Storyboard, model: VideoModel, *, max_segments: int | N
             shots=n,
             total=fmt_tenths(board.total_tenths),
             model=model.label,
+            segment_shots=lim.max_shots,
+            segment_max=fmt_tenths(segment_max_tenths(model)),
         )
     return _plan(board, model, [(i, table[i, j]) for i, j in best])
 
