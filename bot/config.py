@@ -20,6 +20,7 @@ The environment variable names are part of the product's interface.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 import zoneinfo
@@ -128,6 +129,30 @@ class KieSettings(_Section):
     # giving up (the Discord bot keeps trying until the job's deadline: a network blip must
     # not fail a paid job).
     cli_unreachable_seconds: float = Field(default=60.0, gt=0)
+    # Result videos (and `render --image` links) are fetched over https from public addresses
+    # only (see bot/download.py). The hosts listed here, as written in links and without a
+    # port, may also be fetched over http and at loopback or private addresses: a local mirror,
+    # the test suite's fake kie.ai. Listing a host opens every port on it.
+    insecure_result_hosts: list[str] = []
+
+    @field_validator("insecure_result_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        hosts = []
+        for entry in value:
+            host = entry.strip().lower()
+            bare = host.removeprefix("[").removesuffix("]")
+            if ":" in bare:
+                try:
+                    ipaddress.IPv6Address(bare)
+                except ValueError:
+                    bare = ""
+            if not bare or any(c in bare for c in "/@?# "):
+                raise ValueError(
+                    "each entry must be a host name or an address, without a scheme, port or path"
+                )
+            hosts.append(bare)
+        return hosts
 
     @field_validator("model")
     @classmethod

@@ -57,6 +57,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from bot.download import DownloadError, FetchPolicy, open_checked, safe_url
+
 __all__ = [
     "ACCEPTED_FORMATS",
     "MAX_CONCURRENT_PREPARATIONS",
@@ -1452,28 +1454,17 @@ async def prepare_image_async(data: bytes, spec: ImageSpec) -> PreparedImage:
     return await asyncio.shield(future)
 
 
-def _safe_url(url: str) -> str:
-    """``scheme://host[:port]/path`` without credentials, query string or fragment."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "(invalid link)"
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{port}" if port else host
-    return f"{parts.scheme}://{netloc}{parts.path}"
-
-
 async def fetch_image(
     session: aiohttp.ClientSession,
     url: str,
     *,
     max_bytes: int,
     timeout: float = 30.0,  # noqa: ASYNC109 - passed to aiohttp.ClientTimeout by design
+    policy: FetchPolicy | None = None,
 ) -> bytes:
-    """Download ``url`` (http/https only), refusing bodies larger than ``max_bytes``.
+    """Download ``url``, refusing bodies larger than ``max_bytes``. The link and every redirect
+    are checked as bot.download checks result links (``policy``: the default, https and public
+    addresses only).
 
     All failures raise ImageError with a message safe to show to users (no query strings).
     """
@@ -1485,12 +1476,12 @@ async def fetch_image(
         scheme, host = "", None
     if scheme not in ("http", "https") or not host:
         raise ImageError("Only http(s) image links are accepted.")
-    safe = _safe_url(url.strip())
+    safe = safe_url(url.strip())
     limit = _fmt_size(max_bytes)
 
     try:
-        async with session.get(
-            url.strip(), timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=True
+        async with open_checked(
+            session, url.strip(), timeout=aiohttp.ClientTimeout(total=timeout), policy=policy
         ) as resp:
             if not 200 <= resp.status < 300:
                 reason = f" {resp.reason}" if resp.reason else ""
@@ -1511,6 +1502,8 @@ async def fetch_image(
                     )
     except ImageError:
         raise
+    except DownloadError as exc:
+        raise ImageError(f"Could not download the image: {exc}.") from None
     except TimeoutError as exc:
         raise ImageError(
             f"Could not download the image: {safe} did not respond within {timeout:g} s."

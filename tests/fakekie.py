@@ -53,7 +53,10 @@ SUPPORTED_MODELS = (SORA_MODEL, KLING_MODEL)
 FIXED_EPOCH_MS = 1_765_000_000_000
 CHUNK_SIZE = 64 * 1024
 WATERMARKED = b"WATERMARKED"
-DEFAULT_RESULT = b"fake-mp4-bytes\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4
+#: How every result served starts: an mp4's first box, ``ftyp`` (major brand mp42), as the
+#: bot checks.
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+DEFAULT_RESULT = MP4_HEAD + b"fake-mp4-bytes" + bytes(range(256)) * 4
 PAUSED_MSG = "This interface is temporarily paused"
 #: live kie.ai's answer for a model it does not (or no longer) offer, with code 422 or 404
 UNSUPPORTED_MODEL_MSG = (
@@ -82,7 +85,8 @@ ENDPOINTS = frozenset(
 )
 
 _LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-_FILLER = bytes(range(256)) * (CHUNK_SIZE // 256)  # byte at offset p of a filler video is p % 256
+# Byte p of a filler video is MP4_HEAD[p] in its head and p % 256 after it.
+_FILLER = bytes(range(256)) * (CHUNK_SIZE // 256)
 _CONTENT_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -205,6 +209,9 @@ def filler_chunks(size: int, start: int = 0, end: int | None = None) -> Iterator
     stop = size if end is None else min(end, size)
     view = memoryview(_FILLER)
     pos = start
+    if pos < min(len(MP4_HEAD), stop):
+        yield memoryview(MP4_HEAD)[pos : min(len(MP4_HEAD), stop)]
+        pos = min(len(MP4_HEAD), stop)
     while pos < stop:
         off = pos % CHUNK_SIZE
         n = min(CHUNK_SIZE - off, stop - pos)

@@ -98,6 +98,8 @@ def make_settings(tmp: Path, kie_url: str, **sections: dict[str, Any]) -> Settin
             "backoff_max": 0.01,
             "maintenance_backoff": 0.001,
             "request_timeout": 5.0,
+            # The fake serves results over http from 127.0.0.1.
+            "insecure_result_hosts": ["127.0.0.1"],
         },
         "storage": {"db": tmp / "bot.db", "media_dir": tmp / "media"},
     }

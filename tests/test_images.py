@@ -23,6 +23,7 @@ from aiohttp import web
 from PIL import Image, ImageFile, ImageOps
 
 import bot.images
+from bot.download import FetchPolicy
 from bot.images import (
     ACCEPTED_FORMATS,
     MAX_CONCURRENT_PREPARATIONS,
@@ -1061,6 +1062,8 @@ async def test_prepare_image_async_returns_what_prepare_image_does() -> None:
 # --------------------------------------------------------------------------- fetch_image
 
 SMALL_PNG = encode(solid((8, 8)), "PNG")
+# The test server is on 127.0.0.1, over http: allowed here only.
+LOCAL = FetchPolicy(insecure_hosts=frozenset({"127.0.0.1"}))
 
 
 @pytest.fixture
@@ -1114,7 +1117,7 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def test_fetch_small_png(server: str, session: aiohttp.ClientSession) -> None:
-    data = await fetch_image(session, f"{server}/ok.png", max_bytes=10_000)
+    data = await fetch_image(session, f"{server}/ok.png", max_bytes=10_000, policy=LOCAL)
     assert data == SMALL_PNG
     assert prepare_image(data, SPEC).data == SMALL_PNG
 
@@ -1123,7 +1126,7 @@ async def test_fetch_refuses_oversized_chunked_body(
     server: str, session: aiohttp.ClientSession
 ) -> None:
     with pytest.raises(ImageError) as err:
-        await fetch_image(session, f"{server}/chunked", max_bytes=5_000)
+        await fetch_image(session, f"{server}/chunked", max_bytes=5_000, policy=LOCAL)
     assert str(err.value) == (
         f"The image at {server}/chunked is larger than the 5 KB limit; download stopped."
     )
@@ -1133,7 +1136,7 @@ async def test_fetch_refuses_early_from_content_length(
     server: str, session: aiohttp.ClientSession
 ) -> None:
     with pytest.raises(ImageError) as err:
-        await fetch_image(session, f"{server}/declared", max_bytes=5_000)
+        await fetch_image(session, f"{server}/declared", max_bytes=5_000, policy=LOCAL)
     assert str(err.value) == f"The image at {server}/declared is 6 KB; the limit is 5 KB."
 
 
@@ -1141,7 +1144,9 @@ async def test_fetch_404_reports_status_without_leaking_query(
     server: str, session: aiohttp.ClientSession
 ) -> None:
     with pytest.raises(ImageError) as err:
-        await fetch_image(session, f"{server}/missing?token=secret#frag", max_bytes=5_000)
+        await fetch_image(
+            session, f"{server}/missing?token=secret#frag", max_bytes=5_000, policy=LOCAL
+        )
     message = str(err.value)
     assert message == f"Could not download the image: {server}/missing answered HTTP 404 Not Found."
     assert "secret" not in message and "token" not in message
@@ -1149,7 +1154,9 @@ async def test_fetch_404_reports_status_without_leaking_query(
 
 async def test_fetch_timeout(server: str, session: aiohttp.ClientSession) -> None:
     with pytest.raises(ImageError) as err:
-        await fetch_image(session, f"{server}/slow?sig=secret", max_bytes=5_000, timeout=0.2)
+        await fetch_image(
+            session, f"{server}/slow?sig=secret", max_bytes=5_000, timeout=0.2, policy=LOCAL
+        )
     assert str(err.value) == (
         f"Could not download the image: {server}/slow did not respond within 0.2 s."
     )
@@ -1161,7 +1168,7 @@ async def test_fetch_connection_refused(session: aiohttp.ClientSession) -> None:
         port = sock.getsockname()[1]
     url = f"http://user:pw@127.0.0.1:{port}/img.png?token=secret"
     with pytest.raises(ImageError) as err:
-        await fetch_image(session, url, max_bytes=5_000, timeout=5)
+        await fetch_image(session, url, max_bytes=5_000, timeout=5, policy=LOCAL)
     message = str(err.value)
     assert message == (
         f"Could not download the image: could not connect to http://127.0.0.1:{port}/img.png."
@@ -1171,7 +1178,7 @@ async def test_fetch_connection_refused(session: aiohttp.ClientSession) -> None:
 
 async def test_fetch_empty_body(server: str, session: aiohttp.ClientSession) -> None:
     with pytest.raises(ImageError, match="returned an empty file"):
-        await fetch_image(session, f"{server}/empty", max_bytes=5_000)
+        await fetch_image(session, f"{server}/empty", max_bytes=5_000, policy=LOCAL)
 
 
 @pytest.mark.parametrize(

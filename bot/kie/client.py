@@ -432,10 +432,12 @@ class KieClient:
         raise KieError(500, "no link in the answer", endpoint="download-url")
 
     async def fetch(self, url: str, dest: Path, *, max_bytes: int) -> int:
-        """Download a result to ``dest`` (streamed). See bot.download."""
-        from bot.download import download_file
+        """Download a result to ``dest`` (streamed): https and public addresses only, unless
+        ``insecure_result_hosts`` names the host. See bot.download."""
+        from bot.download import FetchPolicy, download_file
 
-        return await download_file(self.session, url, dest, max_bytes=max_bytes)
+        policy = FetchPolicy.from_settings(self._settings)
+        return await download_file(self.session, url, dest, max_bytes=max_bytes, policy=policy)
 
 
 def _read_error(endpoint: str, status: int, env: Envelope | None) -> KieError:

@@ -30,6 +30,8 @@ callback_poll_min_seconds = 0.5
 
 [kie]
 backoff_base = 0.01
+# the fake serves results over http from 127.0.0.1
+insecure_result_hosts = ["127.0.0.1"]
 """
 
 
