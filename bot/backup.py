@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.files import create_private
 from bot.migrations import LATEST
 
 log = logging.getLogger(__name__)
@@ -189,6 +190,7 @@ def backup(source: str | Path, dest: str | Path) -> BackupResult:
     partial.unlink(missing_ok=True)
     try:
         with connect_readonly(source) as src:
+            create_private(partial)  # a copy of the bot's secrets: 0600, as the database
             copy = sqlite3.connect(partial, isolation_level=None)
             try:
                 # pages=-1: the whole database in one step, inside one read transaction, so

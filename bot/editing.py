@@ -17,6 +17,7 @@ from typing import Literal
 
 from bot.drafts import Draft, Drafts, Revision, RevisionConflict
 from bot.edits import Applied, Edit, EditError, apply, needs_stable_numbering
+from bot.files import write_private
 from bot.images import PreparedImage
 from bot.models.base import VideoModel
 from bot.shotgrammar import format_block
@@ -198,8 +199,7 @@ class DraftEditor:
     ) -> Outcome:
         """A new reference image (already checked and prepared) for the next generation."""
         path = self.media_dir / "drafts" / f"{draft_id}-{new_id()}.{image.extension}"
-        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(path.write_bytes, image.data)
+        await asyncio.to_thread(write_private, path, image.data)
         async with self._lock(draft_id):
             draft = await self.get(draft_id)
             new = await self.drafts.revise(

@@ -21,6 +21,7 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from bot.backup import backup_before_migrating
+from bot.files import create_private, private_dir, tighten
 from bot.jobs.states import (
     ACTIVE_STATES,
     IllegalTransition,
@@ -161,7 +162,11 @@ class Store:
     async def open(cls, path: str | Path) -> Store:
         path = Path(path)
         if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
+            # It holds the bot's secrets: 0600, and SQLite gives its -wal and -shm files the
+            # database's mode.
+            private_dir(path.parent)
+            create_private(path)
+            tighten(path, f"{path}-wal", f"{path}-shm")
         db = await aiosqlite.connect(path, isolation_level=None)
         try:
             db.row_factory = aiosqlite.Row

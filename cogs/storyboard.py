@@ -22,6 +22,7 @@ from discord.ext import commands
 
 from bot.cards import draft_card, status_text
 from bot.drafts import Draft
+from bot.files import write_private
 from bot.i18n import error_text, reason_text, t
 from bot.images import ImageError, PreparedImage, prepare_image_async
 from bot.kie import KieError, KieUnreachable
@@ -252,8 +253,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             / "drafts"
             / f"{draft.id}.{prepared.extension}"
         )
-        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(path.write_bytes, prepared.data)
+        await asyncio.to_thread(write_private, path, prepared.data)
         await drafts.update(draft.id, image_path=str(path))
         card = await self._post_card(interaction, draft, prepared)
         text = t("draft.created", lang, link=card.jump_url)

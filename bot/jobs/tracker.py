@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import Delivery
+from bot.files import write_private
 from bot.images import PreparedImage
 from bot.jobs import fallback
 from bot.jobs.callbacks import reconcile
@@ -136,8 +137,7 @@ class Tracker:
         chosen.validate(board)
         job_id = str(fields.pop("id", None) or new_id())
         path = self.media_dir / "images" / f"{job_id}.{image.extension}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(path.write_bytes, image.data)
+        await asyncio.to_thread(write_private, path, image.data)
         job = await self.store.create_job(
             id=job_id,
             image_path=str(path),
