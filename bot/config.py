@@ -202,6 +202,12 @@ class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_callback_bytes: int = Field(default=65536, gt=0)
+    # Against slow or idle clients: the time from connecting (or from the previous answer on a
+    # kept-alive connection) to the request's last header line, the time to read a request's
+    # body, and how many connections are open at once (more are answered 503 and closed).
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+    max_connections: int = Field(default=100, ge=1)
     # Serve GET /metrics (Prometheus' text format) on this server. Off by default: it tells
     # anyone who reaches the port how busy the bot is.
     metrics: bool = False

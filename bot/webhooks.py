@@ -1,12 +1,14 @@
-"""Callback URLs and their checks: the per-job token and kie.ai's optional HMAC signature."""
+"""Callback URLs and their checks (the per-job token, kie.ai's optional HMAC signature, replays),
+and the expiring tokens of /media links."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import hmac
 import math
-from typing import Any
+from typing import Any, Literal
 
 MAX_SIGNATURE_AGE = 300.0  # seconds
 
@@ -69,14 +71,64 @@ def task_id_of(body: Any) -> str | None:
     return None
 
 
-def media_token(secret: str, job_id: str) -> str:
-    """An unguessable token for serving a job's stored video."""
-    return hmac.new(secret.encode(), f"media:{job_id}".encode(), hashlib.sha256).hexdigest()[:32]
+# The database's meta key of the secret behind /media links. It is not the callback secret: a
+# link posted in a channel must tell nothing about the tokens that reach a job's callback.
+MEDIA_SECRET_KEY = "media_secret"
+MediaToken = Literal["valid", "expired", "invalid"]
 
 
-def media_url(public_url: str, secret: str, job_id: str) -> str:
-    return f"{public_url.rstrip('/')}/media/{job_id}/{media_token(secret, job_id)}.mp4"
+def media_token(secret: str, job_id: str, expires: int) -> str:
+    """An unguessable token for a job's stored video, valid until ``expires`` (Unix time),
+    which it carries: ``<expires>-<hmac>``."""
+    message = f"media:{job_id}:{expires}".encode("utf-8", "surrogatepass")
+    return f"{expires}-{hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:32]}"
 
 
-def media_token_ok(secret: str, job_id: str, token: str) -> bool:
-    return _same(media_token(secret, job_id), token)
+def media_url(public_url: str, secret: str, job_id: str, *, expires: float) -> str:
+    token = media_token(secret, job_id, math.ceil(expires))
+    return f"{public_url.rstrip('/')}/media/{job_id}/{token}.mp4"
+
+
+def check_media_token(secret: str, job_id: str, token: str, now: float) -> MediaToken:
+    """``expired`` only for a token this secret made for this job (a forged one is
+    ``invalid``, whatever time it names)."""
+    expires, _, _mac = token.partition("-")
+    if not (expires.isascii() and expires.isdigit()) or len(expires) > 12:
+        return "invalid"
+    if not _same(media_token(secret, job_id, int(expires)), token):
+        return "invalid"
+    return "valid" if now < int(expires) else "expired"
+
+
+class ReplayGuard:
+    """Signed callbacks already accepted, by ``(taskId, timestamp)``: the signature covers
+    only those two, so a copy of one callback could otherwise be sent again, with any body,
+    until its timestamp is too old. Each pair is remembered as long as its timestamp would
+    pass the age check, and at most ``limit`` pairs (the nearest to expiring go first)."""
+
+    def __init__(self, *, window: float = MAX_SIGNATURE_AGE, limit: int = 10_000) -> None:
+        self.window = window
+        self.limit = limit
+        self._seen: set[tuple[str, str]] = set()
+        self._expiry: list[tuple[float, tuple[str, str]]] = []  # a heap
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def first_time(self, task_id: str, timestamp: str, now: float) -> bool:
+        """Whether this pair is new (and now remembered); call it after the signature passed,
+        so that forgeries take no room."""
+        while self._expiry and self._expiry[0][0] < now:
+            self._seen.discard(heapq.heappop(self._expiry)[1])
+        key = (task_id, timestamp)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        heapq.heappush(self._expiry, (float(timestamp) + self.window, key))
+        while len(self._seen) > self.limit:
+            self._seen.discard(heapq.heappop(self._expiry)[1])
+        return True
+
+    def forget(self, task_id: str, timestamp: str) -> None:
+        """The callback could not be acted on (e.g. the database failed): let its retry in."""
+        self._seen.discard((task_id, timestamp))

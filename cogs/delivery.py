@@ -25,7 +25,6 @@ from bot.cards import result_text, status_text
 from bot.delivery import DeliveryRetry, UndeliverableError
 from bot.i18n import reason_text, t
 from bot.store import Job, JobState
-from bot.webhooks import media_url
 from cogs.ui import admin_log, guild_lang, message_link
 
 if TYPE_CHECKING:
@@ -197,8 +196,7 @@ class DiscordDelivery:
             size_mb, limit_mb = f"{size / MIB:.1f}", f"{limit / MIB:.0f}"
             public = self.bot.settings.http.public_url
             if public is not None:
-                secret = await self.bot.runtime.tracker.callback_secret()
-                url = media_url(str(public), secret, job.id)
+                url = await self.bot.runtime.tracker.media_url(job.id)
                 note = t("result.too_large_link", lang, size=size_mb, limit=limit_mb, url=url)
                 msg = await self._post(channel, job, lang, note=note)
             else:

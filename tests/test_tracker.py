@@ -488,8 +488,6 @@ async def test_store_survives_reopen(tmp_path):
 async def test_media_route_serves_the_video_under_an_unguessable_url(
     tmp_path, fake, clock, make_runtime, image
 ):
-    from bot.webhooks import media_url
-
     fake.plan = TaskPlan(duration=5)
     rt, delivery = await _callback_runtime(tmp_path, fake, make_runtime)
     job = await rt.tracker.submit(BOARD, image)
@@ -499,7 +497,8 @@ async def test_media_route_serves_the_video_under_an_unguessable_url(
     await rt.tracker.run_once()
     assert delivery.videos
     base = f"http://127.0.0.1:{rt.web.port}"
-    url = media_url(base, await rt.tracker.callback_secret(), job.id)
+    url = await rt.tracker.media_url(job.id)
+    assert url.startswith(f"{base}/media/{job.id}/")
     async with aiohttp.ClientSession() as s:
         async with s.get(url) as resp:
             assert resp.status == 200

@@ -1,4 +1,5 @@
-"""Callback tokens, kie.ai's webhook signature, and where a callback keeps its task id."""
+"""Callback tokens, kie.ai's webhook signature, replays, where a callback keeps its task id,
+and the expiring tokens of /media links."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ import pytest
 
 from bot.webhooks import (
     MAX_SIGNATURE_AGE,
+    ReplayGuard,
     callback_token,
     callback_url,
+    check_media_token,
     expected_signature,
+    media_token,
+    media_url,
     signature_ok,
     task_id_of,
     token_ok,
@@ -138,3 +143,80 @@ def test_a_garbled_signature_is_refused_without_raising(signature):
 )
 def test_task_id_of(body, expected):
     assert task_id_of(body) == expected
+
+
+# -- replays ---------------------------------------------------------------------------------
+
+
+def test_a_signed_pair_is_taken_once():
+    guard = ReplayGuard()
+    ts = str(int(NOW))
+    assert guard.first_time(TASK, ts, NOW)
+    assert not guard.first_time(TASK, ts, NOW + 1)
+    assert guard.first_time(TASK, str(int(NOW) + 1), NOW + 1)  # signed anew
+    assert guard.first_time("task_other", ts, NOW + 1)
+
+
+def test_a_pair_is_forgotten_once_its_timestamp_is_too_old_to_pass():
+    guard = ReplayGuard()
+    ts = str(int(NOW))
+    assert guard.first_time(TASK, ts, NOW)
+    assert not guard.first_time(TASK, ts, NOW + MAX_SIGNATURE_AGE)  # still inside the window
+    assert guard.first_time("task_b", str(int(NOW) + 200), NOW + MAX_SIGNATURE_AGE + 1)
+    assert len(guard) == 1  # the first one expired
+    # Any later replay of it is refused by the age check of the signature itself.
+    assert not signature_ok(
+        KEY, TASK, ts, kie_signature(KEY, TASK, ts), NOW + MAX_SIGNATURE_AGE + 1
+    )
+
+
+def test_the_memory_is_bounded():
+    guard = ReplayGuard(limit=100)
+    for i in range(1000):
+        assert guard.first_time(f"task_{i}", str(int(NOW) + i % 50), NOW)
+    assert len(guard) == 100
+
+
+def test_a_callback_that_could_not_be_acted_on_is_let_in_again():
+    guard = ReplayGuard()
+    ts = str(int(NOW))
+    assert guard.first_time(TASK, ts, NOW)
+    guard.forget(TASK, ts)
+    assert guard.first_time(TASK, ts, NOW)
+
+
+# -- /media tokens ---------------------------------------------------------------------------
+
+MEDIA_SECRET = "2a" * 32
+EXPIRES = int(NOW) + 14 * 86400
+
+
+def test_a_media_token_carries_its_expiry_and_binds_one_job():
+    token = media_token(MEDIA_SECRET, "job1", EXPIRES)
+    assert token.startswith(f"{EXPIRES}-") and MEDIA_SECRET not in token
+    assert check_media_token(MEDIA_SECRET, "job1", token, NOW) == "valid"
+    assert check_media_token(MEDIA_SECRET, "job2", token, NOW) == "invalid"
+    assert check_media_token(SECRET, "job1", token, NOW) == "invalid"  # e.g. the callback one
+    assert check_media_token(MEDIA_SECRET, "job1", token, EXPIRES) == "expired"
+
+
+def test_media_url_rounds_the_expiry_up():
+    url = media_url("https://bot.example.com/", MEDIA_SECRET, "job1", expires=EXPIRES - 0.5)
+    token = media_token(MEDIA_SECRET, "job1", EXPIRES)
+    assert url == f"https://bot.example.com/media/job1/{token}.mp4"
+
+
+def test_a_token_with_another_expiry_is_invalid_not_expired():
+    token = media_token(MEDIA_SECRET, "job1", EXPIRES)
+    moved = f"{EXPIRES + 86400}-{token.split('-', 1)[1]}"
+    assert check_media_token(MEDIA_SECRET, "job1", moved, NOW) == "invalid"
+    past = f"{int(NOW) - 10}-{token.split('-', 1)[1]}"
+    assert check_media_token(MEDIA_SECRET, "job1", past, NOW) == "invalid"
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "x", "-", f"{EXPIRES}-", "0" * 32, "１２３-abc", "9" * 40 + "-abc", "\ud800-x", "1e9-ab"],
+)
+def test_a_strange_media_token_is_invalid_without_raising(token):
+    assert check_media_token(MEDIA_SECRET, "job1", token, NOW) == "invalid"

@@ -32,6 +32,7 @@ from bot.models.base import VideoModel
 from bot.quota import Outcome
 from bot.store import Job, JobOwner, Store, new_id
 from bot.storyboard import Storyboard
+from bot.webhooks import MEDIA_SECRET_KEY, media_url
 
 log = logging.getLogger("bot.jobs")
 
@@ -108,6 +109,17 @@ class Tracker:
 
     async def callback_secret(self) -> str:
         return await self.ctx.callback_secret()
+
+    async def media_secret(self) -> str:
+        """The secret of /media links (not the callback secret)."""
+        return await self.store.secret(MEDIA_SECRET_KEY)
+
+    async def media_url(self, job_id: str) -> str:
+        """A link to the job's stored video on this bot's server (``http.public_url``), valid
+        as long as the retention policy keeps the video."""
+        expires = self.clock.now() + self.settings.retention.days * 86400
+        public = str(self.settings.http.public_url)
+        return media_url(public, await self.media_secret(), job_id, expires=expires)
 
     def model_for(self, board: Storyboard, name: str | None = None) -> VideoModel:
         return fallback.model_for(self.ctx, board, name)
