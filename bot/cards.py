@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.i18n import error_text, reason_text, t
+from bot.markdown import clip, escape_markdown
 from bot.models.base import VideoModel
 from bot.store import Job, JobState
 from bot.storyboard import Storyboard, fmt_tenths
 
 TIMELINE_WIDTH = 30
 BAR_WIDTH = 12
+# Discord refuses an embed whose description is longer.
+DESCRIPTION_LIMIT = 4096
 BLOCKS = "█▒"  # alternating shades so neighbouring shots stay apart
 
 
@@ -48,12 +51,26 @@ def timeline(board: Storyboard, width: int = TIMELINE_WIDTH) -> str:
     return f"`{bar}{'░' * (width - len(bar))}` {fmt_tenths(board.total_tenths)}/{board.length} s"
 
 
-def shot_lines(board: Storyboard, lang: str) -> str:
-    lines = []
+def shot_lines(board: Storyboard, lang: str, limit: int = DESCRIPTION_LIMIT) -> str:
+    """The numbered shots, each scene as the member typed it (its Markdown escaped, so it
+    shows as text and never as a link, a mention or formatting), within ``limit`` characters:
+    escaping can double a scene's length, so the longest scenes are shortened to fit."""
+    heads = []
     for i, shot in enumerate(board.shots, 1):
         auto = f" {t('card.auto', lang)}" if shot.auto else ""
-        lines.append(f"**{i}.** `{fmt_tenths(shot.tenths)} s`{auto} {shot.scene}")
-    return "\n".join(lines)
+        heads.append(f"**{i}.** `{fmt_tenths(shot.tenths)} s`{auto} ")
+    scenes = [escape_markdown(shot.scene) for shot in board.shots]
+    room = limit - sum(len(h) for h in heads) - (len(heads) - 1)
+    if sum(len(s) for s in scenes) > room:
+        # The shortest scenes stay whole; the others share what is left equally.
+        left, count = room, len(scenes)
+        for size in sorted(len(s) for s in scenes):
+            if size * count > left:
+                break
+            left, count = left - size, count - 1
+        each = left // count if count else 0
+        scenes = [clip(s, each) for s in scenes]
+    return "\n".join(h + s for h, s in zip(heads, scenes, strict=True))
 
 
 def cost_text(model: VideoModel, board: Storyboard, credit_usd: float, lang: str) -> str:
@@ -78,7 +95,7 @@ def draft_card(
     """``availability``: whether the author can generate now (or why not), when known."""
     card = Card(
         title=t("card.title", lang, shots=len(board.shots), length=board.length),
-        description=shot_lines(board, lang),
+        description="",
         footer=t("card.footer", lang, draft=draft_id, revision=revision),
     )
     card.fields = [
@@ -100,7 +117,8 @@ def draft_card(
         notes.insert(0, availability)
     if image_removed:
         notes.append(t("card.image_removed", lang))
-    card.description += "\n\n" + "\n".join(f"-# {n}" for n in notes)
+    footnotes = "\n\n" + "\n".join(f"-# {n}" for n in notes)
+    card.description = shot_lines(board, lang, DESCRIPTION_LIMIT - len(footnotes)) + footnotes
     return card
 
 

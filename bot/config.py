@@ -336,6 +336,9 @@ class QuotaLimits(_Section):
     timezone: str = "UTC"
     # Whether a generation that kie.ai failed counts against the limits.
     failed_counts: bool = False
+    # Generations kie.ai failed a user may have per day (counted or not); a failure never
+    # starts the cooldown, so this is what stops a stream of them.
+    user_daily_failures: Limit | None = 3
 
     @field_validator(
         "user_daily",
@@ -344,6 +347,7 @@ class QuotaLimits(_Section):
         "guild_concurrent",
         "guild_monthly_credits",
         "log_channel",
+        "user_daily_failures",
         mode="before",
     )
     @classmethod

@@ -826,6 +826,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "whether a video kie.ai failed counts against the limits (true/false)",
         "zh": "kie.ai 生成失败的视频是否计入限额（true/false）",
     },
+    "admin.setting.user_daily_failures": {
+        "en": "videos kie.ai failed a member may have per day (a number or none)",
+        "zh": "每位成员每天允许 kie.ai 生成失败的视频数（数字或 none）",
+    },
     # -- core errors, by code -------------------------------------------------------------------
     "err.shot_count": {
         "en": "A storyboard has 1 to {max} shots; this one has {count}.",
@@ -1121,6 +1125,12 @@ STRINGS: dict[str, dict[str, str]] = {
     "err.quota.cooldown": {
         "en": "Wait {seconds} s between videos; you can generate again <t:{until}:R>.",
         "zh": "两次生成之间需间隔 {seconds} 秒；你可以在 <t:{until}:R>再次生成。",
+    },
+    "err.quota.user_daily_failures": {
+        "en": "You have had {failed} failed video(s) today; the limit is {limit} failures a day. "
+        "You can generate again <t:{until}:R>.",
+        "zh": "你今天已有 {failed} 个视频生成失败，每天最多允许 {limit} 次失败。"
+        "你可以在 <t:{until}:R>再次生成。",
     },
     "err.quota_unknown_setting": {
         "en": "There is no quota setting {name!r}. Settings: {known}.",

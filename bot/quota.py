@@ -14,8 +14,10 @@ Enforcement
     an admin apply to new reservations at once; running jobs are never cut off.
 
     "Per day" starts at midnight and "per month" on the 1st at midnight, both in the guild's
-    time zone. The cooldown runs from the user's last reservation that was not released.
-    "Running" means a reservation still in state ``reserved``.
+    time zone. The cooldown runs from the user's last reservation that was not released and
+    did not fail: a failed generation never starts it. Failures are limited on their own, per
+    user per day (``user_daily_failures``), counted or not. "Running" means a reservation still
+    in state ``reserved``.
 
 Owners and the kill switch
     Bot owners are never limited: their reservations skip every check (including a disabled
@@ -43,6 +45,7 @@ Release policy (what a reservation becomes when its job ends, :meth:`Quotas.sett
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -58,7 +61,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.config import QuotaDefaults, QuotaLimits
 from bot.errors import UserError
 from bot.store import Store
-from bot.storyboard import Storyboard
+from bot.storyboard import Storyboard, is_ignorable
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +100,7 @@ SETTINGS_HELP: dict[str, str] = {
     "log_channel": "channel for the admin log (or none)",
     "timezone": "IANA time zone of 'per day' and 'per month', e.g. Europe/Paris",
     "failed_counts": "whether a video kie.ai failed counts against the limits (true/false)",
+    "user_daily_failures": "videos kie.ai failed a member may have per day (a number or none)",
 }
 
 
@@ -219,16 +223,84 @@ def _midnight(day: dt.date, zone: dt.tzinfo) -> int:
 # --------------------------------------------------------------------------- terms
 
 
-def normalize(text: str) -> str:
-    """NFKC (full-width forms become ASCII) then casefold."""
-    return unicodedata.normalize("NFKC", text).casefold()
+_SPACES = re.compile(r"\s+")
+
+
+@functools.cache
+def _prototypes() -> dict[str, str]:
+    """Each non-ASCII character of Unicode's confusables.txt -> the character it is folded to.
+
+    confusable_homoglyphs ships confusables.txt as pairs listed both ways (a character and the
+    prototype it can be mistaken for). A character has one prototype and no prototype is itself
+    mapped, so the pairs form stars: each character folds to the centre of its star (of a lone
+    pair, the ASCII side, else either one; the same for the terms and the text).
+    """
+    from confusable_homoglyphs.confusables import confusables_data
+
+    def clean(text: str) -> str:  # right-to-left entries come wrapped in direction marks
+        return "".join(ch for ch in text if not is_ignorable(ch))
+
+    links: dict[str, set[str]] = {}
+    for char, glyphs in confusables_data.items():
+        a = clean(char)
+        for glyph in glyphs:
+            b = clean(glyph["c"])
+            if a and b and a != b:
+                links.setdefault(a, set()).add(b)
+                links.setdefault(b, set()).add(a)
+    table: dict[str, str] = {}
+    seen: set[str] = set()
+    for start in links:
+        if start in seen:
+            continue
+        group, todo = [], [start]
+        seen.add(start)
+        while todo:
+            node = todo.pop()
+            group.append(node)
+            for other in links[node] - seen:
+                seen.add(other)
+                todo.append(other)
+        centre = max(group, key=lambda g: (len(links[g]), g.isascii(), g))
+        for member in group:
+            if len(member) == 1 and not member.isascii() and member != centre:
+                table[member] = centre
+    return table
+
+
+@functools.cache
+def _prototypes_as_i() -> dict[str, str]:
+    """The same, reading the characters Unicode folds to ``l`` (Greek Ι, Cyrillic І...) as
+    the capital I they also look like."""
+    return {k: "i" if v == "l" else v for k, v in _prototypes().items()}
+
+
+def normalize(text: str, *, capital_i: bool = False) -> str:
+    """The form blocked terms are matched in, for the terms and the scenes alike.
+
+    Invisible characters are dropped (format characters such as zero-width spaces, soft hyphens
+    and direction marks; variation selectors), then NFKC (full-width forms become ASCII) and
+    casefold; then every non-ASCII character that Unicode lists as confusable with another is
+    replaced by its prototype (a Cyrillic ``о`` by a Latin ``o``), and runs of whitespace become
+    one space. ASCII is kept as typed: ``click`` is not a disguised ``dick``, nor ``pom`` one of
+    ``porn``. ``capital_i``: read look-alikes of ``l`` and ``I`` as ``i`` (``ΚΙLL``), not ``l``.
+    """
+    table = _prototypes_as_i() if capital_i else _prototypes()
+    text = "".join(ch for ch in text if not is_ignorable(ch))
+    # Folded before casefolding (the table tells capitals apart: Cyrillic Ӏ looks like l, its
+    # small form like i), and again after it.
+    for _ in range(2):
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(ch if ch.isascii() else table.get(ch, ch) for ch in text).casefold()
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", text).casefold())
 
 
 def check_terms(quota: GuildQuota, texts: Iterable[str]) -> None:
-    """Raise QuotaRefused ``blocked_term`` naming the first blocked term found in ``texts``."""
+    """Raise QuotaRefused ``blocked_term`` naming the first blocked term found in ``texts``
+    (compared in their :func:`normalize` forms, as substrings)."""
     if not quota.blocked_terms:
         return
-    haystacks = [normalize(t) for t in texts]
+    haystacks = [h for t in texts for h in {normalize(t), normalize(t, capital_i=True)}]
     for term in quota.blocked_terms:
         needle = normalize(term)
         if needle and any(needle in h for h in haystacks):
@@ -773,6 +845,16 @@ class Quotas:
                 limit=quota.user_daily,
                 until=day_end,
             )
+        failures = quota.user_daily_failures
+        if failures is not None and user["failed_today"] >= failures:
+            raise QuotaRefused(
+                "user_daily_failures",
+                f"You have had {user['failed_today']} failed video(s) today; the limit is "
+                f"{failures} failures a day. You can generate again <t:{day_end}:R>.",
+                failed=user["failed_today"],
+                limit=failures,
+                until=day_end,
+            )
         if quota.guild_concurrent is not None and guild["running"] >= quota.guild_concurrent:
             raise QuotaRefused(
                 "guild_concurrent",
@@ -809,21 +891,29 @@ class Quotas:
         day_start: float,
         month_start: float,
     ) -> dict[str, Any]:
-        """Counting (non-exempt) usage of a user in a guild, or of the whole guild."""
+        """Counting (non-exempt) usage of a user in a guild, or of the whole guild.
+
+        ``last`` (where the cooldown starts) is the newest counting reservation that did not
+        fail: one running, unknown or made, never one kie.ai failed (whether or not the guild
+        counts failures). ``failed_today`` counts every failure since ``day_start``, counted
+        or released."""
         where = "guild_id = ? AND exempt = 0"
         params: list[Any] = [guild_id]
         if user_id is not None:
             where += " AND user_id = ?"
             params.append(user_id)
+        counting = "state IN ('reserved', 'charged')"
         async with db.execute(
             "SELECT "
             "COALESCE(SUM(state = 'reserved'), 0) AS running, "
-            "COALESCE(SUM(created_at >= ?), 0) AS today, "
-            "COALESCE(SUM(CASE WHEN created_at >= ? THEN credits ELSE 0 END), 0) AS credits, "
-            "COALESCE(SUM(created_at >= ?), 0) AS month_videos, "
-            "MAX(created_at) AS last "
-            f"FROM usage WHERE {where} AND state IN ('reserved', 'charged')",
-            (day_start, month_start, month_start, *params),
+            f"COALESCE(SUM({counting} AND created_at >= ?), 0) AS today, "
+            f"COALESCE(SUM(CASE WHEN {counting} AND created_at >= ? THEN credits ELSE 0 END), 0) "
+            "AS credits, "
+            f"COALESCE(SUM({counting} AND created_at >= ?), 0) AS month_videos, "
+            f"MAX(CASE WHEN {counting} AND outcome IS NOT 'failed' THEN created_at END) AS last, "
+            "COALESCE(SUM(outcome = 'failed' AND created_at >= ?), 0) AS failed_today "
+            f"FROM usage WHERE {where}",
+            (day_start, month_start, month_start, day_start, *params),
         ) as cur:
             row = await cur.fetchone()
         assert row is not None
@@ -833,6 +923,7 @@ class Quotas:
             "month_credits": int(row["credits"]),
             "month_videos": int(row["month_videos"]),
             "last": row["last"],
+            "failed_today": int(row["failed_today"]),
         }
 
     # -- what people see ---------------------------------------------------------------

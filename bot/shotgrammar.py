@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from bot.storyboard import Limits, Shot, StoryboardError, fmt_tenths, share_time
+from bot.storyboard import Limits, Shot, StoryboardError, fmt_tenths, is_blank, share_time
 
 # Full-width forms of the grammar's punctuation and digits -> ASCII.
 FULLWIDTH = str.maketrans(
@@ -88,7 +88,7 @@ def parse_shot_line(line: str, *, where: str = "") -> ShotLine:
         left, scene = text[:bar].strip(), text[bar + 1 :].strip()
         if left and len(left) <= _DURATION_LIKE_MAX and any(c.isdigit() for c in left):
             tenths = parse_duration(left, where=where)
-            if not scene:
+            if is_blank(scene):
                 prefix = f"{where}: " if where else ""
                 raise StoryboardError(
                     "scene_empty", f"{prefix}there is no scene after the duration.", where=where

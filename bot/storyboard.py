@@ -6,6 +6,7 @@ Durations are whole tenths of a second (``int``) everywhere in the core, so sums
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -21,6 +22,47 @@ MAX_SCENE_CHARS = 350
 
 class StoryboardError(UserError):
     """A storyboard breaks a rule; the message names the shot, the rule and the numbers."""
+
+
+# Default-ignorable code points that are not format characters (Unicode's
+# DerivedCoreProperties.txt): the combining grapheme joiner, Hangul fillers, Khmer inherent
+# vowels, Mongolian and other variation selectors, and the unassigned ranges kept for more.
+_IGNORABLE = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x2065, 0x2065),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0xE0000, 0xE0FFF),
+)
+# Shown as blank space, though not whitespace: the blank Braille pattern.
+_BLANK = frozenset("\u2800")
+
+
+def is_ignorable(ch: str) -> bool:
+    """A character that shows nothing by itself and can hide inside a word: a format character
+    (Unicode category Cf: zero-width spaces and joiners, soft hyphens, direction marks, tags)
+    or another default-ignorable code point (variation selectors, Hangul fillers...)."""
+    if unicodedata.category(ch) == "Cf":
+        return True
+    code = ord(ch)
+    return any(low <= code <= high for low, high in _IGNORABLE)
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: only whitespace, control and ignorable characters, and
+    combining marks with no letter to sit on."""
+    return all(
+        ch.isspace()
+        or ch in _BLANK
+        or unicodedata.category(ch) in ("Cc", "Mn", "Mc", "Me")
+        or is_ignorable(ch)
+        for ch in text
+    )
 
 
 def fmt_tenths(tenths: int) -> str:
@@ -141,7 +183,7 @@ def validate(board: Storyboard, limits: Limits) -> None:
         )
     for i, shot in enumerate(board.shots, 1):
         scene = shot.scene.strip()
-        if not scene:
+        if is_blank(scene):
             raise StoryboardError("scene_empty", f"Shot {i} has no scene text.", shot=i)
         if len(scene) > limits.max_scene_chars:
             raise StoryboardError(

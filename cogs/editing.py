@@ -24,6 +24,7 @@ from bot.editing import Check, DraftEditor, FormStale, Outcome
 from bot.edits import Command, Edit, EditError, parse_message
 from bot.i18n import error_text, t
 from bot.images import ImageError, prepare_image_async
+from bot.markdown import code_safe, escape_markdown, escape_outside_code
 from bot.quota import QuotaRefused
 from bot.shotgrammar import format_block, parse_duration, parse_lines, resolve, split_block
 from bot.storyboard import Storyboard, StoryboardError, fmt_tenths
@@ -453,7 +454,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             )
             return
         if refusal is not None:
-            return await self._answer(message, error_text(refusal, lang))
+            return await self._refuse(message, refusal, lang)
         if command is None:  # an image on its own
             problem = self.cards.precheck(images[0], lang)
             if problem:
@@ -481,7 +482,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
                     extra_check=self._terms(message.guild),
                 )
             except (StoryboardError, QuotaRefused) as exc:
-                return await self._answer(message, error_text(exc, lang))
+                return await self._refuse(message, exc, lang)
             await self.cards.refresh_card(outcome.draft)
             if outcome.applied is not None and outcome.applied.resplit:
                 await self._answer(message, _accepted_text(outcome, lang))
@@ -493,7 +494,7 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
                     draft.id, editor_id=message.author.id, source_id=message.id
                 )
             except EditError as exc:
-                return await self._answer(message, error_text(exc, lang))
+                return await self._refuse(message, exc, lang)
             await self._redraw(outcome)
             await self._answer(message, _undone_text(outcome, lang))
         elif command.kind == "generate":
@@ -567,6 +568,17 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             await message.reply(text[:2000], mention_author=False)
         except discord.HTTPException as exc:
             log.info("could not answer message %s: %s", message.id, exc)
+
+    async def _refuse(self, message: discord.Message, exc: Exception, lang: str) -> None:
+        """Why an edit was refused. It quotes the member's words: in code spans, where
+        nothing renders, and elsewhere escaped. A backtick the member typed would pair with
+        the bot's own, so then the whole answer is escaped."""
+        text = error_text(exc, lang)
+        if "`" in message.content:
+            text = escape_markdown(text)
+        else:
+            text = escape_outside_code(text)
+        await self._answer(message, text)
 
     async def _react(self, message: discord.Message, lang: str, outcome: Outcome) -> None:
         try:
@@ -657,7 +669,7 @@ def _undone_text(outcome: Outcome, lang: str) -> str:
         "edit.undone",
         lang,
         undone=outcome.undone.revision,
-        note=note[:80],
+        note=code_safe(note[:80]),  # the member's words, shown in code
         revision=outcome.draft.revision,
     )
 

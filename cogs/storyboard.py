@@ -711,9 +711,13 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         await interaction.message.delete()
 
     async def _download(self, interaction: discord.Interaction[Any], job_id: str) -> None:
+        # Like the other result buttons: the author or a moderator. Each press asks kie.ai for
+        # a fresh link, which no one else's clicks should spend.
         lang = user_lang(interaction)
-        job = await self.bot.runtime.store.get_job(job_id)
-        if job is None or not job.result_url:
+        job = await self._job_for(interaction, job_id)
+        if job is None:
+            return
+        if not job.result_url:
             return await reply(interaction, t("error.job_gone", lang))
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:

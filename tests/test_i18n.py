@@ -797,6 +797,10 @@ async def _quota_errors(db: Path) -> dict[str, UserError]:
         guild = await server(user_cooldown_seconds="30")
         await reserve(guild, ALICE)
         out["cooldown"] = await refusal(reserve(guild, ALICE, now=NOON + 10))
+        guild = await server(user_daily_failures="1")
+        await reserve(guild, ALICE, now=NOON)
+        await q.settle(f"job{next(jobs) - 1}", outcome="failed", now=NOON + 5)
+        out["user_daily_failures"] = await refusal(reserve(guild, ALICE, now=NOON + 10))
 
         guild = await server()
         out["unknown_setting"] = await refusal(q.set(guild, "videos", "3", actor_id=ADMIN))
@@ -887,12 +891,16 @@ QUOTA_CASES: dict[str, tuple[str, str]] = {
         "err.quota.cooldown",
         f"两次生成之间需间隔 30 秒；你可以在 <t:{int(NOON) + 30}:R>再次生成。",
     ),
+    "user_daily_failures": (
+        "err.quota.user_daily_failures",
+        f"你今天已有 1 个视频生成失败，每天最多允许 1 次失败。你可以在 <t:{TOMORROW}:R>再次生成。",
+    ),
     "unknown_setting": (
         "err.quota_unknown_setting",
         "没有名为“videos”的配额设置。可用的设置：enabled、channels、roles、user_daily、"
         "user_concurrent、user_cooldown_seconds、guild_daily、guild_concurrent、"
         "guild_monthly_credits、lengths、aspects、models、resolutions、audio、blocked_terms、"
-        "log_channel、timezone、failed_counts。",
+        "log_channel、timezone、failed_counts、user_daily_failures。",
     ),
     "bad_value_not_int": (
         "err.quota_bad_value",

@@ -42,6 +42,7 @@ OPEN = QuotaDefaults(
     guild_daily=None,
     guild_concurrent=None,
     guild_monthly_credits=None,
+    user_daily_failures=None,
     owner_ids=[OWNER],
 )
 
@@ -105,6 +106,7 @@ async def test_defaults_come_from_the_config(store: Store) -> None:
     assert (quota.user_daily, quota.user_concurrent, quota.user_cooldown_seconds) == (5, 1, 30)
     assert (quota.guild_daily, quota.guild_concurrent, quota.guild_monthly_credits) == (50, 5, None)
     assert quota.timezone == "UTC" and quota.enabled and not quota.failed_counts
+    assert quota.user_daily_failures == 3
     assert set(SETTING_NAMES) == set(QuotaDefaults.model_fields) - {
         "owner_ids",
         "low_balance_credits",
@@ -133,6 +135,8 @@ async def test_overrides_keep_unspecified_defaults(store: Store) -> None:
         ("user_cooldown_seconds", "0", 0),
         ("enabled", "off", False),
         ("failed_counts", "yes", True),
+        ("user_daily_failures", "2", 2),
+        ("user_daily_failures", "none", None),
         ("channels", "<#11>, <#12>", [11, 12]),
         ("channels", "none", []),
         ("roles", "<@&5> 6", [5, 6]),
@@ -306,6 +310,58 @@ async def test_cooldown(quotas: Quotas) -> None:
     assert f"<t:{int(NOON) + 30}:R>" in str(err) and "30 s" in str(err)
     await reserve(quotas, user=BOB, now=NOON + 10)  # per user
     await reserve(quotas, now=NOON + 30)
+
+
+@pytest.mark.parametrize("failed_counts", [False, True])
+async def test_a_failed_generation_never_starts_the_cooldown(
+    quotas: Quotas, failed_counts: bool
+) -> None:
+    await quotas.set(GUILD, "user_cooldown_seconds", "60", actor_id=ALICE)
+    await quotas.set(GUILD, "failed_counts", str(failed_counts), actor_id=ALICE)
+    job = await reserve(quotas, now=NOON)
+    await refused(quotas, "cooldown", now=NOON + 5)  # while it runs, it holds the cooldown
+    await quotas.settle(job, outcome="failed", now=NOON + 10)
+    # Failed, whether or not it counts against the day: the member may try again at once.
+    await reserve(quotas, now=NOON + 11)
+
+
+@pytest.mark.parametrize("outcome", ["delivered", "unknown"])
+async def test_a_reservation_that_reached_kie_starts_the_cooldown(
+    quotas: Quotas, outcome: str
+) -> None:
+    await quotas.set(GUILD, "user_cooldown_seconds", "60", actor_id=ALICE)
+    job = await reserve(quotas, now=NOON)
+    await quotas.settle(job, outcome=outcome, now=NOON + 10)  # type: ignore[arg-type]
+    err = await refused(quotas, "cooldown", now=NOON + 30)
+    assert err.until == int(NOON) + 60
+    await reserve(quotas, now=NOON + 60)
+
+
+async def test_failures_per_member_per_day_are_capped(quotas: Quotas) -> None:
+    await quotas.set(GUILD, "user_daily_failures", "2", actor_id=ALICE)
+    await quotas.set(GUILD, "user_cooldown_seconds", "60", actor_id=ALICE)
+    # Refused and cancelled reservations never reached kie.ai: they are not failures.
+    for outcome in ("refused", "cancelled"):
+        await quotas.settle(await reserve(quotas, now=NOON), outcome=outcome)  # type: ignore[arg-type]
+    for i in range(2):
+        await quotas.settle(await reserve(quotas, now=NOON + i), outcome="failed")
+    err = await refused(quotas, "user_daily_failures", now=NOON + 5)
+    midnight = int(dt.datetime(2025, 3, 11, tzinfo=dt.UTC).timestamp())
+    assert err.params == {"failed": 2, "limit": 2, "until": midnight}
+    assert str(err) == (
+        "You have had 2 failed video(s) today; the limit is 2 failures a day. "
+        f"You can generate again <t:{midnight}:R>."
+    )
+    assert (await quotas.usage(GUILD, ALICE, NOON + 5)).refusal.code == "user_daily_failures"  # type: ignore[union-attr]
+    # Counting against the day or not, a failure is a failure.
+    await quotas.set(GUILD, "failed_counts", "true", actor_id=ALICE)
+    await quotas.set(GUILD, "user_daily_failures", "3", actor_id=ALICE)
+    await quotas.settle(await reserve(quotas, now=NOON + 6), outcome="failed")
+    await refused(quotas, "user_daily_failures", now=NOON + 7)
+    await reserve(quotas, user=BOB, now=NOON + 8)  # per member
+    await reserve(quotas, guild=OTHER_GUILD, now=NOON + 8)  # per server
+    await reserve(quotas, user=OWNER, now=NOON + 8)  # owners are never limited
+    await reserve(quotas, now=midnight)  # a new day
 
 
 async def test_user_concurrent(quotas: Quotas) -> None:
@@ -572,6 +628,24 @@ async def test_a_fallback_within_the_budget_counts_only_its_own_price(quotas: Qu
         (["straße"], ["STRASSE"], "straße"),
         (["blood"], ["calm sea", "lovely"], None),
         ([], ["blood"], None),
+        # Invisible characters inside a word (format characters, a variation selector).
+        (["gore"], ["so much go\u200bre"], "gore"),
+        (["gore"], ["so much go\u00adre"], "gore"),
+        (["gore"], ["g\u2060o\ufe0fr\u200de"], "gore"),
+        (["血腥"], ["一个血\u200b腥的场景"], "血腥"),
+        (["血腥"], ["一个血\ufeff腥的场景"], "血腥"),
+        # Look-alike letters from other scripts, in the text or in the term.
+        (["gore"], ["so much g\u043ere"], "gore"),  # Cyrillic о
+        (["gore"], ["GОRЕ"], "gore"),  # Cyrillic О and Е
+        (["blood"], ["a bl\u03bf\u03bfd bath"], "blood"),  # Greek ο
+        (["g\u043ere"], ["so much gore"], "g\u043ere"),
+        (["gore"], ["𝐠𝐨𝐫𝐞"], "gore"),  # mathematical bold
+        (["gore"], ["ｇ\u200bｏｒｅ"], "gore"),
+        (["kill"], ["KI\u04c0\u04c0"], "kill"),  # Cyrillic Ӏ for l
+        (["kill"], ["\u039a\u0399LL"], "kill"),  # Greek Κ and Ι for K and I
+        # Plain ASCII text is never folded: these are different words, not disguises.
+        (["dick"], ["click the button"], None),
+        (["porn"], ["a pomegranate"], None),
     ],
 )
 def test_blocked_terms(terms: list[str], texts: list[str], hit: str | None) -> None:

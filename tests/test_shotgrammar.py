@@ -20,7 +20,7 @@ from bot.shotgrammar import (
     split_block,
     split_option,
 )
-from bot.storyboard import Shot, Storyboard, StoryboardError, fmt_tenths, validate
+from bot.storyboard import Shot, Storyboard, StoryboardError, fmt_tenths, is_blank, validate
 
 SORA = SoraStoryboard.limits
 KITTEN = "A fluffy orange kitten wearing orange headphones"
@@ -116,6 +116,8 @@ def test_parse_shot_line(line: str, scene: str, tenths: int | None) -> None:
         ("7.5 |", "scene_empty", "Shot 4: there is no scene after the duration."),
         ("7.5 |    ", "scene_empty", "Shot 4: there is no scene after the duration."),
         ("７．５｜", "scene_empty", "Shot 4: there is no scene after the duration."),
+        ("7.5 | \u200b\u200d", "scene_empty", "Shot 4: there is no scene after the duration."),
+        ("7.5 | \u0301 \u00ad", "scene_empty", "Shot 4: there is no scene after the duration."),
     ],
 )
 def test_bad_lines_name_the_shot(line: str, code: str, message: str) -> None:
@@ -270,7 +272,7 @@ scenes = (
         max_size=40,
     )
     .map(str.strip)
-    .filter(bool)
+    .filter(lambda s: not is_blank(s))
 )
 FULL = str.maketrans({".": "．", **{str(d): chr(0xFF10 + d) for d in range(10)}})
 WRITERS = [

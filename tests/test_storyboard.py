@@ -93,6 +93,12 @@ def test_total_over_without_longer_length_does_not_suggest_one() -> None:
     [
         (["a kitten", ""], "scene_empty", "Shot 2 has no scene text."),
         (["   \n\t", "a kitten"], "scene_empty", "Shot 1 has no scene text."),
+        # Nothing visible: format characters, combining marks alone, invisible fillers.
+        (["a kitten", "\u200b"], "scene_empty", "Shot 2 has no scene text."),
+        (["\u200b\u00ad\u2060\ufeff \u200d"], "scene_empty", "Shot 1 has no scene text."),
+        (["\u0301\u0308"], "scene_empty", "Shot 1 has no scene text."),
+        ([" \u3164\u2800\ufe0f "], "scene_empty", "Shot 1 has no scene text."),
+        (["\u202e\u2066\U000e0041"], "scene_empty", "Shot 1 has no scene text."),
         (
             ["a", "b", "x" * 351],
             "scene_long",
@@ -111,6 +117,11 @@ def test_scene_rules(scenes: list[str], code: str, text: str) -> None:
     b = Storyboard(shots=tuple(Shot(scene=s, tenths=10) for s in scenes), length=10)
     err = refusal(b)
     assert (err.code, str(err)) == (code, text)
+
+
+@pytest.mark.parametrize("scene", ["e\u0301", "👩\u200d💻", "a\u200bb", "猫", "\u0e01\u0e34", "?"])
+def test_a_scene_with_something_visible_is_not_empty(scene: str) -> None:
+    validate(Storyboard(shots=(Shot(scene=scene, tenths=100),), length=10), SORA)
 
 
 def test_aspect_outside_the_models_list_is_refused() -> None:

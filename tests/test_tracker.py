@@ -778,3 +778,20 @@ async def test_the_bot_keeps_trying_an_unreachable_host_until_the_deadline(
     await rt.tracker.run_once()
     job = await rt.store.get_job(job.id)
     assert (job.state, job.fail_code) == (JobState.REFUSED, "unreachable")
+
+
+async def test_a_result_link_the_bot_will_not_fetch_ends_the_job_at_once(
+    tmp_path, fake, clock, make_runtime, image
+):
+    # kie.ai's answer points at a plain-http, loopback address: never fetched, not retried.
+    settings = make_settings(tmp_path, fake.url, kie={"insecure_result_hosts": []})
+    fake.plan = TaskPlan(duration=5)
+    rt, delivery = await make_runtime(settings)
+    job = await rt.tracker.submit(BOARD, image)
+    await rt.tracker.run_once()
+    clock.advance(10)
+    await rt.tracker.run_once()
+    job = await rt.store.get_job(job.id)
+    assert (job.state, job.fail_code) == (JobState.UNDELIVERABLE, "download")
+    assert fake.calls["result"] == 0
+    assert [j.id for j in delivery.ended] == [job.id]

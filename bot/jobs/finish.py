@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from bot.delivery import DeliveryRetry, UndeliverableError
-from bot.download import DownloadError
+from bot.download import DownloadError, UnsafeURLError
 from bot.jobs.context import DELIVERY_GRACE, FETCH_GRACE, RETRY_LATER, Context
 from bot.jobs.states import JobState
 from bot.store import Job
@@ -29,7 +29,9 @@ async def fetch(ctx: Context, job: Job, now: float) -> Job:
     except (DownloadError, OSError) as exc:
         # DownloadError: kie.ai's file host; OSError: our disk (full, read-only).
         what = str(exc) if isinstance(exc, DownloadError) else f"{type(exc).__name__}: {exc}"
-        if now >= job.deadline_at + FETCH_GRACE:
+        # A link the bot will never fetch (not https, not a public address, not an mp4) is
+        # given up at once: retrying cannot change it.
+        if isinstance(exc, UnsafeURLError) or now >= job.deadline_at + FETCH_GRACE:
             return await ctx.end(
                 job,
                 JobState.UNDELIVERABLE,

@@ -104,7 +104,7 @@ async def test_autocomplete_offers_setting_names(simcord_env):
     assert [c["value"] for c in choices][:3] == ["enabled", "channels", "roles"]
     assert all(len(c["name"]) <= 100 for c in choices)
     daily = await admin.autocomplete(channel, f"{ADMIN} quota set", "setting", "daily")
-    assert {c["value"] for c in daily} == {"user_daily", "guild_daily"}
+    assert {c["value"] for c in daily} == {"user_daily", "guild_daily", "user_daily_failures"}
     assert any(c["name"].startswith("user_daily: videos per member per day") for c in daily)
 
 
