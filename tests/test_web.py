@@ -67,11 +67,14 @@ async def raw(rt, data: bytes = b"") -> tuple[asyncio.StreamReader, asyncio.Stre
 async def until_closed(reader: asyncio.StreamReader, seconds: float) -> bytes:
     """What the server sent until it closed the connection; TimeoutError if it is still open
     after ``seconds``."""
+    got = b""
     async with asyncio.timeout(seconds):
         try:
-            return await reader.read()
-        except ConnectionError:
-            return b""
+            while chunk := await reader.read(65536):
+                got += chunk
+        except ConnectionError:  # a reset (the client was still sending): keep what came
+            pass
+    return got
 
 
 async def trickle(writer: asyncio.StreamWriter, every: float = 0.05) -> None:
