@@ -164,6 +164,8 @@ class StoryboardBot(commands.Bot):
                 days=r.days,
                 max_bytes=int(r.max_disk_mb * 1_000_000),
                 now=self.clock.now(),
+                min_free_bytes=int(r.min_free_mb * 1_000_000),
+                quotas=self.runtime.quotas,
             )
         except Exception:
             log.exception("retention sweep failed")

@@ -237,6 +237,9 @@ class RetentionSettings(_Section):
     days: float = Field(default=14.0, gt=0)
     max_disk_mb: float = Field(default=5000.0, gt=0)
     sweep_minutes: float = Field(default=60.0, gt=0)
+    # New drafts and images are refused while the media directory's disk has less than this
+    # free (and a sweep frees files until it has it again).
+    min_free_mb: float = Field(default=300.0, ge=0)
 
 
 Resolution = Literal["720p", "1080p", "4k"]
@@ -339,6 +342,10 @@ class QuotaLimits(_Section):
     # Generations kie.ai failed a user may have per day (counted or not); a failure never
     # starts the cooldown, so this is what stops a stream of them.
     user_daily_failures: Limit | None = 3
+    # Per user within a guild: active drafts, and megabytes of stored images and videos
+    # (checked when a draft is made or an image is added).
+    user_active_drafts: Limit | None = 10
+    user_storage_mb: Limit | None = 200
 
     @field_validator(
         "user_daily",
@@ -348,6 +355,8 @@ class QuotaLimits(_Section):
         "guild_monthly_credits",
         "log_channel",
         "user_daily_failures",
+        "user_active_drafts",
+        "user_storage_mb",
         mode="before",
     )
     @classmethod

@@ -293,6 +293,12 @@ class Drafts:
         assert draft is not None
         return draft
 
+    async def delete(self, draft_id: str) -> None:
+        """Remove a draft with its revisions and editors (one whose card could not be posted:
+        nobody has seen it). Jobs made from it keep their own copies and forget the draft."""
+        async with self.store.transaction():
+            await self.db.execute("DELETE FROM drafts WHERE id = ?", (draft_id,))
+
     async def for_guild(self, guild_id: int) -> list[Draft]:
         async with self.db.execute("SELECT id FROM drafts WHERE guild_id = ?", (guild_id,)) as cur:
             ids = [r["id"] for r in await cur.fetchall()]

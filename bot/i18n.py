@@ -314,6 +314,41 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "Something went wrong on our side; nothing was spent. Please try again.",
         "zh": "出了点问题，未产生费用。请重试。",
     },
+    # -- stored files (bot.retention): what a member may keep, and the card's copy of an image
+    "storage.user_drafts": {
+        "en": "You have {count} active drafts in this server and the limit is {limit}: discard "
+        "one you no longer need (the Discard button on its card) and try again. Drafts left "
+        "unchanged for {days} days stop counting.{drafts}",
+        "zh": "你在本服务器有 {count} 个进行中的草稿，上限为 {limit} 个：请丢弃一个不再需要的"
+        "草稿（卡片上的“丢弃”按钮）后再试。{days} 天未修改的草稿不再计入。{drafts}",
+    },
+    "storage.user_storage": {
+        "en": "Your images and videos in this server take {used} MB and this image needs {need} "
+        "MB more; the limit is {limit} MB a member. Discard drafts you no longer need (their "
+        "images are removed then) or wait: stored files are removed after {days} days.",
+        "zh": "你在本服务器存储的图片和视频共 {used} MB，这张图片还需要 {need} MB；每位成员的"
+        "上限为 {limit} MB。请丢弃不再需要的草稿（其图片随之删除），或等待：存储的文件会在 "
+        "{days} 天后删除。",
+    },
+    "storage.disk_full": {
+        "en": "The bot's disk is nearly full ({free} MB free; it keeps at least {min} MB free), "
+        "so no new drafts or images can be stored right now. Please try again later.",
+        "zh": "机器人的磁盘快满了（剩余 {free} MB，至少需保留 {min} MB），暂时无法存储新的草稿"
+        "或图片。请稍后再试。",
+    },
+    "storage.card_image": {
+        "en": "The image is {size} MB, over this server's upload limit of {limit} MB, and could "
+        "not be made small enough to show on the draft card: {reason} No draft was made; send "
+        "a smaller image.",
+        "zh": "图片大小为 {size} MB，超过本服务器 {limit} MB 的上传限制，且无法缩小到可以显示"
+        "在草稿卡片上：{reason} 草稿未创建；请发送更小的图片。",
+    },
+    "storage.card_failed": {
+        "en": "Discord refused to post the draft card here (HTTP {status}), so no draft was kept "
+        "and nothing was spent. Please try again.",
+        "zh": "Discord 拒绝在这里发布草稿卡片（HTTP {status}），因此没有保留草稿，也未产生费用。"
+        "请重试。",
+    },
     "error.invalid": {"en": "{error}", "zh": "{error}"},
     "error.fix_hint": {
         "en": "Press **Fix** to edit what you typed.",
@@ -829,6 +864,14 @@ STRINGS: dict[str, dict[str, str]] = {
     "admin.setting.user_daily_failures": {
         "en": "videos kie.ai failed a member may have per day (a number or none)",
         "zh": "每位成员每天允许 kie.ai 生成失败的视频数（数字或 none）",
+    },
+    "admin.setting.user_active_drafts": {
+        "en": "drafts a member may have open at once (a number or none)",
+        "zh": "每位成员同时可保留的草稿数（数字或 none）",
+    },
+    "admin.setting.user_storage_mb": {
+        "en": "megabytes of images and videos a member may store (a number or none)",
+        "zh": "每位成员可存储的图片和视频大小，单位 MB（数字或 none）",
     },
     # -- core errors, by code -------------------------------------------------------------------
     "err.shot_count": {

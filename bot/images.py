@@ -1525,3 +1525,22 @@ async def fetch_image(
     if not body:
         raise ImageError(f"Could not download the image: {safe} returned an empty file.")
     return bytes(body)
+
+
+async def shrink_to_fit(image: PreparedImage, max_bytes: int) -> PreparedImage:
+    """A copy of ``image`` of at most ``max_bytes``, for a place whose limit is smaller than the
+    model's (a Discord upload): ``image`` itself when it fits, else re-encoded in its own format
+    (so a file name made for it still fits) and downscaled as far as needed, with the same
+    checks and the same limit on concurrent work as :func:`prepare_image_async`.
+
+    Raises ImageError when it cannot be made that small.
+    """
+    if len(image.data) <= max_bytes:
+        return image
+    spec = ImageSpec(
+        formats=frozenset({image.format}), max_bytes=max_bytes, max_input_bytes=len(image.data)
+    )
+    smaller = await prepare_image_async(image.data, spec)
+    if len(smaller.data) > max_bytes or smaller.format != image.format:
+        raise ImageError(f"It cannot be made smaller than {_fmt_size(max_bytes)}.")
+    return smaller

@@ -146,6 +146,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN fail_params TEXT;
     ALTER TABLE jobs ADD COLUMN stall TEXT;
     """,
+    # 5: what each member stores: their drafts in a guild are looked up when they make a draft
+    # or add an image (their jobs already are, by jobs_owner).
+    """
+    CREATE INDEX drafts_author ON drafts(guild_id, author_id, state);
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

@@ -101,6 +101,8 @@ SETTINGS_HELP: dict[str, str] = {
     "timezone": "IANA time zone of 'per day' and 'per month', e.g. Europe/Paris",
     "failed_counts": "whether a video kie.ai failed counts against the limits (true/false)",
     "user_daily_failures": "videos kie.ai failed a member may have per day (a number or none)",
+    "user_active_drafts": "drafts a member may have open at once (a number or none)",
+    "user_storage_mb": "megabytes of images and videos a member may store (a number or none)",
 }
 
 

@@ -900,7 +900,8 @@ QUOTA_CASES: dict[str, tuple[str, str]] = {
         "没有名为“videos”的配额设置。可用的设置：enabled、channels、roles、user_daily、"
         "user_concurrent、user_cooldown_seconds、guild_daily、guild_concurrent、"
         "guild_monthly_credits、lengths、aspects、models、resolutions、audio、blocked_terms、"
-        "log_channel、timezone、failed_counts、user_daily_failures。",
+        "log_channel、timezone、failed_counts、user_daily_failures、user_active_drafts、"
+        "user_storage_mb。",
     ),
     "bad_value_not_int": (
         "err.quota_bad_value",

@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
+import aiosqlite
 import pytest
 
-from bot.drafts import Drafts
-from bot.retention import SweepResult, forget_guild, sweep
+from bot import retention
+from bot.config import QuotaDefaults
+from bot.drafts import Draft, Drafts
+from bot.i18n import t
+from bot.migrations import migrate, schema_version
+from bot.quota import Quotas
+from bot.retention import (
+    POSTING_GRACE,
+    StorageRefused,
+    SweepResult,
+    check_room,
+    forget_guild,
+    member_bytes,
+    sweep,
+)
 from bot.store import Job, JobState, Store
 from bot.storyboard import Shot, Storyboard
+from tests.helpers import TestClock
 
 NOW = 1_700_000_000.0
 DAY = 86400
@@ -249,3 +265,318 @@ async def test_forget_an_unknown_guild(store, media):
     put(media, "images/a.png", 10, age_days=0)
     assert await forget_guild(store, 999) == 0
     assert names(media) == {"images/a.png"}
+
+
+# -- whose files: members, drafts and shares -------------------------------------------------
+
+MB = 1_000_000
+GUILD = 1
+ALICE, BOB, OWNER = 11, 12, 99
+
+
+async def make_draft(
+    store: Store,
+    media: Path,
+    author: int,
+    images: list[tuple[str, float]],
+    *,
+    guild: int = GUILD,
+    size: int = MB,
+    state: str = "active",
+    card: bool = True,
+    changed_days_ago: float = 0,
+    made_days_ago: float | None = None,
+) -> Draft:
+    """A draft of ``author`` whose revisions used ``images`` (``(relative path, age in days)``,
+    the last one current), each ``size`` bytes, last changed ``changed_days_ago``."""
+    made = NOW - (made_days_ago if made_days_ago is not None else changed_days_ago) * DAY
+    drafts = Drafts(store, TestClock(made))
+    paths = [put(media, rel, size, age_days=age) for rel, age in images]
+    draft = await drafts.create(
+        BOARD, guild_id=guild, channel_id=100 + author, author_id=author, image_path=str(paths[0])
+    )
+    for path in paths[1:]:
+        await drafts.revise(draft.id, BOARD, editor_id=author, image_path=str(path))
+    await store.db.execute(
+        "UPDATE drafts SET state = ?, card_message_id = ?, updated_at = ? WHERE id = ?",
+        (state, 5000 + len(draft.id) + author if card else None, NOW - changed_days_ago * DAY,
+         draft.id),
+    )  # fmt: skip
+    got = await drafts.get(draft.id)
+    assert got is not None
+    return got
+
+
+async def delivered(store: Store, media: Path, owner: int, name: str, *, video: int, age: float):
+    image = put(media, f"images/{name}.png", MB // 10, age_days=age)
+    path = put(media, f"videos/{name}.mp4", video, age_days=age)
+    return await add_job(
+        store, image, guild_id=GUILD, owner_id=owner, state=JobState.DELIVERED,
+        video_path=str(path), delivery="done",
+    )  # fmt: skip
+
+
+def quotas(store: Store, **limits) -> Quotas:
+    q = Quotas(store, QuotaDefaults(**limits))
+    q.add_owners([OWNER])
+    return q
+
+
+@pytest.mark.parametrize("shares", [True, False])
+async def test_one_members_big_drafts_cannot_push_out_anothers_video_or_image(store, media, shares):
+    # Bob made a draft and a video from it three days ago.
+    await make_draft(store, media, BOB, [("drafts/bob.png", 3)])
+    await delivered(store, media, BOB, "bob", video=2 * MB, age=3)
+    # Since then Alice made four big drafts and gave each of them a new image.
+    for n in range(4):
+        await make_draft(
+            store, media, ALICE, [(f"drafts/a{n}-old.png", 2), (f"drafts/a{n}.png", 1)]
+        )
+    # 11.1 MB stored, 9 MB allowed.
+    q = quotas(store, user_storage_mb=5) if shares else None
+    result = await sweep(store, media, days=14, max_bytes=9 * MB, now=NOW, quotas=q)
+
+    left = names(media)
+    # Bob's files stay, though they are the oldest; Alice's live drafts keep their images.
+    assert {"drafts/bob.png", "images/bob.png", "videos/bob.mp4"} <= left
+    assert {f"drafts/a{n}.png" for n in range(4)} <= left
+    # Alice's replaced images went instead: three of them are enough.
+    assert len([n for n in left if n.endswith("-old.png")]) == 1
+    assert result == SweepResult(removed=3, freed=3 * MB, kept_bytes=8_100_000)
+
+
+async def test_nobodys_files_go_first_even_the_newest(store, media, clock=None):
+    await delivered(store, media, ALICE, "alice", video=MB, age=6)
+    await delivered(store, media, BOB, "bob", video=MB, age=5)
+    put(media, "images/stray.png", MB, age_days=0)  # no job or draft names it
+    await make_draft(store, media, ALICE, [("drafts/gone.png", 0)], state="discarded")
+    # A card that was never posted: an hour and more ago, so not being posted now.
+    await make_draft(
+        store, media, BOB, [("drafts/unposted.png", 0)], card=False,
+        made_days_ago=2 * POSTING_GRACE / DAY,
+    )  # fmt: skip
+    await make_draft(store, media, BOB, [("drafts/posting.png", 0)], card=False)
+    result = await sweep(store, media, days=14, max_bytes=3_200_000, now=NOW)
+
+    assert names(media) == {
+        "images/alice.png", "videos/alice.mp4", "images/bob.png", "videos/bob.mp4",
+        "drafts/posting.png",
+    }  # fmt: skip
+    assert result.removed == 3
+
+
+async def test_a_member_over_their_share_loses_their_own_oldest_file_first(store, media):
+    await delivered(store, media, BOB, "bob", video=MB, age=9)  # the oldest video of all
+    await delivered(store, media, ALICE, "alice1", video=2 * MB, age=5)
+    await delivered(store, media, ALICE, "alice2", video=2 * MB, age=4)
+    await delivered(store, media, OWNER, "owner", video=3 * MB, age=8)  # owners have no share
+    # 8.4 MB, 7 MB allowed; Alice stores 4.2 MB and her share is 3.
+    result = await sweep(
+        store, media, days=14, max_bytes=7 * MB, now=NOW, quotas=quotas(store, user_storage_mb=3)
+    )
+    assert "videos/alice1.mp4" not in names(media)
+    assert {"videos/bob.mp4", "videos/owner.mp4", "videos/alice2.mp4"} <= names(media)
+    # Her oldest file first: the reference image of her first video went before its video.
+    assert "images/alice1.png" not in names(media)
+    assert result.removed == 2
+
+
+async def test_within_their_shares_the_member_storing_the_most_goes_first(store, media):
+    await delivered(store, media, BOB, "bob", video=MB, age=9)
+    await delivered(store, media, ALICE, "alice1", video=2 * MB, age=5)
+    await delivered(store, media, ALICE, "alice2", video=2 * MB, age=4)
+    # Shares add up to more than the disk: nobody is over theirs, Alice stores the most.
+    await sweep(
+        store, media, days=14, max_bytes=4 * MB, now=NOW, quotas=quotas(store, user_storage_mb=10)
+    )
+    assert names(media) == {"images/bob.png", "videos/bob.mp4", "images/alice2.png",
+                            "videos/alice2.mp4"}  # fmt: skip
+
+
+async def test_a_live_drafts_current_image_is_never_removed(store, media):
+    # Changed yesterday, its image made 20 days ago: it stays, past the age and over the size.
+    await make_draft(store, media, ALICE, [("drafts/first.png", 30), ("drafts/live.png", 20)],
+                     changed_days_ago=1)  # fmt: skip
+    # Left alone for longer than the retention: its image goes with its age.
+    await make_draft(store, media, BOB, [("drafts/idle.png", 20)], changed_days_ago=15)
+    result = await sweep(store, media, days=14, max_bytes=0, now=NOW)
+    assert names(media) == {"drafts/live.png"}
+    assert result == SweepResult(removed=2, freed=2 * MB, kept_bytes=MB)
+
+
+async def test_too_little_free_disk_frees_files_as_over_the_size(store, media, monkeypatch):
+    put(media, "videos/a.mp4", 400, age_days=3)
+    put(media, "videos/b.mp4", 300, age_days=2)
+    put(media, "videos/c.mp4", 200, age_days=1)
+    usage = shutil_usage(free=1000)
+    monkeypatch.setattr(retention.shutil, "disk_usage", usage)
+    # 1000 bytes free, 1500 wanted: 500 more must go (a and b), though under max_bytes.
+    result = await sweep(store, media, days=14, max_bytes=10**9, now=NOW, min_free_bytes=1500)
+    assert names(media) == {"videos/c.mp4"}
+    assert result == SweepResult(removed=2, freed=700, kept_bytes=200)
+    assert usage.asked  # on the media directory (or the folder it is in)
+
+
+def shutil_usage(*, free: int):
+    def disk_usage(path):
+        disk_usage.asked.append(Path(path))
+        return SimpleNamespace(total=10**12, used=10**12 - free, free=free)
+
+    disk_usage.asked = []
+    return disk_usage
+
+
+# -- caps: what a member may store -----------------------------------------------------------
+
+
+async def refused(coro) -> StorageRefused:
+    with pytest.raises(StorageRefused) as info:
+        await coro
+    return info.value
+
+
+def room(store: Store, media: Path, **kw):
+    args = {"guild_id": GUILD, "user_id": ALICE, "need": MB, "now": NOW, "days": 14}
+    args.update(kw)
+    return check_room(store, media, **args)
+
+
+async def test_the_cap_on_active_drafts(store, media):
+    old = await make_draft(store, media, ALICE, [("drafts/1.png", 0)], changed_days_ago=3)
+    new = await make_draft(store, media, ALICE, [("drafts/2.png", 0)], changed_days_ago=1)
+    # Not counted: discarded, never posted, left alone past the retention, someone else's,
+    # another server's.
+    await make_draft(store, media, ALICE, [("drafts/3.png", 0)], state="discarded")
+    await make_draft(store, media, ALICE, [("drafts/4.png", 0)], card=False)
+    await make_draft(store, media, ALICE, [("drafts/5.png", 0)], changed_days_ago=15)
+    await make_draft(store, media, BOB, [("drafts/6.png", 0)])
+    await make_draft(store, media, ALICE, [("drafts/7.png", 0)], guild=2)
+
+    await room(store, media, active_drafts=3)
+    err = await refused(room(store, media, active_drafts=2))
+    assert err.code == "user_drafts"
+    assert err.params == {"count": 2, "limit": 2, "days": "14", "drafts": ""}
+    assert err.cards == (
+        (old.channel_id, old.card_message_id),
+        (new.channel_id, new.card_message_id),
+    )
+    assert str(err) == (
+        "You have 2 active drafts in this server and the limit is 2: discard one you no longer "
+        "need (the Discard button on its card) and try again. Drafts left unchanged for 14 days "
+        "stop counting."
+    )
+    await room(store, media, active_drafts=None)  # no cap
+
+
+async def test_the_cap_on_stored_bytes(store, media):
+    await make_draft(store, media, ALICE, [("drafts/a1.png", 1), ("drafts/a2.png", 0)])
+    await delivered(store, media, ALICE, "alice", video=3 * MB, age=1)
+    # Someone else's and another server's files are not hers.
+    await delivered(store, media, BOB, "bob", video=3 * MB, age=1)
+    await make_draft(store, media, ALICE, [("drafts/elsewhere.png", 0)], guild=2)
+    assert await member_bytes(store, GUILD, ALICE) == 5_100_000
+
+    await room(store, media, storage_mb=7, need=1_900_000)
+    err = await refused(room(store, media, storage_mb=7, need=2 * MB))
+    assert err.code == "user_storage"
+    assert err.params == {"used": "5.1", "need": "2.0", "limit": 7, "days": "14"}
+    assert str(err) == (
+        "Your images and videos in this server take 5.1 MB and this image needs 2.0 MB more; "
+        "the limit is 7 MB a member. Discard drafts you no longer need (their images are "
+        "removed then) or wait: stored files are removed after 14 days."
+    )
+
+
+async def test_a_members_discarded_drafts_make_room_for_her_new_image(store, media):
+    gone = await make_draft(
+        store, media, ALICE, [("drafts/old1.png", 2), ("drafts/old2.png", 1)], state="discarded"
+    )
+    await make_draft(store, media, ALICE, [("drafts/live.png", 0)])
+    await make_draft(store, media, BOB, [("drafts/bob.png", 0)], state="discarded")
+    # A video made from the discarded draft keeps its own copy of the image.
+    job = await delivered(store, media, ALICE, "alice", video=MB, age=1)
+    await store.update_job(job.id, draft_id=gone.id)
+    assert await member_bytes(store, GUILD, ALICE) == 4_100_000
+
+    await room(store, media, storage_mb=4, need=MB)  # 2.1 MB once her discarded draft's go
+
+    assert names(media) == {"drafts/live.png", "drafts/bob.png", "images/alice.png",
+                            "videos/alice.mp4"}  # fmt: skip
+    assert await member_bytes(store, GUILD, ALICE) == 2_100_000
+    err = await refused(room(store, media, storage_mb=4, need=2 * MB))  # nothing more to free
+    assert err.params["used"] == "2.1"
+
+
+async def test_too_little_free_disk_refuses(store, media, monkeypatch):
+    monkeypatch.setattr(retention.shutil, "disk_usage", shutil_usage(free=250 * MB))
+    await room(store, media, min_free_mb=200, need=10 * MB)
+    err = await refused(room(store, media, min_free_mb=300, need=MB))
+    assert err.code == "disk_full"
+    assert err.params == {"free": "250", "min": "300"}
+    assert str(err) == (
+        "The bot's disk is nearly full (250 MB free; it keeps at least 300 MB free), so no new "
+        "drafts or images can be stored right now. Please try again later."
+    )
+    # The new image itself must leave the margin free.
+    await refused(room(store, media, min_free_mb=200, need=51 * MB))
+    await room(store, media, min_free_mb=0, need=MB)
+
+
+async def test_free_disk_is_read_where_the_media_will_be(tmp_path, monkeypatch):
+    usage = shutil_usage(free=1)
+    monkeypatch.setattr(retention.shutil, "disk_usage", usage)
+    assert retention.free_bytes(tmp_path / "not" / "yet") == 1
+    assert usage.asked == [tmp_path]
+
+
+async def test_refusals_read_as_the_strings_members_see(store, media, monkeypatch):
+    await make_draft(store, media, ALICE, [("drafts/1.png", 0)])
+    monkeypatch.setattr(retention.shutil, "disk_usage", shutil_usage(free=MB))
+    errors = [
+        await refused(room(store, media, active_drafts=1)),
+        await refused(room(store, media, storage_mb=1)),
+        await refused(room(store, media, min_free_mb=300)),
+    ]
+    assert [e.code for e in errors] == ["user_drafts", "user_storage", "disk_full"]
+    for err in errors:
+        assert t(f"storage.{err.code}", "en", **err.params) == str(err)
+        chinese = t(f"storage.{err.code}", "zh", **err.params)
+        assert "{" not in chinese
+        for value in err.params.values():
+            assert str(value) in chinese
+
+
+# -- the schema ------------------------------------------------------------------------------
+
+
+async def test_drafts_are_found_by_author_after_the_upgrade(tmp_path):
+    async with aiosqlite.connect(tmp_path / "v4.db", isolation_level=None) as db:
+        await migrate(db, target=4)
+        await db.execute(
+            "INSERT INTO drafts (id, guild_id, channel_id, author_id, image_path, revision, "
+            "state, created_at, updated_at) VALUES ('d1', 1, 2, 3, 'x.png', 1, 'active', 0, 0)"
+        )
+        await db.execute(
+            "INSERT INTO draft_revisions (draft_id, revision, storyboard, created_at) "
+            "VALUES ('d1', 1, ?, 0)",
+            (BOARD.model_dump_json(),),
+        )
+    store = await Store.open(tmp_path / "v4.db")
+    try:
+        assert await schema_version(store.db) >= 5
+        async with store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM drafts WHERE guild_id = 1 AND author_id = 3 "
+            "AND state = 'active'"
+        ) as cur:
+            plan = " ".join(str(r["detail"]) for r in await cur.fetchall())
+        assert "drafts_author" in plan
+        draft = await Drafts(store).get("d1")
+        assert draft is not None and draft.author_id == 3
+    finally:
+        await store.close()
+
+
+async def test_forget_guild_removes_every_revisions_image(store, media):
+    await make_draft(store, media, ALICE, [("drafts/r1.png", 0), ("drafts/r2.png", 0)])
+    assert await forget_guild(store, GUILD) == 2
+    assert names(media) == set()
