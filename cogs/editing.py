@@ -347,6 +347,15 @@ class DraftEditing(commands.Cog, name="DraftEditing"):
             prepared = await prepare_image_async(data, model.image_spec)
         except ImageError as exc:
             return t("error.image", lang, reason=str(exc))
+        # The image is stored with the draft: it counts against its author's storage.
+        draft = await self.bot.drafts.get(draft_id)
+        guild = self.bot.get_guild(draft.guild_id) if draft and draft.guild_id else None
+        if draft is not None and guild is not None and draft.author_id is not None:
+            refusal = await self.cards.storage_refusal(
+                guild, draft.author_id, len(prepared.data), lang, new_draft=False
+            )
+            if refusal is not None:
+                return refusal
         outcome = await self.editor.replace_image(
             draft_id, prepared, editor_id=editor_id, source_id=source_id
         )

@@ -8,6 +8,7 @@ keep working after a restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import weakref
@@ -24,10 +25,17 @@ from bot.cards import draft_card, status_text
 from bot.drafts import Draft
 from bot.files import write_private
 from bot.i18n import error_text, reason_text, t
-from bot.images import ImageError, PreparedImage, prepare_image_async
+from bot.images import (
+    ImageError,
+    PreparedImage,
+    prepare_image_async,
+    shrink_to_fit,
+    sniff_format,
+)
 from bot.kie import KieError, KieUnreachable
 from bot.models.base import VideoModel
 from bot.quota import QuotaRefused, check_terms
+from bot.retention import StorageRefused, check_room
 from bot.shotgrammar import ShotLine, parse_lines, resolve, split_block, split_option
 from bot.store import Job, new_id
 from bot.storyboard import Storyboard, StoryboardError
@@ -58,8 +66,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ATTACHMENT = 50_000_000
+MIB = 1024 * 1024
 THREAD_ARCHIVE_MINUTES = 1440
 IMAGE_NAME = "reference.{ext}"
+#: Every guild takes files this large: a card Discord refused as too large is tried again with
+#: a copy shrunk to this (the cached guild may still show boosts it just lost).
+CARD_UPLOAD_FLOOR = discord.utils.DEFAULT_FILE_SIZE_LIMIT_BYTES
+#: Drafts linked in a refusal over the cap on active drafts.
+LINKED_DRAFTS = 5
 
 
 @dataclass(frozen=True)
@@ -239,10 +253,22 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             return await reply(interaction, t("error.unexpected", lang))
 
         assert interaction.guild is not None and interaction.channel is not None
+        guild = interaction.guild
+        refusal = await self.storage_refusal(
+            guild, interaction.user.id, len(prepared.data), lang, new_draft=True
+        )
+        if refusal is not None:
+            return await reply(interaction, refusal)
+        try:
+            # What the card shows must fit the server's upload limit (Kling takes 50 MB).
+            shown = await shrink_to_fit(prepared, guild.filesize_limit)
+        except ImageError as exc:
+            refusal = _card_image_refusal(prepared, str(exc), guild.filesize_limit, lang)
+            return await reply(interaction, refusal)
         drafts = self.bot.drafts
         draft = await drafts.create(
             board,
-            guild_id=interaction.guild.id,
+            guild_id=guild.id,
             channel_id=interaction.channel.id,
             author_id=interaction.user.id,
             image_path=None,
@@ -253,17 +279,73 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             / "drafts"
             / f"{draft.id}.{prepared.extension}"
         )
-        await asyncio.to_thread(write_private, path, prepared.data)
-        await drafts.update(draft.id, image_path=str(path))
-        card = await self._post_card(interaction, draft, prepared)
+        try:
+            await asyncio.to_thread(write_private, path, prepared.data)
+            await drafts.update(draft.id, image_path=str(path))
+            card = await self._post_card(interaction, draft, prepared, shown)
+        except (discord.HTTPException, _CardTooLarge) as exc:
+            # No card, no draft: nothing half-made is left behind (nor counts against anyone).
+            await self._forget_draft(draft.id, path)
+            if isinstance(exc, _CardTooLarge):
+                refusal = _card_image_refusal(prepared, exc.reason, exc.limit, lang)
+                return await reply(interaction, refusal)
+            log.warning("draft %s: the card could not be posted: %s", draft.id, exc)
+            return await reply(interaction, t("storage.card_failed", lang, status=exc.status))
+        except BaseException:
+            await self._forget_draft(draft.id, path)
+            raise
         text = t("draft.created", lang, link=card.jump_url)
         if not prepared.untouched:
             text += "\n" + t("draft.image_note", lang, summary=prepared.summary())
         await reply(interaction, text)
 
+    async def storage_refusal(
+        self, guild: discord.Guild, author_id: int, need: int, lang: str, *, new_draft: bool
+    ) -> str | None:
+        """Why ``author_id`` may not store ``need`` more bytes here (and, with ``new_draft``,
+        open another draft), in ``lang``; None when they may (bot owners have no caps)."""
+        quotas = self.bot.runtime.quotas
+        retention = self.bot.settings.retention
+        drafts_cap = storage_cap = None
+        if quotas is not None and not quotas.is_owner(author_id):
+            quota = await quotas.get(guild.id)
+            drafts_cap = quota.user_active_drafts if new_draft else None
+            storage_cap = quota.user_storage_mb
+        try:
+            await check_room(
+                self.bot.runtime.store,
+                Path(self.bot.settings.storage.media_dir),
+                guild_id=guild.id,
+                user_id=author_id,
+                need=need,
+                now=self.bot.clock.now(),
+                days=retention.days,
+                active_drafts=drafts_cap,
+                storage_mb=storage_cap,
+                min_free_mb=retention.min_free_mb,
+            )
+        except StorageRefused as exc:
+            links = " ".join(
+                f"https://discord.com/channels/{guild.id}/{channel}/{card}"
+                for channel, card in exc.cards[:LINKED_DRAFTS]
+            )
+            params = {**exc.params, "drafts": f"\n{links}" if links else ""}
+            return t(f"storage.{exc.code}", lang, **params)
+        return None
+
+    async def _forget_draft(self, draft_id: str, path: Path) -> None:
+        await self.bot.drafts.delete(draft_id)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+
     async def _post_card(
-        self, interaction: discord.Interaction[Any], draft: Draft, image: PreparedImage
+        self,
+        interaction: discord.Interaction[Any],
+        draft: Draft,
+        image: PreparedImage,
+        shown: PreparedImage,
     ) -> discord.Message:
+        """Post the card with ``shown``, ``image``'s copy that fits the server's upload limit;
+        one Discord refuses as too large anyway is tried once more with a smaller copy."""
         channel = interaction.channel
         guild = interaction.guild
         assert channel is not None and guild is not None
@@ -276,34 +358,55 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         embed = self._card_embed(
             draft, glang, has_thread=can_thread, image_name=name, availability=available
         )
-        msg = await channel.send(  # type: ignore[union-attr]
-            embed=embed,
-            file=discord.File(io.BytesIO(image.data), filename=name),
-            view=draft_view(draft, glang),
-        )
-        thread_id = None
-        if can_thread:
+        view = draft_view(draft, glang)
+        try:
+            msg = await channel.send(  # type: ignore[union-attr]
+                embed=embed, file=discord.File(io.BytesIO(shown.data), filename=name), view=view
+            )
+        except discord.HTTPException as exc:
+            if not (exc.status == 413 or exc.code == 40005):
+                raise
+            if len(shown.data) <= CARD_UPLOAD_FLOOR:
+                raise
             try:
-                thread = await msg.create_thread(
-                    name=t("thread.name", glang, draft=draft.id)[:100],
-                    auto_archive_duration=THREAD_ARCHIVE_MINUTES,
-                )
-                thread_id = thread.id
-                await self.bot.drafts.update(draft.id, card_message_id=msg.id, thread_id=thread_id)
-                intro = t("thread.intro", glang, grammar=t("thread.grammar", glang))
-                if not self.bot.reads_content:
-                    intro += "\n\n" + t("thread.degraded", glang)
-                    await self.bot.drafts.claim_content_notice(draft.id)
-                await thread.send(intro[:2000])
-            except discord.HTTPException as exc:
-                log.info("draft %s: no thread (%s)", draft.id, exc)
-                thread_id = None
-                await msg.edit(
-                    embed=self._card_embed(
-                        draft, glang, has_thread=False, image_name=name, availability=available
+                shown = await shrink_to_fit(image, CARD_UPLOAD_FLOOR)
+            except ImageError as error:
+                raise _CardTooLarge(str(error), CARD_UPLOAD_FLOOR) from None
+            log.info("draft %s: card refused as too large; posting a smaller copy", draft.id)
+            msg = await channel.send(  # type: ignore[union-attr]
+                embed=embed, file=discord.File(io.BytesIO(shown.data), filename=name), view=view
+            )
+        try:
+            thread_id = None
+            if can_thread:
+                try:
+                    thread = await msg.create_thread(
+                        name=t("thread.name", glang, draft=draft.id)[:100],
+                        auto_archive_duration=THREAD_ARCHIVE_MINUTES,
                     )
-                )
-        await self.bot.drafts.update(draft.id, card_message_id=msg.id, thread_id=thread_id)
+                    thread_id = thread.id
+                    await self.bot.drafts.update(
+                        draft.id, card_message_id=msg.id, thread_id=thread_id
+                    )
+                    intro = t("thread.intro", glang, grammar=t("thread.grammar", glang))
+                    if not self.bot.reads_content:
+                        intro += "\n\n" + t("thread.degraded", glang)
+                        await self.bot.drafts.claim_content_notice(draft.id)
+                    await thread.send(intro[:2000])
+                except discord.HTTPException as exc:
+                    log.info("draft %s: no thread (%s)", draft.id, exc)
+                    thread_id = None
+                    await msg.edit(
+                        embed=self._card_embed(
+                            draft, glang, has_thread=False, image_name=name, availability=available
+                        )
+                    )
+            await self.bot.drafts.update(draft.id, card_message_id=msg.id, thread_id=thread_id)
+        except BaseException:
+            # The draft is forgotten by the caller: so is its card.
+            with contextlib.suppress(discord.HTTPException):
+                await msg.delete()
+            raise
         return msg
 
     def _card_embed(
@@ -382,6 +485,18 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             data = await asyncio.to_thread(Path(draft.image_path).read_bytes)
         except OSError:
             return None
+        guild = self.bot.get_guild(draft.guild_id) if draft.guild_id else None
+        limit = guild.filesize_limit if guild is not None else CARD_UPLOAD_FLOOR
+        if len(data) > limit:  # the card's copy must fit the server's upload limit
+            fmt = sniff_format(data)
+            try:
+                if fmt is None:
+                    raise ImageError("it is not an image any more")
+                stored = PreparedImage(data, fmt, 0, 0, fmt, len(data))
+                data = (await shrink_to_fit(stored, limit)).data
+            except ImageError as exc:
+                log.info("draft %s: image left off the card: %s", draft.id, exc)
+                return None
         return discord.File(io.BytesIO(data), filename=name)
 
     async def _refresh_card(
@@ -741,6 +856,22 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             await reply(interaction, t("cancel.done", lang))
         else:
             await reply(interaction, t("cancel.too_late", lang))
+
+
+class _CardTooLarge(Exception):
+    """Discord refused the card's image as too large, and no copy small enough can be made."""
+
+    def __init__(self, reason: str, limit: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.limit = limit
+
+
+def _card_image_refusal(image: PreparedImage, reason: str, limit: int, lang: str) -> str:
+    def mib(n: int) -> str:
+        return f"{n / MIB:.1f}".removesuffix(".0")
+
+    return t("storage.card_image", lang, size=mib(len(image.data)), limit=mib(limit), reason=reason)
 
 
 async def on_app_command_error(
