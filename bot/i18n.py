@@ -911,6 +911,18 @@ STRINGS: dict[str, dict[str, str]] = {
         "zh": "已写明的时长共 {fixed} 秒（视频 {length} 秒），只剩 {left} 秒分给 {autos} "
         "个未写时长的镜头；每个至少需要 {min} 秒。",
     },
+    "err.shot_over_segment": {
+        "en": "Shot {shot} lasts {seconds} s; one segment holds at most {max} s and a shot is never split between segments. Split it into two shots.",
+        "zh": "第 {shot} 个镜头时长为 {seconds} 秒；一个片段最长 {max} 秒，镜头不会拆到两个片段里。请把它拆成两个镜头。",
+    },
+    "err.segments_over": {
+        "en": "These {shots} shots ({total} s) need {needed} segments (at most {segment_shots} shots and {segment_max} s each); at most {max} are allowed. Shorten the shots or remove some.",
+        "zh": "这 {shots} 个镜头（{total} 秒）需要 {needed} 个片段（每个最多 {segment_shots} 个镜头、{segment_max} 秒）；最多允许 {max} 个。请缩短镜头或删掉一些。",
+    },
+    "err.long_total": {
+        "en": "A storyboard lasts at most {max} s; these shots add up to {total} s. Shorten them or remove a shot.",
+        "zh": "一个分镜最长 {max} 秒；这些镜头共 {total} 秒。请缩短或删掉一个镜头。",
+    },
     "where.shot": {"en": "Shot {shot}", "zh": "第 {shot} 个镜头"},
     "err.bad_duration": {
         "en": '{where}: "{text}" is not a duration; write seconds like 7.5 or 7.5s.',

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from bot.chain.plan import check_long_storyboard, plan_segments
 from bot.config import QuotaDefaults
 from bot.drafts import Drafts
 from bot.editing import DraftEditor, NothingToUndo, StaleEdit
@@ -180,6 +181,11 @@ def core_errors() -> dict[str, StoryboardError]:
         "bad_duration_bare": raised(parse_duration, "1..5"),
         "duration_precision": raised(parse_lines, ["5 | a", "5 | b", "7.55 | a cat"]),
         "duration_precision_bare": raised(parse_duration, "2.25s"),
+        "shot_over_segment": raised(plan_segments, board(30, 160, length=25), KlingOmni()),
+        "segments_over": raised(
+            plan_segments, board(*[30] * 20, length=60), KlingOmni(), max_segments=3
+        ),
+        "long_total": raised(check_long_storyboard, board(*[31] * 20, length=60)),
     }
 
 
@@ -204,6 +210,11 @@ EXPECTED_ZH = {
     "bad_duration_bare": "“1..5”不是有效时长；请写成 7.5 或 7.5s 这样的秒数。",
     "duration_precision": "第 3 个镜头：7.55 的小数超过一位；时长精确到 0.1 秒。",
     "duration_precision_bare": "2.25s 的小数超过一位；时长精确到 0.1 秒。",
+    "shot_over_segment": "第 2 个镜头时长为 16 秒；一个片段最长 15 秒，镜头不会拆到两个片段里。"
+    "请把它拆成两个镜头。",
+    "segments_over": "这 20 个镜头（60 秒）需要 4 个片段（每个最多 6 个镜头、15 秒）；"
+    "最多允许 3 个。请缩短镜头或删掉一些。",
+    "long_total": "一个分镜最长 60 秒；这些镜头共 62 秒。请缩短或删掉一个镜头。",
 }
 
 
