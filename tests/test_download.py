@@ -137,8 +137,10 @@ async def server() -> AsyncIterator[Server]:
 
 @pytest.fixture
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    # Like KieClient's session: a short total timeout meant for API calls.
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.15)) as s:
+    # Like KieClient's session: a short total timeout meant for API calls (connecting may take
+    # longer on a loaded machine: that is not what these tests are about).
+    timeout = aiohttp.ClientTimeout(total=0.15, sock_connect=5)
+    async with aiohttp.ClientSession(timeout=timeout) as s:
         yield s
 
 
