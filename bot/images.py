@@ -1544,3 +1544,31 @@ async def shrink_to_fit(image: PreparedImage, max_bytes: int) -> PreparedImage:
     if len(smaller.data) > max_bytes or smaller.format != image.format:
         raise ImageError(f"It cannot be made smaller than {_fmt_size(max_bytes)}.")
     return smaller
+
+
+def reuse_prepared(data: bytes, spec: ImageSpec) -> PreparedImage | None:
+    """``data`` as it is, when it already meets ``spec`` (an image this bot prepared and stored
+    earlier, for a draft's revision or a job): read from its header only, never decoded again.
+    None when it does not fit (another model's rules): prepare it then."""
+    fmt = _identify(data)
+    if fmt is None or fmt not in spec.formats or fmt not in _EXTENSION:
+        return None
+    if len(data) > spec.max_bytes:
+        return None
+    try:
+        header = _read_header(fmt, data)
+    except (ImageError, ValueError, IndexError):
+        return None
+    width, height = header.width, header.height
+    if width <= 0 or height <= 0 or min(width, height) < spec.min_side:
+        return None
+    if _aspect_error(width, height, spec) is not None:
+        return None
+    return PreparedImage(
+        data=data,
+        format=fmt,
+        width=width,
+        height=height,
+        original_format=fmt,
+        original_size=len(data),
+    )

@@ -29,6 +29,7 @@ from bot.images import (
     ImageError,
     PreparedImage,
     prepare_image_async,
+    reuse_prepared,
     shrink_to_fit,
     sniff_format,
 )
@@ -749,7 +750,10 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         quotas = self.bot.runtime.quotas
         assert quotas is not None
         data = await asyncio.to_thread(Path(image_path).read_bytes)
-        image = await prepare_image_async(data, self.model.image_spec)
+        # The draft's image was prepared when it was stored: not decoded again here.
+        image = reuse_prepared(data, self.model.image_spec) or await prepare_image_async(
+            data, self.model.image_spec
+        )
         glang = guild_lang(guild)
         tracker = self.bot.runtime.tracker
         # The job is stored first (holding its reservation, not yet started), then its status

@@ -1196,3 +1196,24 @@ async def test_fetch_only_http_links(url: str, session: aiohttp.ClientSession) -
     with pytest.raises(ImageError) as err:
         await fetch_image(session, url, max_bytes=5_000)
     assert str(err.value) == "Only http(s) image links are accepted."
+
+
+def test_a_stored_image_that_meets_the_spec_is_reused_without_decoding(monkeypatch):
+    from bot.images import reuse_prepared
+    from bot.models.kling import KlingOmni
+    from bot.models.sora import SoraStoryboard
+
+    def no_decode(*args, **kwargs):
+        raise AssertionError("decoded")
+
+    png = prepare_image(encode(solid((640, 360)), "PNG"), SoraStoryboard.image_spec)
+    monkeypatch.setattr(Image, "open", no_decode)
+    again = reuse_prepared(png.data, SoraStoryboard.image_spec)
+    assert again is not None and again.data == png.data
+    assert (again.format, again.width, again.height) == ("PNG", 640, 360)
+    # Another model's rules: not reused (too small for Kling, a format Kling does not take).
+    small = ImageSpec(formats=frozenset({"PNG"}), max_bytes=10**7, min_side=400)
+    assert reuse_prepared(png.data, small) is None
+    assert reuse_prepared(png.data, ImageSpec(formats=frozenset({"JPEG"}), max_bytes=10**7)) is None
+    assert reuse_prepared(png.data, ImageSpec(formats=frozenset({"PNG"}), max_bytes=10)) is None
+    assert reuse_prepared(png.data, KlingOmni.image_spec) is not None

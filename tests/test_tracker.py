@@ -795,3 +795,33 @@ async def test_a_result_link_the_bot_will_not_fetch_ends_the_job_at_once(
     assert (job.state, job.fail_code) == (JobState.UNDELIVERABLE, "download")
     assert fake.calls["result"] == 0
     assert [j.id for j in delivery.ended] == [job.id]
+
+
+async def test_a_stored_image_is_not_prepared_again_unless_the_model_needs_it(
+    settings, fake, clock, make_runtime, monkeypatch
+):
+    import bot.jobs.submit as submit_step
+
+    prepared: list[str] = []
+    real = submit_step.prepare_image_async
+
+    async def counting(data, spec):  # type: ignore[no-untyped-def]
+        prepared.append(sorted(spec.formats)[0])
+        return await real(data, spec)
+
+    monkeypatch.setattr(submit_step, "prepare_image_async", counting)
+    fake.plan = TaskPlan(duration=5)
+    rt, _ = await make_runtime(settings)
+    png = prepare_image(png_bytes(), SoraStoryboard.image_spec)
+    await rt.tracker.submit(BOARD, png)
+    await rt.tracker.run_once()
+    assert prepared == []  # prepared once, when it was stored: uploaded as it is
+    assert fake.uploads[-1]["bytes"] == png.data
+
+    # A WEBP fits Sora but not Kling (the fallback): prepared again, for Kling only.
+    fake.remove_model(SORA_MODEL)
+    webp = prepare_image(png_bytes(fmt="WEBP"), SoraStoryboard.image_spec)
+    await rt.tracker.submit(BOARD, webp)
+    await rt.tracker.run_once()
+    assert prepared == ["JPEG"]  # Kling's spec (JPEG, PNG)
+    assert fake.uploads[-1]["fileName"].endswith((".png", ".jpg"))

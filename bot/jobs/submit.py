@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.images import ImageError, prepare_image_async
+from bot.images import ImageError, prepare_image_async, reuse_prepared
 from bot.jobs import fallback
 from bot.jobs.context import RETRY_LATER, Context
 from bot.jobs.poll import poll_delay
@@ -87,7 +87,11 @@ class Submitter:
 
     async def _upload(self, job: Job, model: VideoModel) -> str:
         raw = await asyncio.to_thread(Path(job.image_path).read_bytes)
-        image = await prepare_image_async(raw, model.image_spec)
+        # Prepared once, when it was stored; again only for a model with other rules (a
+        # fallback that takes other formats or sizes).
+        image = reuse_prepared(raw, model.image_spec) or await prepare_image_async(
+            raw, model.image_spec
+        )
         # Named by its real format: kie.ai's file host serves the type the extension says.
         return await self.ctx.kie.upload(
             image.data, f"{job.id}.{image.extension}", "storyboard-bot"
