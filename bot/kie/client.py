@@ -29,11 +29,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiolimiter import AsyncLimiter
 from pydantic import ValidationError
 
 from bot.config import KieSettings
 from bot.kie.errors import CreateOutcomeUnknown, KieError, KieUnreachable
+from bot.kie.ratelimit import SlidingWindowLimiter
 from bot.kie.schemas import Envelope, TaskRecord, UploadedFile
 
 log = logging.getLogger(__name__)
@@ -90,30 +90,21 @@ def _host(url: str) -> str:
 class RateLimits:
     """kie.ai's per-account limits, shared by every client in the process.
 
-    aiolimiter is a leaky bucket: with capacity C and rate r it admits at most C + r*T calls in
-    any window T. C and r are chosen so that C + r*T stays at 90 % of kie.ai's limit (a margin
-    for network jitter bunching requests up on kie.ai's side).
+    kie.ai allows 20 new tasks (createTask) per 10 s per account. ``create`` is a sliding window
+    of 18 per any 10 s (90 %: a margin for network jitter bunching requests up on kie.ai's
+    side), so a full queue is sent 18 every 10 s. kie.ai documents no limit on reads; ``read``
+    is our own caution, of the same shape: 9 per any second for the default 10 per second.
+    Limits under 10 are kept as they are (a margin would halve them).
     """
 
     def __init__(self, create_per_10s: int = 20, reads_per_second: int = 10) -> None:
-        creates = _with_margin(create_per_10s)  # 20 -> 18 per 10 s
-        burst = max(1, creates // 2)  # 9 at once, then 0.9/s: at most 9 + 9 = 18 in 10 s
-        self.create = AsyncLimiter(burst, _period(burst, creates - burst, 10.0))
-        reads = _with_margin(reads_per_second)  # 10 -> 9 per second
-        rburst = 1  # 1 at once, then 8/s: at most 1 + 8 = 9 in any second
-        self.read = AsyncLimiter(rburst, _period(rburst, reads - rburst, 1.0))
+        self.create = SlidingWindowLimiter(_with_margin(create_per_10s), 10.0)  # 20 -> 18
+        self.read = SlidingWindowLimiter(_with_margin(reads_per_second), 1.0)  # 10 -> 9
 
 
 def _with_margin(limit: int) -> int:
     """90 % of a limit of 10 or more; small limits are kept (a margin would halve them)."""
     return limit - round(limit * 0.1) if limit >= 10 else max(1, limit)
-
-
-def _period(burst: int, refill: int, window: float) -> float:
-    """The bucket's time_period so that ``burst`` + what leaks in ``window`` <= burst + refill."""
-    if refill <= 0:  # a limit of 1: nothing may leak in within one window
-        return window * 1.001
-    return window * burst / refill
 
 
 _shared_limits: dict[tuple[int, int], RateLimits] = {}
@@ -225,7 +216,7 @@ class KieClient:
         self,
         method: str,
         url: str,
-        limiter: AsyncLimiter | contextlib.nullcontext[None],
+        limiter: SlidingWindowLimiter | contextlib.nullcontext[None],
         *,
         endpoint: str = "",
         **kwargs: Any,
@@ -254,7 +245,7 @@ class KieClient:
             self.observer(endpoint or "other", code)
 
     async def _read(
-        self, endpoint: str, method: str, url: str, limiter: AsyncLimiter, **kwargs: Any
+        self, endpoint: str, method: str, url: str, limiter: SlidingWindowLimiter, **kwargs: Any
     ) -> Envelope:
         """A call that is safe to repeat; returns a 200 envelope or raises KieError."""
         attempt = 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import math
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -15,12 +14,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from aiolimiter import AsyncLimiter
 
 from bot.config import KieSettings, Settings
 from bot.download import DownloadError
 from bot.kie import CreateOutcomeUnknown, KieClient, KieError, KieUnreachable, RateLimits
 from bot.kie.client import shared_limits
+from bot.kie.ratelimit import SlidingWindowLimiter
 from bot.kie.schemas import TaskRecord
 from tests.fakekie import PAUSED_MSG, SORA_MODEL, FakeKie, TaskPlan
 from tests.helpers import free_port, make_settings, png_bytes
@@ -59,8 +58,8 @@ class Sleeps(list[float]):
 def fast_limits() -> RateLimits:
     """Limits that never hold a test back (the retry tests are not about the rate limit)."""
     limits = RateLimits()
-    limits.create = AsyncLimiter(1000, 1)
-    limits.read = AsyncLimiter(1000, 1)
+    limits.create = SlidingWindowLimiter(1000, 1.0)
+    limits.read = SlidingWindowLimiter(1000, 1.0)
     return limits
 
 
@@ -698,77 +697,69 @@ async def test_fetch_404_message_has_no_query_string(kie, fake, tmp_path):
 # -- the rate limiter ------------------------------------------------------------------------
 
 
-def _greedy_admissions(make: Callable[[], AsyncLimiter], seconds: float) -> list[float]:
+def _greedy_admissions(make: Callable[[], SlidingWindowLimiter], seconds: float) -> list[float]:
     """Admission times of a caller that takes every slot the limiter gives, on a virtual clock.
 
-    The limiter reads the running loop's ``time()``: a private loop with a hand-moved clock,
-    stepped by 1 ms, tests tens of seconds of traffic in a few milliseconds.
+    The same limiter on a clock that only moves when it sleeps: tens of seconds in milliseconds.
     """
-    loop = asyncio.new_event_loop()
-    tick = [0]
-    loop.time = lambda: tick[0] / 1000  # type: ignore[method-assign]
+    now = [0.0]
+
+    async def sleep(delay: float) -> None:
+        now[0] += delay
 
     async def run() -> list[float]:
-        limiter = make()
+        real = make()
+        limiter = SlidingWindowLimiter(
+            real.max_calls, real.window, clock=lambda: now[0], sleep=sleep
+        )
         times: list[float] = []
-        while tick[0] <= seconds * 1000:
-            while limiter.has_capacity():
-                await limiter.acquire()  # has capacity: returns at once
-                times.append(loop.time())
-            tick[0] += 1
-        return times
+        while True:
+            await limiter.acquire()
+            if now[0] > seconds:
+                return times
+            times.append(now[0])
 
-    try:
-        return loop.run_until_complete(run())
-    finally:
-        loop.close()
+    return asyncio.run(run())
 
 
 def _most_in_any_window(times: list[float], window: float) -> int:
-    """The largest number of times in any closed window [t, t + window]."""
-    return max(sum(1 for u in times[i:] if u <= t + window) for i, t in enumerate(times))
-
-
-def _bound(limiter: AsyncLimiter, window: float) -> float:
-    """Leaky-bucket bound: capacity + rate * window calls in any window."""
-    return limiter.max_rate + limiter.max_rate / limiter.time_period * window
+    """The largest number of times in any window [t, t + window) (1 µs short, for rounding)."""
+    width = window - 1e-6
+    return max(sum(1 for u in times[i:] if u < t + width) for i, t in enumerate(times))
 
 
 def test_default_limits_stay_within_kies_documented_limits():
-    assert _bound(RateLimits().create, 10.0) <= 20
-    assert _bound(RateLimits().read, 1.0) <= 10
+    assert (RateLimits().create.max_calls, RateLimits().create.window) == (18, 10.0)
+    assert (RateLimits().read.max_calls, RateLimits().read.window) == (9, 1.0)
 
     reads = _greedy_admissions(lambda: RateLimits().read, 5.0)
-    assert _most_in_any_window(reads, 1.0) <= 10
-    assert len(reads) >= 40  # and it does let about 8-10 reads a second through
+    assert _most_in_any_window(reads, 1.0) == 9
+    assert len(reads) == 9 * 6  # 9 a second, at 0, 1, ... 5 s
 
     creates = _greedy_admissions(lambda: RateLimits().create, 40.0)
-    assert _most_in_any_window(creates, 10.0) <= 20
-    assert len(creates) >= 40
-
-
-def _whole_bound(limiter: AsyncLimiter, window: float) -> int:
-    """Admissions are whole: at most floor(C + r*T) in any closed window of T seconds."""
-    return math.floor(_bound(limiter, window) + 1e-9)
+    assert _most_in_any_window(creates, 10.0) == 18  # 90 % of kie.ai's 20 per 10 s
+    assert len(creates) == 18 * 5  # sustained: 18 every 10 s, at 0, 10, ... 40 s
 
 
 @pytest.mark.parametrize("limit", range(1, 11))
 def test_lower_read_limits_are_kept_too(limit):
-    assert _whole_bound(RateLimits(reads_per_second=limit).read, 1.0) <= limit
+    kept = limit if limit < 10 else 9
+    assert RateLimits(reads_per_second=limit).read.max_calls == kept
     times = _greedy_admissions(lambda: RateLimits(reads_per_second=limit).read, 5.0)
-    assert _most_in_any_window(times, 1.0) <= limit
-    assert len(times) >= 5  # and it never starves: at least one read a second
+    assert _most_in_any_window(times, 1.0) == kept
+    assert len(times) == kept * 6  # and it never starves: the whole limit every second
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, 7, 15, 20])
 def test_lower_create_limits_are_kept_too(limit):
-    assert _whole_bound(RateLimits(create_per_10s=limit).create, 10.0) <= limit
+    kept = limit if limit < 10 else limit - round(limit * 0.1)
+    assert RateLimits(create_per_10s=limit).create.max_calls == kept
     times = _greedy_admissions(lambda: RateLimits(create_per_10s=limit).create, 40.0)
-    assert _most_in_any_window(times, 10.0) <= limit
-    assert len(times) >= 4  # at least one create per 10 s
+    assert _most_in_any_window(times, 10.0) == kept
+    assert len(times) == kept * 5  # the whole limit every 10 s
 
 
-async def test_concurrent_reads_never_exceed_10_in_any_second_in_real_time():
+async def test_concurrent_reads_never_exceed_9_in_any_second_in_real_time():
     limits = RateLimits()
     loop = asyncio.get_running_loop()
     times: list[float] = []
@@ -777,11 +768,11 @@ async def test_concurrent_reads_never_exceed_10_in_any_second_in_real_time():
         async with limits.read:
             times.append(loop.time())
 
-    await asyncio.gather(*(read() for _ in range(11)))  # more than 10, in about 1.25 s
+    await asyncio.gather(*(read() for _ in range(11)))  # 9 at once, the other 2 a second later
     times.sort()
     assert len(times) == 11
-    assert _most_in_any_window(times, 1.0) <= 10
-    assert times[-1] - times[0] < 2.0
+    assert _most_in_any_window(times, 0.99) <= 9
+    assert 0.99 <= times[-1] - times[0] < 2.0
 
 
 def test_limits_are_shared_by_every_client_with_the_same_settings():
