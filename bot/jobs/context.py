@@ -203,8 +203,9 @@ class Context:
                         await self.delivery.job_updated(job)
             except Exception:
                 log.exception("job %s: status update failed", job_id)
-            finally:
-                self.shown(job_id)
+            # The lock is kept: a post or an end may be waiting for it right now, and a new
+            # lock made meanwhile would let a notice land beside it. It goes with the job's
+            # last state (`shown`, called once the post or the end was shown).
 
     async def flush(self) -> None:
         """Wait until every queued notice was shown (tests, and a clean stop)."""

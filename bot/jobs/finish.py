@@ -60,8 +60,11 @@ async def post(ctx: Context, job: Job, now: float) -> Job:
         job = posting
     made_at = job.finished_at or job.submitted_at or job.created_at
     try:
+        # Posted and recorded as delivered under the job's showing lock: no status notice
+        # can read the job between the post and its new state and show an older one.
         async with ctx.showing(job.id):
             await ctx.delivery.deliver_video(job, Path(job.video_path))
+            delivered = await ctx.move(job, JobState.DELIVERED, delivery="done", next_check_at=None)
     except UndeliverableError as exc:
         return await ctx.end(job, JobState.UNDELIVERABLE, "undeliverable", str(exc))
     except Exception as exc:
@@ -79,7 +82,6 @@ async def post(ctx: Context, job: Job, now: float) -> Job:
         else:
             log.exception("job %s: posting failed; retrying later", job.id)
         return await ctx.set(job, next_check_at=now + RETRY_LATER)
-    delivered = await ctx.move(job, JobState.DELIVERED, delivery="done", next_check_at=None)
     ctx.shown(job.id)
     if delivered is not None and ctx.on_delivered is not None:
         ctx.on_delivered(ctx.clock.now() - made_at)
