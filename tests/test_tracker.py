@@ -728,15 +728,17 @@ async def test_a_cdn_page_on_create_is_a_refusal_with_nothing_held(
     assert fake.created == []
 
 
+def _closed_upload_host(tmp_path, fake):
+    """Settings whose upload host refuses connections, and that host."""
+    closed = f"127.0.0.1:{free_port()}"
+    kie = {"upload_url": f"http://{closed}", "max_retries": 0, "backoff_base": 0}
+    return closed, make_settings(tmp_path, fake.url, kie=kie)
+
+
 async def test_an_unreachable_upload_host_is_retried_until_the_bound_then_refused(
     tmp_path, fake, clock, make_runtime, image
 ):
-    closed = f"127.0.0.1:{free_port()}"
-    settings = make_settings(
-        tmp_path,
-        fake.url,
-        kie={"upload_url": f"http://{closed}", "max_retries": 0, "backoff_base": 0},
-    )
+    closed, settings = _closed_upload_host(tmp_path, fake)
     rt, delivery = await make_runtime(settings, unreachable_give_up=60)
     job = await _reserved_job(rt, image)
     await rt.tracker.run_once()
@@ -760,12 +762,7 @@ async def test_an_unreachable_upload_host_is_retried_until_the_bound_then_refuse
 async def test_the_bot_keeps_trying_an_unreachable_host_until_the_deadline(
     tmp_path, fake, clock, make_runtime, image
 ):
-    closed = f"127.0.0.1:{free_port()}"
-    settings = make_settings(
-        tmp_path,
-        fake.url,
-        kie={"upload_url": f"http://{closed}", "max_retries": 0, "backoff_base": 0},
-    )
+    _, settings = _closed_upload_host(tmp_path, fake)
     rt, _ = await make_runtime(settings)
     job = await _reserved_job(rt, image)
     await rt.tracker.run_once()
