@@ -2,13 +2,13 @@
 
 Run from the repo root:  python bench/fetch_memory.py
 
-The parent process runs the fake kie.ai (tests/fakekie.py, 127.0.0.1 only), whose result file
+The parent process runs the fake kie.ai (tests/fakes/fakekie.py, 127.0.0.1 only), whose result file
 is a filler stream of the requested size that the server never holds in memory. Each fetch runs
 in a fresh child process (``python bench/fetch_memory.py --child URL SIZE``) that sets up what
 the bot sets up (imports ``bot``, builds Settings and a KieClient with its aiohttp session),
 uploads an image, creates a ``sora-2-pro-storyboard`` task with the seed-shaped body, reads
 the record back with recordInfo, and only then measures ``ru_maxrss`` around
-``KieClient.fetch(result_url, dest, max_bytes=...)`` (which is bot.download.download_file).
+``KieClient.fetch(result_url, dest, max_bytes=...)`` (which is bot.media.download.download_file).
 
 The figure compared is the child's peak RSS after the fetch; both children do exactly the same
 work apart from the size, so the difference is what the size costs. Exit status 1 when the
@@ -51,10 +51,10 @@ def _mb(n: float) -> str:
 
 # ------------------------------------------------------------------------------ child
 async def _child(url: str, size: int, control: bool = False) -> dict[str, object]:
-    from bot.images import prepare_image
+    from bot.domain.storyboard import Shot, Storyboard
     from bot.kie import KieClient, RateLimits
+    from bot.media.images import prepare_image
     from bot.models.sora import SoraStoryboard
-    from bot.storyboard import Shot, Storyboard
     from tests.helpers import make_settings, png_bytes
 
     board = Storyboard(
@@ -137,7 +137,7 @@ async def _run_child(url: str, size: int, control: bool = False) -> dict[str, ob
 
 
 async def _parent() -> int:
-    from tests.fakekie import FakeKie, TaskPlan
+    from tests.fakes.fakekie import FakeKie, TaskPlan
 
     results: dict[tuple[int, bool], dict[str, object]] = {}
     ok = True

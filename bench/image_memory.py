@@ -7,7 +7,7 @@ and leaves them; the parent never holds them, so it stays small), then each is p
 fresh child process (``python bench/image_memory.py --child PATH MODEL``) with the image spec
 of each model
 (``kling``: bot/models/kling.py, ``sora``: bot/models/sora.py). A child imports what
-``bot.images`` needs, reads the file, calls ``prepare_image`` once and reports the result (the
+``bot.media.images`` needs, reads the file, calls ``prepare_image`` once and reports the result (the
 user-facing message when refused), the wall time of the call and its ``ru_maxrss``.
 
 The figure compared with the target is the child's peak RSS minus that of a baseline child that
@@ -149,7 +149,7 @@ def _imports() -> None:
     """What every child loads, so the baseline holds the same libraries."""
     from PIL import Image
 
-    import bot.images
+    import bot.media.images
     import bot.models.kling
     import bot.models.sora  # noqa: F401
 
@@ -158,7 +158,7 @@ def _imports() -> None:
 
 def _child(path: str, model: str) -> dict[str, object]:
     _imports()
-    from bot.images import ImageError, prepare_image
+    from bot.media.images import ImageError, prepare_image
     from bot.models.kling import KlingOmni
     from bot.models.sora import SoraStoryboard
 

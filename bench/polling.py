@@ -4,9 +4,9 @@ whole process stays under kie.ai's rate limits.
 Run from the repo root:  python bench/polling.py   (about 50 s; ``--jobs``, ``--concurrency``
 and ``--task-seconds`` change part d, ``--skip-realtime`` leaves it out)
 
-a. reads per job from bot.schedule, by polling and by callback, against a fixed 3 s poll;
+a. reads per job from bot.jobs.polling, by polling and by callback, against a fixed 3 s poll;
    targets: a 60 s job <= 10 reads, a 5-minute job <= 25 reads (polling).
-b. the latency bound from bot.schedule alone: for every completion time c from 1 s to 30 min
+b. the latency bound from bot.jobs.polling alone: for every completion time c from 1 s to 30 min
    in 0.5 s steps, the first read at or after c comes within max(10 s, 10 % of c).
 c. end to end: the real tracker, store and KieClient against the fake kie.ai with a TestClock
    moved in 1 s steps: a 60 s and a 300 s job, reads counted by the fake, and the notice
@@ -40,14 +40,14 @@ if str(ROOT) not in sys.path:
 
 from aiohttp import web  # noqa: E402
 
-from bot.images import prepare_image  # noqa: E402
+from bot.domain.storyboard import Shot, Storyboard  # noqa: E402
+from bot.jobs.polling import next_poll_delay, reads_for  # noqa: E402
+from bot.jobs.store import JobState  # noqa: E402
 from bot.kie import KieClient, RateLimits  # noqa: E402
+from bot.media.images import prepare_image  # noqa: E402
 from bot.models.sora import SoraStoryboard  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
-from bot.schedule import next_poll_delay, reads_for  # noqa: E402
-from bot.store import JobState  # noqa: E402
-from bot.storyboard import Shot, Storyboard  # noqa: E402
-from tests.fakekie import FakeKie, TaskPlan  # noqa: E402
+from tests.fakes.fakekie import FakeKie, TaskPlan  # noqa: E402
 from tests.helpers import (  # noqa: E402
     RecordingDelivery,
     TestClock,
@@ -109,7 +109,7 @@ def reads_with_callback(duration: float) -> int:
 
 
 def part_a() -> None:
-    heading("a. status reads per job (bot.schedule)")
+    heading("a. status reads per job (bot.jobs.polling)")
     print(
         f"{'job takes':>10} | {'polling':>7} | {'callback':>8} | {'callback lost':>13} | "
         f"{'fixed 3 s':>9} | {'target':>6}"
@@ -133,7 +133,7 @@ def part_a() -> None:
 
 # ------------------------------------------------------------------------------ b. latency
 def part_b() -> None:
-    heading("b. completion latency bound (bot.schedule, polling)")
+    heading("b. completion latency bound (bot.jobs.polling, polling)")
     worst_ratio, worst = 0.0, (0.0, 0.0, 0.0)
     c = 1.0
     times = read_times()

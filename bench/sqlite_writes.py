@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.domain.storyboard import Shot, Storyboard
 from bot.jobs.states import JobState as S
-from bot.store import Store
-from bot.storyboard import Shot, Storyboard
+from bot.jobs.store import Store
 
 BOARD = Storyboard(shots=(Shot(scene="A kitten", tenths=100),), length=10)
 PATH = [S.SUBMITTING, S.RUNNING, S.SUCCEEDED, S.FETCHED, S.POSTING, S.DELIVERED]

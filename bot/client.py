@@ -13,32 +13,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.drafts import Drafts
+from bot.config.settings import Settings
+from bot.db.connection import CONTENT_MODE_KEY
+from bot.domain.clock import Clock
+from bot.drafts.store import Drafts
 from bot.kie import KieApi
 from bot.runtime import Runtime
-from bot.web import CHECKS_KEY
+from bot.web.server import CHECKS_KEY
+from cogs.utils.ui import REQUIRED_PERMISSIONS
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.storyboard", "cogs.editing", "cogs.meta", "cogs.admin")
 COMMAND_HASH_KEY = "command_hash"
-#: How the last start read thread messages: "full", "off" (by setting) or "degraded".
-CONTENT_MODE_KEY = "message_content_mode"
-
-# What the bot needs in a channel, and the invite URL's permission integer (see the README).
-REQUIRED_PERMISSIONS = discord.Permissions(
-    view_channel=True,
-    send_messages=True,
-    embed_links=True,
-    attach_files=True,
-    read_message_history=True,
-    add_reactions=True,
-    create_public_threads=True,
-    send_messages_in_threads=True,
-    manage_threads=True,
-)
 
 
 class DiscordClock(Clock):
@@ -99,7 +86,7 @@ class StoryboardBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         from cogs.delivery import DiscordDelivery
-        from cogs.i18n import StoryboardTranslator
+        from cogs.utils.localization import StoryboardTranslator
 
         self.delivery = DiscordDelivery(self)
         self.runtime = await Runtime.build(
@@ -129,8 +116,8 @@ class StoryboardBot(commands.Bot):
     @tasks.loop(minutes=30)
     async def _balance(self) -> None:
         """Warn the owners once when the kie.ai balance falls under the configured level."""
-        from bot.balance import check_balance
-        from bot.i18n import t
+        from bot.i18n.strings import t
+        from bot.kie.balance import check_balance
 
         quotas = self.runtime.quotas
         assert quotas is not None
@@ -154,7 +141,7 @@ class StoryboardBot(commands.Bot):
 
     @tasks.loop(minutes=60)
     async def _retention(self) -> None:
-        from bot.retention import sweep
+        from bot.storage.retention import sweep
 
         r = self.settings.retention
         try:
@@ -240,7 +227,7 @@ class StoryboardBot(commands.Bot):
         log.info("logged in as %s (%s)", self.user, self.user.id if self.user else "?")
 
     async def on_guild_remove(self, guild: discord.Guild) -> None:
-        from bot.retention import forget_guild
+        from bot.storage.retention import forget_guild
 
         removed = await forget_guild(self.runtime.store, guild.id)
         log.info("left guild %s: removed %d stored files", guild.id, removed)

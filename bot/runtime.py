@@ -9,16 +9,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.delivery import Delivery
+from bot.config.settings import Settings
+from bot.domain.clock import Clock
+from bot.jobs.delivery import Delivery
+from bot.jobs.store import Store
 from bot.jobs.tracker import Tracker
 from bot.kie import KieApi, KieClient
-from bot.metrics import Metrics
 from bot.models import ModelRegistry
-from bot.quota import Quotas
-from bot.store import Store
-from bot.web import CHECKS_KEY, WebServer, make_app
+from bot.quota.policy import Quotas
+from bot.web.metrics import Metrics
+from bot.web.server import CHECKS_KEY, WebServer, make_app
 
 
 @dataclass

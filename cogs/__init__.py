@@ -1,0 +1,1 @@
+"""The Discord adapters: one cog per surface, each a thin layer over the core."""

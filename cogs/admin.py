@@ -1,6 +1,6 @@
 """``/storyboard-admin``: a server's quota settings, its usage, and the owners' kill switch.
 
-Thin: every command is one core call on :class:`bot.quota.Quotas` and a private answer.
+Thin: every command is one core call on :class:`bot.quota.policy.Quotas` and a private answer.
 Discord hides the group from members without Manage Server (``default_permissions``), and
 every command checks again at run time, since a server can grant the command to anyone.
 """
@@ -15,11 +15,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import UserError
-from bot.i18n import STRINGS, error_text, t
-from bot.quota import RELEASE_POLICY, SETTING_NAMES, SETTINGS_HELP, Quotas, UsageReport
-from cogs.i18n import ls
-from cogs.ui import admin_log, guild_lang, user_lang
+from bot.domain.errors import UserError
+from bot.i18n.strings import STRINGS, error_text, t
+from bot.quota.policy import RELEASE_POLICY, SETTING_NAMES, SETTINGS_HELP, Quotas, UsageReport
+from cogs.utils.localization import ls
+from cogs.utils.ui import admin_log, guild_lang, user_lang
 
 if TYPE_CHECKING:
     from bot.client import StoryboardBot

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import discord
 
-from bot.cards import result_text, status_text
-from bot.delivery import DeliveryRetry, UndeliverableError
-from bot.i18n import reason_text, t
-from bot.store import Job, JobState
-from cogs.ui import admin_log, guild_lang, message_link
+from bot.i18n.strings import reason_text, t
+from bot.jobs.delivery import DeliveryRetry, UndeliverableError
+from bot.jobs.store import Job, JobState
+from bot.present.cards import result_text, status_text
+from cogs.utils.ui import admin_log, guild_lang, message_link
 
 if TYPE_CHECKING:
     from bot.client import StoryboardBot
@@ -107,7 +107,7 @@ class DiscordDelivery:
         channel = await self._channel(job)
         if channel is None or not hasattr(channel, "get_partial_message"):
             return
-        from cogs.views import status_view
+        from cogs.utils.views import status_view
 
         msg = channel.get_partial_message(job.status_message_id)  # type: ignore[attr-defined]
         try:
@@ -129,7 +129,7 @@ class DiscordDelivery:
         channel = await self._channel(job)
         if channel is None:
             return fresh
-        from cogs.views import status_view
+        from cogs.utils.views import status_view
 
         lang = guild_lang(await self._guild(job))
         kwargs: dict[str, object] = {
@@ -216,7 +216,7 @@ class DiscordDelivery:
     ) -> discord.Message:
         """Post the result. Raises UndeliverableError (never possible), DeliveryRetry (not now)
         or _TooLarge (``file`` is over the guild's upload limit)."""
-        from cogs.views import result_view
+        from cogs.utils.views import result_view
 
         mention = f"<@{job.owner_id}>" if job.owner_id else ""
         source = message_link(job.guild_id, job.channel_id, job.card_message_id)
@@ -265,7 +265,7 @@ class DiscordDelivery:
         """The result an earlier attempt posted, if there is one: a message of the bot's after
         the job's status message (posted before the job was submitted) with the job's video
         file or result buttons. Text is never looked at."""
-        from cogs.views import result_custom_ids
+        from cogs.utils.views import result_custom_ids
 
         me = self.bot.user
         if me is None:

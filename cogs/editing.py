@@ -1,8 +1,9 @@
 """Refining a draft after it was made: messages in its thread, and the card's editing controls.
 
-Thin: a message or a form becomes a :class:`bot.edits.Command` or a list of
-:class:`bot.edits.Edit`, :class:`bot.editing.DraftEditor` applies it as a new revision, and the
-card is redrawn. Every refusal names the rule and the fix; the draft is unchanged.
+Thin: a message or a form becomes a :class:`bot.domain.edit_grammar.Command` or a list of
+:class:`bot.domain.edit_grammar.Edit`, :class:`bot.drafts.editing.DraftEditor` applies it as a
+new revision, and the card is redrawn. Every refusal names the rule and the fix; the draft is
+unchanged.
 """
 
 from __future__ import annotations
@@ -19,19 +20,19 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord.ext import commands
 
-from bot.drafts import Draft
-from bot.editing import Check, DraftEditor, FormStale, Outcome
-from bot.edits import Command, Edit, EditError, parse_message
-from bot.i18n import error_text, t
-from bot.images import ImageError, prepare_image_async
-from bot.markdown import code_safe, escape_markdown, escape_outside_code
-from bot.quota import QuotaRefused
-from bot.shotgrammar import format_block, parse_duration, parse_lines, resolve, split_block
-from bot.storyboard import Storyboard, StoryboardError, fmt_tenths
-from cogs.modals import AddShotModal, FixView, SettingsModal, ShotModal, ShotsModal, Values
+from bot.domain.edit_grammar import Command, Edit, EditError, parse_message
+from bot.domain.markdown import code_safe, escape_markdown, escape_outside_code
+from bot.domain.shot_grammar import format_block, parse_duration, parse_lines, resolve, split_block
+from bot.domain.storyboard import Storyboard, StoryboardError, fmt_tenths
+from bot.drafts.editing import Check, DraftEditor, FormStale, Outcome
+from bot.drafts.store import Draft
+from bot.i18n.strings import error_text, t
+from bot.media.images import ImageError, prepare_image_async
+from bot.quota.policy import QuotaRefused
 from cogs.storyboard import Requester, StoryboardCog
-from cogs.ui import can_edit, guild_lang, user_lang
-from cogs.views import reply
+from cogs.utils.modals import AddShotModal, FixView, SettingsModal, ShotModal, ShotsModal, Values
+from cogs.utils.ui import can_edit, guild_lang, user_lang
+from cogs.utils.views import reply
 
 if TYPE_CHECKING:
     from bot.client import StoryboardBot

@@ -8,11 +8,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cards import job_line
-from bot.i18n import error_text, t
-from bot.storyboard import fmt_tenths
-from cogs.i18n import ls
-from cogs.ui import message_link, user_lang
+from bot.domain.storyboard import fmt_tenths
+from bot.i18n.strings import error_text, t
+from bot.present.cards import job_line
+from cogs.utils.localization import ls
+from cogs.utils.ui import message_link, user_lang
 
 if TYPE_CHECKING:
     from bot.client import StoryboardBot

@@ -21,11 +21,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cards import draft_card, status_text
-from bot.drafts import Draft
-from bot.files import write_private
-from bot.i18n import error_text, reason_text, t
-from bot.images import (
+from bot.db.files import write_private
+from bot.domain.shot_grammar import ShotLine, parse_lines, resolve, split_block, split_option
+from bot.domain.storyboard import Storyboard, StoryboardError
+from bot.drafts.store import Draft
+from bot.i18n.strings import error_text, reason_text, t
+from bot.jobs.store import Job, new_id
+from bot.kie import KieError, KieUnreachable
+from bot.media.images import (
     ImageError,
     PreparedImage,
     prepare_image_async,
@@ -33,16 +36,13 @@ from bot.images import (
     shrink_to_fit,
     sniff_format,
 )
-from bot.kie import KieError, KieUnreachable
 from bot.models.base import VideoModel
-from bot.quota import QuotaRefused, check_terms
-from bot.retention import StorageRefused, check_room
-from bot.shotgrammar import ShotLine, parse_lines, resolve, split_block, split_option
-from bot.store import Job, new_id
-from bot.storyboard import Storyboard, StoryboardError
-from cogs.i18n import ls
-from cogs.modals import FixView, OnText, ShotsModal
-from cogs.ui import (
+from bot.present.cards import draft_card, status_text
+from bot.quota.policy import QuotaRefused, check_terms
+from bot.storage.retention import StorageRefused, check_room
+from cogs.utils.localization import ls
+from cogs.utils.modals import FixView, OnText, ShotsModal
+from cogs.utils.ui import (
     THREAD_PERMISSIONS,
     admin_log,
     can_edit,
@@ -52,7 +52,7 @@ from cogs.ui import (
     to_embed,
     user_lang,
 )
-from cogs.views import (
+from cogs.utils.views import (
     ActionButton,
     ShotSelect,
     draft_view,

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from bot.config import Settings
-from bot.drafts import Drafts
-from bot.images import prepare_image
+from bot.config.settings import Settings
+from bot.drafts.store import Drafts
+from bot.jobs.store import Store
 from bot.kie import KieClient, RateLimits
+from bot.media.images import prepare_image
 from bot.models.sora import SoraStoryboard
 from bot.runtime import Runtime
-from bot.store import Store
-from tests.fakekie import FakeKie
+from tests.fakes.fakekie import FakeKie
 from tests.helpers import RecordingDelivery, TestClock, make_settings, png_bytes
 
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from PIL import Image
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.delivery import UndeliverableError
-from bot.store import Job
+from bot.config.settings import Settings
+from bot.domain.clock import Clock
+from bot.jobs.delivery import UndeliverableError
+from bot.jobs.store import Job
 
 
 class TestClock(Clock):

@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from bot.domain.storyboard import Shot, Storyboard, StoryboardError, fmt_tenths, validate
 from bot.models.base import VideoModel
-from bot.storyboard import Shot, Storyboard, StoryboardError, fmt_tenths, validate
 
 #: The product's contract for a long storyboard (configurable): its longest total and most shots.
 DEFAULT_MAX_SECONDS = 60

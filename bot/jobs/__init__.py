@@ -1,1 +1,1 @@
-"""The job engine: a job's states and the transitions allowed between them."""
+"""The job engine: the jobs table, states and steps, the scheduler, and the delivery."""

@@ -7,8 +7,8 @@ import logging
 
 from bot.jobs.context import Context
 from bot.jobs.states import JobState
+from bot.jobs.store import Job
 from bot.kie import KieError, KieUnreachable
-from bot.store import Job
 
 log = logging.getLogger("bot.jobs")
 

@@ -9,16 +9,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.delivery import Delivery
+from bot.config.settings import Settings
+from bot.domain.clock import Clock
+from bot.domain.storyboard import Storyboard
+from bot.jobs.delivery import Delivery
+from bot.jobs.links import callback_url
 from bot.jobs.states import SENT_STATES, JobState
+from bot.jobs.store import Job, Store
 from bot.kie import KieApi
 from bot.models import ModelRegistry
-from bot.quota import Outcome
-from bot.store import Job, Store
-from bot.storyboard import Storyboard
-from bot.webhooks import callback_url
+from bot.quota.policy import Outcome
 
 log = logging.getLogger("bot.jobs")
 
@@ -29,7 +29,7 @@ DELIVERY_GRACE = 1200.0  # keep trying to post a fetched video this long after i
 
 
 class Ledger(Protocol):
-    """Where reservations are charged or released (the quota policy, bot.quota.Quotas)."""
+    """Where reservations are charged or released (the quota policy, bot.quota.policy.Quotas)."""
 
     async def switch_model(
         self,
@@ -49,7 +49,7 @@ class Ledger(Protocol):
     async def settle(self, job_id: str, *, outcome: Outcome, now: float | None = None) -> Any: ...
 
 
-# How a job that ends without a video settles its reservation (see bot.quota).
+# How a job that ends without a video settles its reservation (see bot.quota.policy).
 END_OUTCOMES: dict[JobState, Outcome] = {
     JobState.REFUSED: "refused",  # kie.ai proved no task was created: nothing spent
     JobState.CANCELLED: "cancelled",  # never sent
@@ -134,7 +134,7 @@ class Context:
     ) -> Job:
         """A terminal state without a video; the owner is told on the next step.
 
-        ``code`` is the reason members read (bot.reasons) with its ``params``; ``msg`` is the
+        ``code`` is the reason members read (bot.jobs.reasons) with its ``params``; ``msg`` is the
         operator's detail. Written only if the job is still in the state this step started
         from (a Cancel press may have ended it meanwhile): an end is settled once."""
         now = self.clock.now()

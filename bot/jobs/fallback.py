@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 
+from bot.domain.storyboard import Storyboard, StoryboardError
 from bot.jobs.context import Context
 from bot.jobs.states import JobState
+from bot.jobs.store import Job
 from bot.kie import KieError
 from bot.models.base import VideoModel
-from bot.quota import QuotaRefused
-from bot.store import Job
-from bot.storyboard import Storyboard, StoryboardError
+from bot.quota.policy import QuotaRefused
 
 log = logging.getLogger("bot.jobs")
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from bot.delivery import DeliveryRetry, UndeliverableError
-from bot.download import DownloadError, UnsafeURLError
 from bot.jobs.context import DELIVERY_GRACE, FETCH_GRACE, RETRY_LATER, Context
+from bot.jobs.delivery import DeliveryRetry, UndeliverableError
 from bot.jobs.states import JobState
-from bot.store import Job
+from bot.jobs.store import Job
+from bot.media.download import DownloadError, UnsafeURLError
 
 log = logging.getLogger("bot.jobs")
 

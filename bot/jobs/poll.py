@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 
 from bot.jobs.context import Context
+from bot.jobs.polling import next_poll_delay
+from bot.jobs.reasons import generation_failure
 from bot.jobs.states import JobState
+from bot.jobs.store import Job
 from bot.kie import KieError, KieUnreachable, TaskRecord
-from bot.reasons import generation_failure
-from bot.schedule import next_poll_delay
-from bot.store import Job
 
 log = logging.getLogger("bot.jobs")
 

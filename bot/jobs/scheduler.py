@@ -19,8 +19,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from bot.clock import Clock
-from bot.store import Job, JobOwner, Store
+from bot.domain.clock import Clock
+from bot.jobs.store import Job, JobOwner, Store
 
 log = logging.getLogger("bot.jobs")
 

@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.images import ImageError, prepare_image_async, reuse_prepared
 from bot.jobs import fallback
 from bot.jobs.context import RETRY_LATER, Context
 from bot.jobs.poll import poll_delay
 from bot.jobs.states import JobState
+from bot.jobs.store import Job
 from bot.kie import CreateOutcomeUnknown, KieError, KieUnreachable
+from bot.media.images import ImageError, prepare_image_async, reuse_prepared
 from bot.models.base import VideoModel
-from bot.store import Job
 
 log = logging.getLogger("bot.jobs")
 

@@ -13,26 +13,26 @@ import logging
 from collections.abc import Collection
 from pathlib import Path
 
-from bot.clock import Clock
-from bot.config import Settings
-from bot.delivery import Delivery
-from bot.files import write_private
-from bot.images import PreparedImage
+from bot.config.settings import Settings
+from bot.db.files import write_private
+from bot.domain.clock import Clock
+from bot.domain.storyboard import Storyboard
 from bot.jobs import fallback
 from bot.jobs.callbacks import reconcile
 from bot.jobs.context import END_OUTCOMES, Context, Ledger
+from bot.jobs.delivery import Delivery
 from bot.jobs.finish import fetch, post
+from bot.jobs.links import MEDIA_SECRET_KEY, media_url
 from bot.jobs.poll import poll
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.states import ACTIVE_STATES, SENT_STATES, JobState
+from bot.jobs.store import Job, JobOwner, Store, new_id
 from bot.jobs.submit import Submitter, unknown
 from bot.kie import KieApi
+from bot.media.images import PreparedImage
 from bot.models import ModelRegistry
 from bot.models.base import VideoModel
-from bot.quota import Outcome
-from bot.store import Job, JobOwner, Store, new_id
-from bot.storyboard import Storyboard
-from bot.webhooks import MEDIA_SECRET_KEY, media_url
+from bot.quota.policy import Outcome
 
 log = logging.getLogger("bot.jobs")
 

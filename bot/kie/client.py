@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from pydantic import ValidationError
 
-from bot.config import KieSettings
+from bot.config.settings import KieSettings
 from bot.kie.errors import CreateOutcomeUnknown, KieError, KieUnreachable
 from bot.kie.ratelimit import SlidingWindowLimiter
 from bot.kie.schemas import Envelope, TaskRecord, UploadedFile
@@ -424,8 +424,8 @@ class KieClient:
 
     async def fetch(self, url: str, dest: Path, *, max_bytes: int) -> int:
         """Download a result to ``dest`` (streamed): https and public addresses only, unless
-        ``insecure_result_hosts`` names the host. See bot.download."""
-        from bot.download import FetchPolicy, download_file
+        ``insecure_result_hosts`` names the host. See bot.media.download."""
+        from bot.media.download import FetchPolicy, download_file
 
         policy = FetchPolicy.from_settings(self._settings)
         return await download_file(self.session, url, dest, max_bytes=max_bytes, policy=policy)

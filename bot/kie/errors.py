@@ -119,7 +119,7 @@ class KieError(Exception):
 
     @property
     def reason(self) -> str:
-        """What the answer means for a member, as a code (``reason.<code>`` in bot.i18n)."""
+        """What the answer means for a member, as a code (``reason.<code>`` in bot.i18n.strings)."""
         if self.model_unavailable:
             return "model_unavailable"
         if self.html and self.code in (401, 403):

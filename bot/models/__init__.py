@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.config import ConfigError, Settings, describe_setting
+from bot.config.settings import ConfigError, Settings, describe_setting
 from bot.models.base import VideoModel
 from bot.models.kling import KlingOmni
 from bot.models.sora import SoraStoryboard

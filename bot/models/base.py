@@ -10,9 +10,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from bot.images import ImageSpec
+from bot.domain.storyboard import Limits, Storyboard, validate
 from bot.kie.schemas import TaskRecord
-from bot.storyboard import Limits, Storyboard, validate
+from bot.media.images import ImageSpec
 
 
 class VideoModel(ABC):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.images import ImageSpec
+from bot.domain.storyboard import Limits, Storyboard, StoryboardError, fmt_tenths
+from bot.media.images import ImageSpec
 from bot.models.base import VideoModel
-from bot.storyboard import Limits, Storyboard, StoryboardError, fmt_tenths
 
 NAME = "kling-3.0-omni/image-to-video"
 MAX_SECONDS = 15

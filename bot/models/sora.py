@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.images import ImageSpec
+from bot.domain.storyboard import Limits, Storyboard
+from bot.media.images import ImageSpec
 from bot.models.base import VideoModel
-from bot.storyboard import Limits, Storyboard
 
 NAME = "sora-2-pro-storyboard"
 DEFAULT_CREDITS = {10: 150, 15: 270, 25: 270}

@@ -8,9 +8,9 @@ import discord
 import pytest
 
 from bot.client import StoryboardBot
-from bot.config import Settings
+from bot.config.settings import Settings
+from tests.fakes.memkie import URL, MemoryKie
 from tests.helpers import make_settings
-from tests.memkie import URL, MemoryKie
 
 
 def sim_now() -> float:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import discord
 import pytest
 
-from bot.i18n import error_text
-from bot.quota import RELEASE_POLICY, QuotaSettingError
+from bot.i18n.strings import error_text
+from bot.quota.policy import RELEASE_POLICY, QuotaSettingError
 
 ADMIN = "storyboard-admin"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.delivery import DeliveryRetry
+from bot.jobs.delivery import DeliveryRetry
 from tests.cogs.test_storyboard import SHOTS, bot_messages, make_card, world
-from tests.fakekie import TaskPlan
+from tests.fakes.fakekie import TaskPlan
 from tests.helpers import png_bytes
 
 MIB = 1024 * 1024

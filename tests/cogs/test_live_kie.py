@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 
-from bot.images import prepare_image
+from bot.domain.storyboard import Shot, Storyboard
+from bot.jobs.store import JobState
+from bot.media.images import prepare_image
 from bot.models.sora import SoraStoryboard
-from bot.store import JobState
-from bot.storyboard import Shot, Storyboard
 from tests.cogs.test_storyboard import bot_messages, make_card, world
-from tests.fakekie import KLING_MODEL, SORA_MODEL, UNSUPPORTED_MODEL_MSG, TaskPlan
+from tests.fakes.fakekie import KLING_MODEL, SORA_MODEL, UNSUPPORTED_MODEL_MSG, TaskPlan
 from tests.helpers import png_bytes
 
 # A Latin-letter word of three or more letters that is not a name the bot may print as it is

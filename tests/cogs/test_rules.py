@@ -9,7 +9,7 @@ import discord
 
 from tests.cogs.test_storyboard import bot_messages, card_of, make_card, said, world
 from tests.cogs.test_threads import bot_replies, shots_of, thread_of
-from tests.fakekie import TaskPlan
+from tests.fakes.fakekie import TaskPlan
 from tests.helpers import png_bytes
 
 LINK = "[free nitro](https://evil.example)"

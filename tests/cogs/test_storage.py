@@ -14,12 +14,13 @@ import pytest
 from aiohttp.test_utils import make_mocked_request
 from PIL import Image
 
-from bot import retention, web
-from bot.images import PreparedImage, shrink_to_fit
+from bot.media.images import PreparedImage, shrink_to_fit
+from bot.storage import retention
+from bot.web import server as web
 from tests.cogs.test_delivery import job_id_of, until_delivered
 from tests.cogs.test_storyboard import SHOTS, bot_messages, card_of, said, world
 from tests.cogs.test_threads import bot_replies, card_now, revision_of, thread_of
-from tests.fakekie import TaskPlan
+from tests.fakes.fakekie import TaskPlan
 
 MIB = 1024 * 1024
 

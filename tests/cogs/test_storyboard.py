@@ -5,11 +5,11 @@ from __future__ import annotations
 import discord
 import pytest
 
-from bot.quota import QuotaRefused
-from bot.store import JobState
-from bot.storyboard import Shot, Storyboard
+from bot.domain.storyboard import Shot, Storyboard
+from bot.jobs.store import JobState
+from bot.quota.policy import QuotaRefused
 from tests.cogs.conftest import sim_now
-from tests.fakekie import TaskPlan
+from tests.fakes.fakekie import TaskPlan
 from tests.helpers import png_bytes
 
 SHOTS = "7.5 | A kitten with headphones; 7.5 | It licks its lips"
@@ -400,7 +400,7 @@ async def test_large_video_links_to_the_bots_own_server_when_public(
             if hasattr(value, "get_secret_value"):
                 data[section][key] = value.get_secret_value()
     data["http"]["public_url"] = "https://bot.example.org"
-    from bot.config import Settings
+    from bot.config.settings import Settings
 
     await env.restart_bot(make_bot(Settings(**data)))
     memkie.fake.result_bytes = 11 * 1024 * 1024

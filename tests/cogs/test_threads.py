@@ -5,7 +5,7 @@ from __future__ import annotations
 import discord
 
 from tests.cogs.test_storyboard import bot_messages, make_card, said, world
-from tests.fakekie import TaskPlan
+from tests.fakes.fakekie import TaskPlan
 from tests.helpers import png_bytes
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cogs.views import ACTIONS, ActionButton, ShotSelect
+from cogs.utils.views import ACTIONS, ActionButton, ShotSelect
 
 
 def test_every_action_and_only_the_actions_match_the_button_template():

@@ -1,0 +1,1 @@
+"""Configuration: the settings model and where each value comes from."""

@@ -1,0 +1,1 @@
+"""The SQLite database and the files beside it: connection, migrations, backups, private files."""

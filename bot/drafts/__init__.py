@@ -1,0 +1,1 @@
+"""Drafts: storyboards being written, their revisions and editors, and the edits applied."""

@@ -1,0 +1,1 @@
+"""Translations: every string a member reads, in each supported language."""

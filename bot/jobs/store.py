@@ -1,0 +1,256 @@
+"""The jobs table: a job as a record, and the engine's queries and compare-and-set writes.
+
+Every change of state is a compare-and-set against the transition table (bot.jobs.states),
+committed before the step it announces starts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import aiosqlite
+from pydantic import BaseModel, ConfigDict
+
+from bot.db.connection import Database, dumps, new_id
+from bot.domain.storyboard import Storyboard
+from bot.jobs.states import (
+    ACTIVE_STATES,
+    IllegalTransition,
+    JobState,
+    check,
+)
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    origin: str = "cli"
+    owner_id: int | None = None
+    guild_id: int | None = None
+    channel_id: int | None = None
+    draft_id: str | None = None
+    revision: int | None = None
+    card_message_id: int | None = None
+    status_message_id: int | None = None
+    result_message_id: int | None = None
+    model: str
+    storyboard: Storyboard
+    image_path: str
+    image_url: str | None = None
+    task_id: str | None = None
+    state: JobState
+    kie_state: str | None = None
+    progress: int | None = None
+    fail_code: str | None = None  # a reason code (bot.jobs.reasons), rendered for members
+    fail_msg: str | None = None  # the operator's detail: kie.ai's own words, hosts, fields
+    fail_params: dict[str, Any] | None = None  # the reason's values
+    # Held back because a kie.ai host cannot be reached: {"host", "setting", "since", "until"}.
+    stall: dict[str, Any] | None = None
+    result_url: str | None = None
+    video_path: str | None = None
+    video_bytes: int | None = None
+    out_path: str | None = None
+    delivery: str = "pending"
+    reads: int = 0
+    created_at: float
+    submitted_at: float | None = None
+    finished_at: float | None = None
+    deadline_at: float
+    next_check_at: float | None = None
+    updated_at: float
+    credits: int | None = None
+    fallback_from: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+_JOB_COLUMNS = tuple(Job.model_fields)
+
+
+_JSON_COLUMNS = frozenset({"fail_params", "stall"})
+
+
+def _row_to_job(row: aiosqlite.Row) -> Job:
+    data = dict(row)
+    data["storyboard"] = Storyboard.model_validate_json(data["storyboard"])
+    for key in _JSON_COLUMNS:
+        if data.get(key) is not None:
+            data[key] = json.loads(data[key])
+    return Job.model_validate(data)
+
+
+def _encode(key: str, value: Any) -> Any:
+    if key == "storyboard" and isinstance(value, Storyboard):
+        return value.model_dump_json()
+    if key in _JSON_COLUMNS and value is not None:
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, StrEnum):
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True)
+class JobOwner:
+    """Which jobs one process follows: those of one origin ("discord", "cli"), or only the
+    listed ids (a `render` or `resume`). The scheduler's queries filter by it in SQL, so a job
+    another process left behind is never due here."""
+
+    origin: str | None = None
+    ids: frozenset[str] | None = None
+
+
+def _owned(owner: JobOwner | None, skip: Collection[str]) -> tuple[str, list[Any]]:
+    where, params = "", []
+    if owner is not None and owner.ids is not None:
+        ids = sorted(owner.ids)
+        where += f" AND id IN ({', '.join('?' for _ in ids)})" if ids else " AND 0"
+        params.extend(ids)
+    elif owner is not None and owner.origin is not None:
+        where += " AND origin = ?"
+        params.append(owner.origin)
+    if skip:
+        where += f" AND id NOT IN ({', '.join('?' for _ in skip)})"
+        params.extend(skip)
+    return where, params
+
+
+class Store(Database):
+    """The database with the jobs table's SQL: the engine is the only writer of ``jobs``."""
+
+    # -- jobs ----------------------------------------------------------------------------
+    async def create_job(self, **fields: Any) -> Job:
+        now = time.time()
+        fields.setdefault("id", new_id())
+        fields.setdefault("state", JobState.QUEUED)
+        fields.setdefault("created_at", now)
+        fields.setdefault("updated_at", now)
+        fields.setdefault("next_check_at", now)
+        job = Job.model_validate(fields)
+        data = {k: _encode(k, v) for k, v in job.model_dump().items()}
+        data["storyboard"] = job.storyboard.model_dump_json()
+        cols = ", ".join(data)
+        marks = ", ".join("?" for _ in data)
+        await self.write(f"INSERT INTO jobs ({cols}) VALUES ({marks})", data.values())
+        return job
+
+    async def get_job(self, job_id: str) -> Job | None:
+        async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
+            row = await cur.fetchone()
+        return _row_to_job(row) if row else None
+
+    async def job_by_task(self, task_id: str) -> Job | None:
+        async with self.db.execute("SELECT * FROM jobs WHERE task_id = ?", (task_id,)) as cur:
+            row = await cur.fetchone()
+        return _row_to_job(row) if row else None
+
+    async def transition(
+        self, job_id: str, frm: JobState | Iterable[JobState], to: JobState, **fields: Any
+    ) -> Job | None:
+        """Move a job from one of ``frm`` to ``to`` (and write ``fields``), atomically: only
+        if it is still in one of ``frm``. Returns the job as stored afterwards, or None when it
+        had moved on (a Cancel press, a callback, another step). A pair the transition table
+        does not allow raises IllegalTransition: nothing else may write ``state``."""
+        states = [frm] if isinstance(frm, JobState) else list(frm)
+        if not states:
+            raise ValueError("transition needs at least one state to come from")
+        check(states, to)
+        return await self._write_job(job_id, states, {**fields, "state": to})
+
+    async def update_job(
+        self, job_id: str, *, expect: Iterable[JobState] | None = None, **fields: Any
+    ) -> Job | None:
+        """Write ``fields`` (never ``state``: see :meth:`transition`); with ``expect``, only if
+        the job is still in one of those states.
+
+        Returns the job as stored afterwards, or None when ``expect`` did not hold.
+        """
+        if "state" in fields:
+            raise IllegalTransition("a job's state changes only through Store.transition")
+        return await self._write_job(job_id, None if expect is None else list(expect), fields)
+
+    async def _write_job(
+        self, job_id: str, expect: list[JobState] | None, fields: dict[str, Any]
+    ) -> Job | None:
+        unknown = set(fields) - set(_JOB_COLUMNS)
+        if unknown:
+            raise KeyError(f"not job columns: {sorted(unknown)}")
+        fields["updated_at"] = time.time()
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        params: list[Any] = [_encode(k, v) for k, v in fields.items()]
+        sql = f"UPDATE jobs SET {sets} WHERE id = ?"
+        params.append(job_id)
+        if expect is not None:
+            states = [str(s) for s in expect]
+            sql += f" AND state IN ({', '.join('?' for _ in states)})"
+            params.extend(states)
+        if await self.write(sql, params) == 0:
+            return None
+        return await self.get_job(job_id)
+
+    async def due_jobs(
+        self,
+        now: float,
+        limit: int = 100,
+        *,
+        owner: JobOwner | None = None,
+        skip: Collection[str] = (),
+    ) -> list[Job]:
+        """Jobs due by ``now`` that ``owner`` processes (all jobs without one), oldest due
+        first, leaving out ``skip`` (the ids a step is already working on)."""
+        where, params = _owned(owner, skip)
+        async with self.db.execute(
+            f"SELECT * FROM jobs WHERE next_check_at IS NOT NULL AND next_check_at <= ?{where} "
+            "ORDER BY next_check_at LIMIT ?",
+            (now, *params, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    async def next_check_at(
+        self, *, owner: JobOwner | None = None, skip: Collection[str] = ()
+    ) -> float | None:
+        """When the next job ``owner`` processes falls due (None: none is scheduled)."""
+        where, params = _owned(owner, skip)
+        async with self.db.execute(
+            f"SELECT MIN(next_check_at) FROM jobs WHERE next_check_at IS NOT NULL{where}",
+            params,
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row and row[0] is not None else None
+
+    async def queue_position(self, job_id: str) -> int | None:
+        """1-based position among jobs not yet sent to kie.ai, oldest first."""
+        async with self.db.execute(
+            "SELECT id FROM jobs WHERE state = ? ORDER BY created_at, id", (JobState.QUEUED,)
+        ) as cur:
+            ids = [r[0] for r in await cur.fetchall()]
+        return ids.index(job_id) + 1 if job_id in ids else None
+
+    async def jobs_for_owner(
+        self, guild_id: int | None, owner_id: int, limit: int = 10
+    ) -> list[Job]:
+        async with self.db.execute(
+            "SELECT * FROM jobs WHERE guild_id IS ? AND owner_id = ? "
+            "ORDER BY created_at DESC LIMIT ?",
+            (guild_id, owner_id, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    async def recent_jobs(self, limit: int = 20) -> list[Job]:
+        async with self.db.execute(
+            "SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_row_to_job(r) for r in rows]
+
+
+__all__ = ["ACTIVE_STATES", "Database", "Job", "JobOwner", "JobState", "Store", "dumps", "new_id"]

@@ -1,0 +1,1 @@
+"""Per-guild quotas and storage: who may generate, how much, and the ledger that enforces it."""

@@ -1,0 +1,494 @@
+"""The retention policy for stored reference images and videos, and what one member may store.
+
+Whose files
+    A stored file belongs to the member whose draft or job names it, in that guild: every
+    revision's image of a draft to its author, a job's reference image and video to its owner
+    (the command line's jobs to nobody in particular, all together). A file that only discarded
+    drafts name, or a draft whose card was never posted (it failed, or the bot stopped while
+    posting it), or that nothing names at all, is nobody's any more.
+
+Never removed
+    The files of an unfinished job (kie.ai is working on it, or its video is still being
+    delivered), and the current image of a live draft: an active draft whose card was posted
+    (or is being posted, for :data:`POSTING_GRACE`) and that was changed within ``days``.
+
+A sweep (every ``[retention] sweep_minutes``)
+    1. Files older than ``days`` go.
+    2. While the media directory holds more than ``max_bytes`` (or its disk has less than
+       ``min_free_bytes`` free), in this order:
+
+       a. files that are nobody's, oldest first;
+       b. the files of members over their own share (their guild's ``user_storage_mb``; bot
+          owners have none): the member furthest over loses their oldest file, and again, until
+          everyone is within their share;
+       c. then the member who stores the most loses their oldest file, and again.
+
+    So a member who stores a lot only ever pushes out their own files first.
+
+Caps (:func:`check_room`, before anything is stored)
+    When a member makes a draft, their live drafts with a posted card (``user_active_drafts``);
+    when they make one or add an image to one, the bytes they store in the guild with the new
+    image (``user_storage_mb``; the files of their own discarded drafts are removed first to make
+    room), and the disk's free space (``min_free_mb``). A refusal is a :class:`StorageRefused`
+    naming the cap and the numbers.
+
+A guild's files go when the bot leaves it (:func:`forget_guild`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.domain.errors import UserError
+from bot.jobs.store import ACTIVE_STATES, Store
+
+if TYPE_CHECKING:
+    from bot.quota.policy import Quotas
+
+log = logging.getLogger(__name__)
+
+SUBDIRS = ("images", "drafts", "videos")
+MB = 1_000_000
+#: A draft whose card is not posted yet is live for this long (seconds) after it was made.
+POSTING_GRACE = 3600.0
+
+#: Whose a file is: (guild id, user id); (None, None) for the command line's jobs.
+Holder = tuple[int | None, int | None]
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    removed: int
+    freed: int
+    kept_bytes: int
+
+
+class StorageRefused(UserError):
+    """A draft or an image refused before it was stored: ``code`` names the cap
+    (``user_drafts``, ``user_storage``, ``disk_full``), ``params`` hold the numbers (and the
+    English message's ``drafts`` is empty: ``cards`` are the member's live drafts as
+    ``(channel id, card message id)``, least recently changed first, for the caller to link)."""
+
+    def __init__(
+        self, code: str, message: str, *, cards: Iterable[tuple[int, int]] = (), **params: Any
+    ) -> None:
+        super().__init__(code, message, **params)
+        self.cards = tuple(cards)
+
+
+# --------------------------------------------------------------------------- what is whose
+
+
+@dataclass
+class _Catalog:
+    """Every file the database names, by its real path."""
+
+    protected: set[str] = field(default_factory=set)
+    holder: dict[str, Holder] = field(default_factory=dict)
+    #: Named by a job or by a draft that is not discarded or abandoned.
+    needed: set[str] = field(default_factory=set)
+
+    def add(self, path: str | None, holder: Holder, *, needed: bool, protect: bool = False) -> None:
+        if not path:
+            return
+        real = os.path.realpath(path)
+        if needed:
+            self.needed.add(real)
+            self.holder[real] = holder
+        else:
+            self.holder.setdefault(real, holder)
+        if protect:
+            self.protected.add(real)
+
+
+def _draft_state(row: Any, *, now: float, cutoff: float) -> str:
+    """``live`` (its current image is kept), ``idle`` (not changed for ``days``), ``dead``
+    (discarded, or its card was never posted)."""
+    if row["state"] != "active":
+        return "dead"
+    if row["card_message_id"] is None:
+        return "live" if row["created_at"] >= now - POSTING_GRACE else "dead"
+    return "live" if row["updated_at"] >= cutoff else "idle"
+
+
+async def _catalog(store: Store, *, now: float, days: float) -> _Catalog:
+    cutoff = now - days * 86400
+    cat = _Catalog()
+    states = {str(s) for s in ACTIVE_STATES}
+    async with store.db.execute(
+        "SELECT guild_id, owner_id, state, delivery, image_path, video_path FROM jobs"
+    ) as cur:
+        for row in await cur.fetchall():
+            holder = (row["guild_id"], row["owner_id"])
+            busy = row["state"] in states or row["delivery"] == "pending"
+            for path in (row["image_path"], row["video_path"]):
+                cat.add(path, holder, needed=True, protect=busy)
+    drafts: dict[str, tuple[Holder, str]] = {}
+    async with store.db.execute(
+        "SELECT id, guild_id, author_id, state, image_path, card_message_id, created_at, "
+        "updated_at FROM drafts"
+    ) as cur:
+        for row in await cur.fetchall():
+            holder = (row["guild_id"], row["author_id"])
+            state = _draft_state(row, now=now, cutoff=cutoff)
+            drafts[row["id"]] = (holder, state)
+            cat.add(row["image_path"], holder, needed=state != "dead", protect=state == "live")
+    async with store.db.execute(
+        "SELECT draft_id, image_path FROM draft_revisions WHERE image_path IS NOT NULL"
+    ) as cur:
+        for row in await cur.fetchall():
+            holder, state = drafts.get(row["draft_id"], ((None, None), "dead"))
+            cat.add(row["image_path"], holder, needed=state != "dead")
+    return cat
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+@dataclass
+class _Entry:
+    mtime: float
+    size: int
+    path: Path
+    holder: Holder | None
+    protected: bool
+    unneeded: bool
+
+
+def _files(media_dir: Path) -> list[tuple[float, int, Path]]:
+    out = []
+    for sub in SUBDIRS:
+        folder = media_dir / sub
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.is_file() and not path.name.endswith(".part"):
+                st = path.stat()
+                out.append((st.st_mtime, st.st_size, path))
+    out.sort()
+    return out
+
+
+def free_bytes(media_dir: Path) -> int:
+    """Free space on the disk of ``media_dir`` (or of its nearest folder that exists)."""
+    folder = Path(media_dir).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return shutil.disk_usage(folder).free
+
+
+async def sweep(
+    store: Store,
+    media_dir: Path,
+    *,
+    days: float,
+    max_bytes: int,
+    now: float,
+    min_free_bytes: int = 0,
+    quotas: Quotas | None = None,
+) -> SweepResult:
+    """Apply the policy once (see the module's docstring). ``quotas`` gives each member's
+    share (their guild's ``user_storage_mb``); without it nobody has one."""
+    catalog = await _catalog(store, now=now, days=days)
+    shares = await _shares(quotas, set(catalog.holder.values()))
+    result = await asyncio.to_thread(
+        _sweep_files, media_dir, catalog, now - days * 86400, max_bytes, shares, min_free_bytes
+    )
+    if result.removed:
+        log.info("retention: removed %d files (%.1f MB)", result.removed, result.freed / MB)
+    return result
+
+
+async def _shares(quotas: Quotas | None, holders: set[Holder]) -> dict[Holder, int]:
+    """Each member's share in bytes (members without one are left out)."""
+    if quotas is None:
+        return {}
+    limits: dict[int, int | None] = {}
+    shares: dict[Holder, int] = {}
+    for guild_id, user_id in holders:
+        if guild_id is None or user_id is None or quotas.is_owner(user_id):
+            continue
+        if guild_id not in limits:
+            limits[guild_id] = (await quotas.get(guild_id)).user_storage_mb
+        limit = limits[guild_id]
+        if limit is not None:
+            shares[(guild_id, user_id)] = limit * MB
+    return shares
+
+
+def _sweep_files(
+    media_dir: Path,
+    catalog: _Catalog,
+    cutoff: float,
+    max_bytes: int,
+    shares: dict[Holder, int],
+    min_free_bytes: int,
+) -> SweepResult:
+    entries = []
+    for mtime, size, path in _files(media_dir):
+        real = os.path.realpath(path)
+        entries.append(
+            _Entry(
+                mtime,
+                size,
+                path,
+                catalog.holder.get(real),
+                real in catalog.protected,
+                real not in catalog.needed,
+            )
+        )
+    total = sum(e.size for e in entries)
+    removed = freed = 0
+
+    def drop(entry: _Entry) -> None:
+        nonlocal total, removed, freed
+        try:
+            entry.path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.warning("retention: could not remove %s: %s", entry.path, exc)
+            return
+        removed += 1
+        freed += entry.size
+        total -= entry.size
+
+    # 1. By age.
+    kept: list[_Entry] = []
+    for entry in entries:
+        if not entry.protected and entry.mtime < cutoff:
+            drop(entry)
+        else:
+            kept.append(entry)
+
+    budget = max_bytes
+    if min_free_bytes > 0 and kept:
+        shortfall = min_free_bytes - free_bytes(media_dir)
+        if shortfall > 0:
+            budget = min(budget, total - shortfall)
+    if total <= budget:
+        return SweepResult(removed, freed, total)
+
+    # 2a. Nobody's files, oldest first.
+    evictable = [e for e in kept if not e.protected]
+    for entry in evictable:
+        if total <= budget:
+            return SweepResult(removed, freed, total)
+        if entry.unneeded:
+            drop(entry)
+
+    # 2b, 2c. Members' own oldest files: those over their share first, then the largest.
+    held: collections.Counter[Holder] = collections.Counter()
+    for entry in kept:
+        if entry.holder is not None:
+            held[entry.holder] += entry.size
+    queues: dict[Holder, collections.deque[_Entry]] = collections.defaultdict(collections.deque)
+    for entry in evictable:  # oldest first
+        if not entry.unneeded and entry.holder is not None:
+            queues[entry.holder].append(entry)
+    while total > budget:
+        ready = [h for h, q in queues.items() if q]
+        if not ready:
+            break
+        over = [h for h in ready if h in shares and held[h] > shares[h]]
+        if over:
+            holder = max(over, key=lambda h: (held[h] - shares[h], -queues[h][0].mtime))
+        else:
+            holder = max(ready, key=lambda h: (held[h], -queues[h][0].mtime))
+        entry = queues[holder].popleft()
+        before = removed
+        drop(entry)
+        if removed > before:
+            held[holder] -= entry.size
+    return SweepResult(removed, freed, total)
+
+
+# --------------------------------------------------------------------------- caps
+
+
+async def live_cards(
+    store: Store, guild_id: int, user_id: int, *, now: float, days: float
+) -> list[tuple[int, int]]:
+    """A member's live drafts in a guild whose card was posted, as ``(channel id, card message
+    id)``, least recently changed first."""
+    async with store.db.execute(
+        "SELECT channel_id, card_message_id FROM drafts WHERE guild_id = ? AND author_id = ? "
+        "AND state = 'active' AND card_message_id IS NOT NULL AND updated_at >= ? "
+        "ORDER BY updated_at, card_message_id",
+        (guild_id, user_id, now - days * 86400),
+    ) as cur:
+        return [(r["channel_id"], r["card_message_id"]) for r in await cur.fetchall()]
+
+
+async def member_bytes(store: Store, guild_id: int, user_id: int) -> int:
+    """What a member's drafts (every revision's image) and jobs in a guild keep on disk."""
+    paths: set[str] = set()
+    async with store.db.execute(
+        "SELECT image_path, video_path FROM jobs WHERE guild_id = ? AND owner_id = ?",
+        (guild_id, user_id),
+    ) as cur:
+        for row in await cur.fetchall():
+            paths.update(p for p in row if p)
+    async with store.db.execute(
+        "SELECT r.image_path FROM draft_revisions r JOIN drafts d ON d.id = r.draft_id "
+        "WHERE d.guild_id = ? AND d.author_id = ? AND r.image_path IS NOT NULL "
+        "UNION SELECT image_path FROM drafts "
+        "WHERE guild_id = ? AND author_id = ? AND image_path IS NOT NULL",
+        (guild_id, user_id, guild_id, user_id),
+    ) as cur:
+        paths.update(r[0] for r in await cur.fetchall())
+    return await asyncio.to_thread(_sizes, paths)
+
+
+def _sizes(paths: Iterable[str]) -> int:
+    seen: set[str] = set()
+    total = 0
+    for path in paths:
+        real = os.path.realpath(path)
+        if real in seen:
+            continue
+        seen.add(real)
+        with contextlib.suppress(OSError):
+            total += os.stat(real).st_size
+    return total
+
+
+async def reclaim(store: Store, guild_id: int, user_id: int, *, now: float, days: float) -> int:
+    """Remove the files of a member's own discarded (or never posted) drafts in a guild that
+    nothing else needs; returns the bytes freed."""
+    catalog = await _catalog(store, now=now, days=days)
+    mine = [
+        real
+        for real, holder in catalog.holder.items()
+        if holder == (guild_id, user_id) and real not in catalog.needed
+    ]
+    return await asyncio.to_thread(_remove, mine)
+
+
+def _remove(paths: Iterable[str]) -> int:
+    freed = 0
+    for path in paths:
+        try:
+            size = os.stat(path).st_size
+            os.unlink(path)
+        except OSError:
+            continue
+        freed += size
+    return freed
+
+
+def _mb(n: float) -> str:
+    return f"{n / MB:.1f}"
+
+
+async def check_room(
+    store: Store,
+    media_dir: Path,
+    *,
+    guild_id: int,
+    user_id: int,
+    need: int,
+    now: float,
+    days: float,
+    active_drafts: int | None = None,
+    storage_mb: int | None = None,
+    min_free_mb: float = 0.0,
+) -> None:
+    """Raise StorageRefused unless a member may store ``need`` more bytes in a guild.
+
+    ``active_drafts``: the cap on their live drafts (only when a draft is being made);
+    ``storage_mb``: the cap on what they store; ``min_free_mb``: the disk's free space to keep.
+    None (or 0 for ``min_free_mb``): no such cap.
+    """
+    shown_days = f"{days:g}"
+    if active_drafts is not None:
+        cards = await live_cards(store, guild_id, user_id, now=now, days=days)
+        if len(cards) >= active_drafts:
+            raise StorageRefused(
+                "user_drafts",
+                f"You have {len(cards)} active drafts in this server and the limit is "
+                f"{active_drafts}: discard one you no longer need (the Discard button on its "
+                f"card) and try again. Drafts left unchanged for {shown_days} days stop "
+                "counting.",
+                cards=cards,
+                count=len(cards),
+                limit=active_drafts,
+                days=shown_days,
+                drafts="",
+            )
+    if storage_mb is not None:
+        limit = storage_mb * MB
+        used = await member_bytes(store, guild_id, user_id)
+        if used + need > limit and await reclaim(store, guild_id, user_id, now=now, days=days):
+            used = await member_bytes(store, guild_id, user_id)
+        if used + need > limit:
+            raise StorageRefused(
+                "user_storage",
+                f"Your images and videos in this server take {_mb(used)} MB and this image "
+                f"needs {_mb(need)} MB more; the limit is {storage_mb} MB a member. Discard "
+                "drafts you no longer need (their images are removed then) or wait: stored "
+                f"files are removed after {shown_days} days.",
+                used=_mb(used),
+                need=_mb(need),
+                limit=storage_mb,
+                days=shown_days,
+            )
+    if min_free_mb > 0:
+        free = await asyncio.to_thread(free_bytes, media_dir)
+        if free - need < min_free_mb * MB:
+            log.warning(
+                "the disk of %s has %.0f MB free, under [retention] min_free_mb (%g): "
+                "refusing new drafts and images",
+                media_dir,
+                free / MB,
+                min_free_mb,
+            )
+            raise StorageRefused(
+                "disk_full",
+                f"The bot's disk is nearly full ({free / MB:.0f} MB free; it keeps at least "
+                f"{min_free_mb:g} MB free), so no new drafts or images can be stored right "
+                "now. Please try again later.",
+                free=f"{free / MB:.0f}",
+                min=f"{min_free_mb:g}",
+            )
+
+
+# --------------------------------------------------------------------------- leaving a guild
+
+
+async def forget_guild(store: Store, guild_id: int) -> int:
+    """Remove every stored file of a guild's jobs and drafts (the bot left it)."""
+    paths: set[str] = set()
+    async with store.db.execute(
+        "SELECT image_path, video_path FROM jobs WHERE guild_id = ?", (guild_id,)
+    ) as cur:
+        for row in await cur.fetchall():
+            paths.update(p for p in row if p)
+    async with store.db.execute(
+        "SELECT image_path FROM drafts WHERE guild_id = ? AND image_path IS NOT NULL "
+        "UNION SELECT r.image_path FROM draft_revisions r JOIN drafts d ON d.id = r.draft_id "
+        "WHERE d.guild_id = ? AND r.image_path IS NOT NULL",
+        (guild_id, guild_id),
+    ) as cur:
+        paths.update(r[0] for r in await cur.fetchall())
+    return await asyncio.to_thread(_unlink_all, paths)
+
+
+def _unlink_all(paths: set[str]) -> int:
+    removed = 0
+    for p in paths:
+        try:
+            Path(p).unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed

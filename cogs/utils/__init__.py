@@ -1,0 +1,1 @@
+"""Shared Discord pieces: persistent components, forms, languages and permissions."""

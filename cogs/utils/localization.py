@@ -1,0 +1,29 @@
+"""Localizing slash commands (names stay English; descriptions and choices are translated)."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from bot.i18n.strings import STRINGS, lang_of, t
+
+
+def ls(key: str) -> app_commands.locale_str:
+    """A command string whose translations live under ``key`` in bot.i18n.strings."""
+    return app_commands.locale_str(t(key, "en"), key=key)
+
+
+class StoryboardTranslator(app_commands.Translator):
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        key = string.extras.get("key")
+        if key is None or key not in STRINGS:
+            return None
+        lang = lang_of(locale)
+        if lang == "en":
+            return None
+        return STRINGS[key].get(lang)

@@ -1,0 +1,192 @@
+"""The persistent components on the bot's messages, and private answers to interactions.
+
+Every button and select is a DynamicItem whose custom_id carries the draft or job id, so it
+keeps working after a restart. A component only routes: the cog named in :data:`ACTIONS` handles
+the click.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import discord
+
+from bot.domain.storyboard import fmt_tenths
+from bot.drafts.store import Draft
+from bot.i18n.strings import t
+from bot.jobs.store import Job, JobState
+from cogs.utils.ui import user_lang
+
+log = logging.getLogger(__name__)
+
+#: action -> (style, emoji, label key, the cog that handles it)
+ACTIONS: dict[str, tuple[discord.ButtonStyle, str, str, str]] = {
+    "gen": (discord.ButtonStyle.primary, "🎬", "button.generate", "Storyboard"),
+    "edit": (discord.ButtonStyle.secondary, "✏️", "button.edit", "DraftEditing"),
+    "add": (discord.ButtonStyle.secondary, "➕", "button.add_shot", "DraftEditing"),
+    "undo": (discord.ButtonStyle.secondary, "↩️", "button.undo", "DraftEditing"),
+    "set": (discord.ButtonStyle.secondary, "⚙️", "button.settings", "DraftEditing"),
+    "discard": (discord.ButtonStyle.secondary, "🗑️", "button.discard", "Storyboard"),
+    "regen": (discord.ButtonStyle.primary, "🔁", "button.regenerate", "Storyboard"),
+    "delete": (discord.ButtonStyle.secondary, "🗑️", "button.delete", "Storyboard"),
+    "dl": (discord.ButtonStyle.secondary, "⬇️", "button.download", "Storyboard"),
+    "cancel": (discord.ButtonStyle.secondary, "✖️", "button.cancel", "Storyboard"),
+}
+
+
+async def _route(interaction: discord.Interaction[Any], action: str, target: str) -> None:
+    cog: Any = interaction.client.get_cog(ACTIONS[action][3])  # type: ignore[attr-defined]
+    try:
+        await cog.on_action(interaction, action, target)
+    except Exception:
+        log.exception("component %s:%s failed", action, target)
+        await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
+
+
+class ActionButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"sb:(?P<action>gen|edit|add|undo|set|discard|regen|delete|dl|cancel)"
+    r":(?P<target>[0-9a-f]+)",
+):
+    """Every persistent button: ``sb:<action>:<draft or job id>``."""
+
+    def __init__(self, action: str, target: str, lang: str = "en", *, row: int | None = None):
+        style, emoji, key, _cog = ACTIONS[action]
+        super().__init__(
+            discord.ui.Button(
+                style=style,
+                emoji=emoji,
+                label=t(key, lang),
+                custom_id=f"sb:{action}:{target}",
+                row=row,
+            )
+        )
+        self.action = action
+        self.target = target
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: Any,
+        /,
+    ) -> ActionButton:
+        if match["action"] not in ACTIONS:
+            raise ValueError(f"unknown action {match['action']}")
+        return cls(match["action"], match["target"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await _route(interaction, self.action, self.target)
+
+
+class ShotSelect(
+    discord.ui.DynamicItem[discord.ui.Select[Any]],
+    template=r"sb:shot:(?P<target>[0-9a-f]+)",
+):
+    """The card's "edit one shot" menu: ``sb:shot:<draft id>``; the value is the shot number."""
+
+    def __init__(self, target: str, options: list[discord.SelectOption], lang: str = "en") -> None:
+        super().__init__(
+            discord.ui.Select(
+                custom_id=f"sb:shot:{target}",
+                placeholder=t("select.shot", lang)[:150],
+                options=options or [discord.SelectOption(label="1", value="1")],
+                row=1,
+            )
+        )
+        self.target = target
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: Any,
+        /,
+    ) -> ShotSelect:
+        options = list(item.options) if isinstance(item, discord.ui.Select) else []
+        return cls(match["target"], options)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        value = self.item.values[0] if self.item.values else "1"
+        cog: Any = interaction.client.get_cog("DraftEditing")  # type: ignore[attr-defined]
+        try:
+            await cog.on_shot_selected(
+                interaction, self.target, int(value) if value.isdigit() else 1
+            )
+        except Exception:
+            log.exception("shot select on %s failed", self.target)
+            await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
+
+
+def shot_options(draft: Draft, lang: str) -> list[discord.SelectOption]:
+    options = []
+    for n, shot in enumerate(draft.board.shots, 1):
+        auto = f" {t('card.auto', lang)}" if shot.auto else ""
+        label = f"{n} · {fmt_tenths(shot.tenths)} s{auto} · {shot.scene}"
+        options.append(
+            discord.SelectOption(
+                label=label if len(label) <= 100 else label[:99] + "…", value=str(n)
+            )
+        )
+    return options
+
+
+def _view(*items: discord.ui.Item[Any]) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    for item in items:
+        view.add_item(item)
+    return view
+
+
+def draft_view(draft: Draft, lang: str) -> discord.ui.View:
+    """The card's controls: every edit is possible without typing."""
+    return _view(
+        *(ActionButton(a, draft.id, lang, row=0) for a in ("gen", "edit", "add", "undo")),
+        ShotSelect(draft.id, shot_options(draft, lang), lang),
+        *(ActionButton(a, draft.id, lang, row=2) for a in ("set", "discard")),
+    )
+
+
+def status_view(job: Job, lang: str) -> discord.ui.View | None:
+    if job.state == JobState.QUEUED:
+        return _view(ActionButton("cancel", job.id, lang))
+    return None
+
+
+#: The result's buttons that carry its job id (and appear on no other message).
+RESULT_ACTIONS = ("regen", "delete", "dl")
+
+
+def result_custom_ids(job_id: str) -> frozenset[str]:
+    """The custom ids only a result message of ``job_id`` carries: only the bot sets them."""
+    return frozenset(f"sb:{action}:{job_id}" for action in RESULT_ACTIONS)
+
+
+def result_view(job: Job, lang: str, *, downloadable: bool = False) -> discord.ui.View:
+    buttons = [ActionButton("regen", job.id, lang)]
+    if job.draft_id:
+        buttons.append(ActionButton("edit", job.draft_id, lang))
+    buttons.append(ActionButton("delete", job.id, lang))
+    if downloadable:
+        buttons.append(ActionButton("dl", job.id, lang))
+    return _view(*buttons)
+
+
+async def safe_reply(interaction: discord.Interaction[Any], text: str) -> None:
+    """Last resort after an unexpected error: tell the user, never raise."""
+    try:
+        await reply(interaction, text)
+    except discord.HTTPException:
+        pass
+
+
+async def reply(interaction: discord.Interaction[Any], text: str, **kwargs: Any) -> None:
+    """An ephemeral answer, whether or not the interaction was answered already."""
+    text = text if len(text) <= 2000 else text[:1999] + "…"
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, **kwargs)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, **kwargs)
