@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.config.settings import ENV_NAMES, SECRET_FILE_NAMES, ConfigError, Settings, load_settings
+from bot.config.names import ENV_NAMES, SECRET_FILE_NAMES
+from bot.config.settings import ConfigError, Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[3]
 SECRET = "sk-SUPERSECRET-0123456789"
