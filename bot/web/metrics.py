@@ -93,10 +93,15 @@ class Metrics:
 async def loop_lag(clock: Callable[[], float] = time.perf_counter) -> float:
     """Seconds between asking the event loop to run something now and it running."""
     loop = asyncio.get_running_loop()
-    ran = loop.create_future()
+    ran: asyncio.Future[float] = loop.create_future()
     start = clock()
-    loop.call_soon(lambda: ran.done() or ran.set_result(clock()))
-    return float(await ran) - start
+
+    def mark() -> None:
+        if not ran.done():
+            ran.set_result(clock())
+
+    loop.call_soon(mark)
+    return await ran - start
 
 
 __all__ = ["CONTENT_TYPE", "Metrics", "loop_lag"]

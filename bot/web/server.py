@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Middleware
 
 from bot.config.settings import ConfigError, HttpSettings
 from bot.jobs.links import ReplayGuard, check_media_token, signature_ok, task_id_of, token_ok
@@ -243,9 +244,7 @@ def _short(value: object, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def bounded_body(
-    seconds: float,
-) -> Callable[[web.Request, Callable[[web.Request], Awaitable[web.StreamResponse]]], Any]:
+def bounded_body(seconds: float) -> Middleware:
     """A middleware that reads a request's body (up to ``client_max_size``) before the
     handler, within ``seconds``: a body sent a byte at a time gets 408 and the connection is
     closed; a client that hangs up mid-body gets nothing (it is gone) and no traceback."""
