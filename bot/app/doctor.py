@@ -1,4 +1,8 @@
-"""``storyboard-bot doctor``: a short checklist of what works and what to fix."""
+"""``storyboard-bot doctor``: a short checklist of what works and what to fix: the
+configuration, the models, FFmpeg (PyAV), kie.ai, the database, Discord and the callbacks.
+
+It never imports discord.py: Discord is checked over its REST API, so the checklist runs
+even where the bot itself cannot start."""
 
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ async def run_checks(settings: Settings, out: TextIO) -> int:
     r = Report(out)
     r.line(OK, "configuration", "loaded")
     await _models(settings, r)
+    _ffmpeg(r)
     await _kie(settings, r)
     last_mode = await _database(settings, r)
     await _discord(settings, r, last_mode)
@@ -78,6 +83,34 @@ async def _models(settings: Settings, r: Report) -> None:
             'OpenAI shut the Sora 2 API down on 2026-09-24; kie.ai answers "temporarily '
             'paused" or "not supported", so jobs go to the fallback model',
         )
+
+
+# The FFmpeg libraries bot/media/video.py needs: demuxing and muxing mp4, decoding frames.
+FFMPEG_LIBRARIES = ("libavformat", "libavcodec", "libavutil")
+
+
+def _ffmpeg(r: Report) -> None:
+    """One line: whether PyAV (``import av``) and the FFmpeg libraries it links load; long
+    storyboards need them to take a segment's last frame and to join the segments."""
+    what = "FFmpeg (PyAV)"
+    try:
+        import av
+    except ImportError as exc:
+        r.line(
+            FAIL,
+            what,
+            f"`import av` failed ({exc}); long storyboards cannot be built (a segment's last "
+            "frame, joining the segments). Reinstall the bot's dependencies (PyAV's wheels "
+            "include FFmpeg): pip install 'av>=15,<19'",
+        )
+        return
+    versions = av.library_versions
+    libraries = ", ".join(
+        f"{name} {'.'.join(map(str, versions[name]))}"
+        for name in FFMPEG_LIBRARIES
+        if name in versions
+    )
+    r.line(OK, what, f"PyAV {av.__version__}, FFmpeg {av.ffmpeg_version_info} ({libraries})")
 
 
 async def _kie(settings: Settings, r: Report) -> None:

@@ -7,6 +7,8 @@ answering ``/users/@me`` and ``/applications/@me`` the way Discord does.
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -327,3 +329,49 @@ async def test_an_unreachable_upload_host_fails_the_doctor_and_names_it(
     [upload] = [x for x in lines if "upload host" in x]
     assert upload.startswith(f"[FAIL] kie.ai upload host: cannot reach {closed} (KIE_UPLOAD_URL)")
     assert "[ok]   kie.ai key: 1000 credits left" in lines
+
+
+# -- FFmpeg (PyAV) ---------------------------------------------------------------------------
+def ffmpeg_line(lines: list[str]) -> str:
+    [line] = [x for x in lines if " FFmpeg (PyAV)" in x]
+    return line
+
+
+async def test_ffmpeg_line_gives_pyav_and_the_library_versions(tmp_path, fake, discord_api):
+    import av
+
+    discord_api.flags = GATEWAY_MESSAGE_CONTENT
+    code, lines = await doctor(_settings(tmp_path, fake, discord_api))
+    codec = ".".join(map(str, av.library_versions["libavcodec"]))
+    fmt = ".".join(map(str, av.library_versions["libavformat"]))
+    line = ffmpeg_line(lines)
+    assert line.startswith(f"[ok]   FFmpeg (PyAV): PyAV {av.__version__}, FFmpeg ")
+    assert f"libavcodec {codec}" in line and f"libavformat {fmt}" in line
+    assert code == 0
+
+
+async def test_ffmpeg_line_fails_plainly_when_av_cannot_be_imported(
+    tmp_path, fake, discord_api, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "av", None)  # `import av` raises ImportError
+    discord_api.flags = GATEWAY_MESSAGE_CONTENT
+    code, lines = await doctor(_settings(tmp_path, fake, discord_api))
+    line = ffmpeg_line(lines)
+    assert line.startswith("[FAIL] FFmpeg (PyAV): `import av` failed (")
+    assert "long storyboards cannot be built" in line and "pip install 'av>=15,<19'" in line
+    assert "Traceback" not in "\n".join(lines)
+    # The other checks still ran.
+    assert "[ok]   Discord token: logs in as storyboard (id 1001)" in lines
+    assert code == 1
+
+
+def test_the_doctor_never_imports_discord():
+    """The command line and the doctor load without discord.py: it stays out of their path."""
+    code = (
+        "import sys, bot.app.cli, bot.app.doctor; "
+        "print(sorted(m for m in sys.modules if m == 'discord' or m.startswith('discord.')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
