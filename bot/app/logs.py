@@ -6,7 +6,8 @@ Two formats: ``text`` (the default), one line per record with the date, time and
 
 and ``json``, one JSON object per line for log shippers, with the keys ``time``, ``level``,
 ``logger`` and ``message`` (plus ``exception`` / ``stack`` when the record carries one).
-Secrets are blanked out of the message and the traceback before either format sees them.
+Secrets are blanked out of the message, the traceback and the ``extra=`` fields before either
+format (or any other formatter) sees them.
 
 The level and format come from ``--log-level`` / ``--log-format`` on the command line, else
 the settings' ``[log]`` section (``STORYBOARD_LOG_LEVEL`` / ``STORYBOARD_LOG_FORMAT``, or the
@@ -34,10 +35,25 @@ FORMATS = ("text", "json")
 QUIET = ("aiosqlite", "PIL")
 
 
+# The attributes every LogRecord has; any other attribute came from ``extra=``.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
+
+
 class RedactSecrets(logging.Filter):
+    """Blanks the configured secrets out of a record: its message (arguments included), its
+    traceback and stack, and the fields given with ``extra=``, whatever formats it next."""
+
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self._secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def _blank(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, REDACTED)
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:
@@ -56,6 +72,13 @@ class RedactSecrets(logging.Filter):
                 record.stack_info = record.stack_info.replace(secret, REDACTED)
         if changed:
             record.msg, record.args = text, None
+        for name, value in list(vars(record).items()):
+            if name in _RECORD_ATTRIBUTES or value is None or isinstance(value, int | float):
+                continue
+            shown = value if isinstance(value, str) else str(value)
+            blanked = self._blank(shown)
+            if blanked != shown:
+                setattr(record, name, blanked)
         return True
 
 

@@ -128,6 +128,68 @@ def test_secrets_never_reach_either_format(secret_settings, fmt):
         assert "stack" in entries[3]
 
 
+def _exceptions(fmt: str, out: str) -> str:
+    if fmt == "text":
+        return out
+    return "".join(json.loads(x).get("exception", "") for x in out.splitlines())
+
+
+class KieDown(Exception):
+    pass
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_secrets_in_exceptions_are_blanked_wherever_they_are(secret_settings, fmt):
+    stream = capture(secret_settings, fmt)
+    log = logging.getLogger("bot.kie")
+    try:
+        try:
+            raise KieDown(f"401 for key {API_KEY}")
+        except KieDown as inner:
+            raise RuntimeError(f"upload refused (token {TOKEN})") from inner
+    except RuntimeError as exc:
+        log.warning("call failed: %s", exc)  # the exception's text as an argument
+        log.error("call failed", exc_info=exc)  # the exception itself, its cause chained
+        log.warning("mapping: %(why)s", {"why": exc})  # a mapping argument
+    out = stream.getvalue()
+    assert API_KEY not in out and TOKEN not in out
+    tracebacks = _exceptions(fmt, out)
+    assert f"KieDown: 401 for key {REDACTED}" in tracebacks
+    assert f"RuntimeError: upload refused (token {REDACTED})" in tracebacks
+    assert "The above exception was the direct cause" in tracebacks
+    if fmt == "json":
+        messages = [json.loads(x)["message"] for x in out.splitlines()]
+        assert messages == [
+            f"call failed: upload refused (token {REDACTED})",
+            "call failed",
+            f"mapping: upload refused (token {REDACTED})",
+        ]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_secrets_in_extra_fields_never_reach_a_formatter(secret_settings, fmt):
+    stream = capture(secret_settings, fmt)
+    log = logging.getLogger("bot.kie")
+    extra = {"header": f"Bearer {API_KEY}", "body": {"token": TOKEN}, "job": "abc", "tries": 3}
+    log.info("request sent", extra=extra)
+    assert API_KEY not in stream.getvalue() and TOKEN not in stream.getvalue()
+    # A formatter that prints the extra fields (a log shipper's, say) sees them blanked too;
+    # the fields without a secret are left as they are.
+    handler = setup_logging(secret_settings, level=logging.INFO, fmt=fmt, stream=stream)
+    handler.setFormatter(logging.Formatter("%(message)s|%(header)s|%(body)s|%(job)s|%(tries)d"))
+    log.info("request sent", extra=extra)
+    last = stream.getvalue().splitlines()[-1]
+    assert last == f"request sent|Bearer {REDACTED}|{{'token': '{REDACTED}'}}|abc|3"
+
+
+def test_short_or_empty_secrets_blank_nothing(tmp_path):
+    settings = make_settings(tmp_path, "http://127.0.0.1:9", kie={"api_key": "abc"})
+    stream = capture(settings, "text")
+    logging.getLogger("bot").info("abc is not worth hiding: it would blank every 'abc'")
+    assert "abc is not worth hiding: it would blank every 'abc'" in stream.getvalue()
+    assert REDACTED not in stream.getvalue()
+
+
 def test_without_settings_nothing_is_filtered_but_lines_still_format():
     stream = capture(None, "json")
     logging.getLogger("x").info("plain")
