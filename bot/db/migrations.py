@@ -151,6 +151,17 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX drafts_author ON drafts(guild_id, author_id, state);
     """,
+    # 6: long storyboards made as a chain of segments. The parent job keeps the whole
+    # storyboard, the reservation and the delivery, and ``chain`` (JSON: the segments' plan,
+    # their jobs, the frame being handed on); each segment is a job of its own with
+    # ``parent_id`` and its index in ``segment``; ``segments`` is the chain's length.
+    """
+    ALTER TABLE jobs ADD COLUMN parent_id TEXT;
+    ALTER TABLE jobs ADD COLUMN segment INTEGER;
+    ALTER TABLE jobs ADD COLUMN segments INTEGER;
+    ALTER TABLE jobs ADD COLUMN chain TEXT;
+    CREATE INDEX jobs_parent ON jobs(parent_id, segment) WHERE parent_id IS NOT NULL;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

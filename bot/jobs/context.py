@@ -76,6 +76,15 @@ class Context:
     _showing: dict[str, asyncio.Lock] = field(default_factory=dict)
     # Told how long each delivered video took from kie.ai finishing it (the metrics).
     on_delivered: Callable[[float], None] | None = None
+    # Where a chain's segments are delivered: to their parent job, never to a person
+    # (bot.jobs.chaining.SegmentDelivery).
+    internal: Delivery | None = None
+
+    def delivery_for(self, job: Job) -> Delivery:
+        """The owner's delivery; a chain's segment's is its chain's (``internal``)."""
+        if job.is_segment and self.internal is not None:
+            return self.internal
+        return self.delivery
 
     @property
     def callbacks(self) -> bool:
@@ -200,7 +209,7 @@ class Context:
                     # show an older state, nor any state once the job ended.
                     job = await self.store.get_job(job_id)
                     if job is not None and job.active:
-                        await self.delivery.job_updated(job)
+                        await self.delivery_for(job).job_updated(job)
             except Exception:
                 log.exception("job %s: status update failed", job_id)
             # The lock is kept: a post or an end may be waiting for it right now, and a new

@@ -53,6 +53,7 @@ async def fetch(ctx: Context, job: Job, now: float) -> Job:
 async def post(ctx: Context, job: Job, now: float) -> Job:
     """fetched (or posting, after a crash) -> delivered."""
     assert job.video_path is not None
+    video = Path(job.video_path)
     if job.state == JobState.FETCHED:
         posting = await ctx.move(job, JobState.POSTING, notify=True)
         if posting is None:
@@ -63,7 +64,7 @@ async def post(ctx: Context, job: Job, now: float) -> Job:
         # Posted and recorded as delivered under the job's showing lock: no status notice
         # can read the job between the post and its new state and show an older one.
         async with ctx.showing(job.id):
-            await ctx.delivery.deliver_video(job, Path(job.video_path))
+            await ctx.delivery_for(job).deliver_video(job, video)
             delivered = await ctx.move(job, JobState.DELIVERED, delivery="done", next_check_at=None)
     except UndeliverableError as exc:
         return await ctx.end(job, JobState.UNDELIVERABLE, "undeliverable", str(exc))
@@ -83,6 +84,6 @@ async def post(ctx: Context, job: Job, now: float) -> Job:
             log.exception("job %s: posting failed; retrying later", job.id)
         return await ctx.set(job, next_check_at=now + RETRY_LATER)
     ctx.shown(job.id)
-    if delivered is not None and ctx.on_delivered is not None:
+    if delivered is not None and ctx.on_delivered is not None and not job.is_segment:
         ctx.on_delivered(ctx.clock.now() - made_at)
     return delivered or await ctx.current(job)

@@ -44,6 +44,10 @@ REASONS: frozenset[str] = frozenset(
         # the video exists
         "download",
         "undeliverable",
+        # a long storyboard made as segments (bot.jobs.chaining)
+        "segment_failed",  # segment {segment} of {segments} ended without a video: {reason}
+        "frame_failed",  # segment {segment}'s last frame could not be handed to the next one
+        "join_failed",  # every segment was made, but they could not be joined into one video
     }
 )
 

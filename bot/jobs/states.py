@@ -26,6 +26,11 @@ class JobState(StrEnum):
     EXPIRED = "expired"  # the deadline passed
     CANCELLED = "cancelled"  # cancelled before it was submitted
     UNDELIVERABLE = "undeliverable"  # the video exists but could not be delivered
+    # A chain (a storyboard made as several segments, bot.jobs.chaining): the parent job.
+    CHAINING = "chaining"  # a segment (a child job of its own) is being made
+    EXTRACTING = "extracting"  # segment k is in: its last frame is being decoded and prepared
+    UPLOADING_FRAME = "uploading_frame"  # that frame goes to kie.ai's file host, then k + 1
+    JOINING = "joining"  # every segment is in: they are being joined into one video
 
 
 S = JobState
@@ -33,7 +38,11 @@ S = JobState
 #: Every allowed (from, to). Anything else is a bug and is refused by the store.
 TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     # A fallback re-queues a job at another model (queued -> queued).
-    S.QUEUED: frozenset({S.QUEUED, S.SUBMITTING, S.CANCELLED, S.REFUSED, S.EXPIRED}),
+    # A chain starts with its first segment, or (a retry reusing earlier segments) from the
+    # last frame of the last segment it reuses.
+    S.QUEUED: frozenset(
+        {S.QUEUED, S.SUBMITTING, S.CANCELLED, S.REFUSED, S.EXPIRED, S.CHAINING, S.EXTRACTING}
+    ),
     # Back to queued only when nothing was sent (the connection never opened) or kie.ai
     # proved no task exists and a fallback takes the job.
     S.SUBMITTING: frozenset({S.RUNNING, S.UNKNOWN, S.REFUSED, S.QUEUED, S.EXPIRED}),
@@ -50,11 +59,43 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     S.EXPIRED: frozenset(),
     S.CANCELLED: frozenset(),
     S.UNDELIVERABLE: frozenset(),
+    # A chain ends as its segment did when one ends without a video.
+    S.CHAINING: frozenset(
+        {
+            S.EXTRACTING,
+            S.JOINING,
+            S.FAILED,
+            S.REFUSED,
+            S.EXPIRED,
+            S.CANCELLED,
+            S.UNDELIVERABLE,
+        }
+    ),
+    S.EXTRACTING: frozenset({S.UPLOADING_FRAME, S.UNDELIVERABLE, S.EXPIRED}),
+    S.UPLOADING_FRAME: frozenset({S.CHAINING, S.UNDELIVERABLE, S.EXPIRED}),
+    # The joined video is the chain's own fetched video: it is posted as any job's.
+    S.JOINING: frozenset({S.FETCHED, S.UNDELIVERABLE, S.EXPIRED}),
 }
 assert set(TRANSITIONS) == set(JobState)
 
 ACTIVE_STATES: frozenset[JobState] = frozenset(
-    {S.QUEUED, S.SUBMITTING, S.RUNNING, S.SUCCEEDED, S.FETCHED, S.POSTING, S.UNKNOWN}
+    {
+        S.QUEUED,
+        S.SUBMITTING,
+        S.RUNNING,
+        S.SUCCEEDED,
+        S.FETCHED,
+        S.POSTING,
+        S.UNKNOWN,
+        S.CHAINING,
+        S.EXTRACTING,
+        S.UPLOADING_FRAME,
+        S.JOINING,
+    }
+)
+#: The states only a chain's parent job takes.
+CHAIN_STATES: frozenset[JobState] = frozenset(
+    {S.CHAINING, S.EXTRACTING, S.UPLOADING_FRAME, S.JOINING}
 )
 TERMINAL_STATES: frozenset[JobState] = frozenset(set(JobState) - ACTIVE_STATES)
 #: States in which kie.ai has (or may have) the task.
@@ -89,6 +130,7 @@ def diagram() -> str:
 
 __all__ = [
     "ACTIVE_STATES",
+    "CHAIN_STATES",
     "SENT_STATES",
     "TERMINAL_STATES",
     "TRANSITIONS",

@@ -66,16 +66,32 @@ class Job(BaseModel):
     updated_at: float
     credits: int | None = None
     fallback_from: str | None = None
+    # A long storyboard made as several segments (bot.jobs.chaining). The parent job holds the
+    # whole storyboard, the reservation and the owner's delivery; each segment is a child job.
+    parent_id: str | None = None  # a segment's: the chain it belongs to
+    segment: int | None = None  # a segment's index (from 0); a parent's: the current segment
+    segments: int | None = None  # how many segments the chain has (parent and children)
+    chain: dict[str, Any] | None = None  # a parent's plan and progress (bot.jobs.chaining)
 
     @property
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
 
+    @property
+    def is_chain(self) -> bool:
+        """A parent job: its storyboard is made as several segments."""
+        return self.chain is not None
+
+    @property
+    def is_segment(self) -> bool:
+        """A child job: one segment of a chain, delivered to its parent, not to a person."""
+        return self.parent_id is not None
+
 
 _JOB_COLUMNS = tuple(Job.model_fields)
 
 
-_JSON_COLUMNS = frozenset({"fail_params", "stall"})
+_JSON_COLUMNS = frozenset({"fail_params", "stall", "chain"})
 
 
 def _row_to_job(row: aiosqlite.Row) -> Job:
@@ -110,9 +126,11 @@ class JobOwner:
 def _owned(owner: JobOwner | None, skip: Collection[str]) -> tuple[str, list[Any]]:
     where, params = "", []
     if owner is not None and owner.ids is not None:
+        # The segments of a chain it follows are its too.
         ids = sorted(owner.ids)
-        where += f" AND id IN ({', '.join('?' for _ in ids)})" if ids else " AND 0"
-        params.extend(ids)
+        marks = ", ".join("?" for _ in ids)
+        where += f" AND (id IN ({marks}) OR parent_id IN ({marks}))" if ids else " AND 0"
+        params.extend([*ids, *ids])
     elif owner is not None and owner.origin is not None:
         where += " AND origin = ?"
         params.append(owner.origin)
@@ -145,6 +163,20 @@ class Store(Database):
         async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
             row = await cur.fetchone()
         return _row_to_job(row) if row else None
+
+    async def create_job_once(self, **fields: Any) -> Job:
+        """:meth:`create_job` for an id that a step made before a crash may already have
+        stored (a chain's next segment): the stored job is returned as it is."""
+        found = await self.get_job(str(fields["id"]))
+        return found if found is not None else await self.create_job(**fields)
+
+    async def segments_of(self, parent_id: str) -> list[Job]:
+        """The segment jobs made for a chain, in order."""
+        async with self.db.execute(
+            "SELECT * FROM jobs WHERE parent_id = ? ORDER BY segment, created_at", (parent_id,)
+        ) as cur:
+            rows = await cur.fetchall()
+        return [_row_to_job(r) for r in rows]
 
     async def job_by_task(self, task_id: str) -> Job | None:
         async with self.db.execute("SELECT * FROM jobs WHERE task_id = ?", (task_id,)) as cur:
@@ -238,7 +270,7 @@ class Store(Database):
         self, guild_id: int | None, owner_id: int, limit: int = 10
     ) -> list[Job]:
         async with self.db.execute(
-            "SELECT * FROM jobs WHERE guild_id IS ? AND owner_id = ? "
+            "SELECT * FROM jobs WHERE guild_id IS ? AND owner_id = ? AND parent_id IS NULL "
             "ORDER BY created_at DESC LIMIT ?",
             (guild_id, owner_id, limit),
         ) as cur:
@@ -247,7 +279,8 @@ class Store(Database):
 
     async def recent_jobs(self, limit: int = 20) -> list[Job]:
         async with self.db.execute(
-            "SELECT * FROM jobs ORDER BY created_at DESC LIMIT ?", (limit,)
+            "SELECT * FROM jobs WHERE parent_id IS NULL ORDER BY created_at DESC LIMIT ?",
+            (limit,),
         ) as cur:
             rows = await cur.fetchall()
         return [_row_to_job(r) for r in rows]

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.jobs import fallback
+from bot.jobs import chaining, fallback
 from bot.jobs.context import RETRY_LATER, Context
 from bot.jobs.poll import poll_delay
 from bot.jobs.states import JobState
@@ -49,7 +49,8 @@ class Submitter:
                 "the job waited too long to be sent to kie.ai; nothing was spent",
             )
         model = ctx.models.get(job.model)
-        if ctx.models.unavailable(model.name, now):
+        # A chain's segment keeps its chain's model: its segments were planned for it.
+        if ctx.models.unavailable(model.name, now) and not job.is_segment:
             switched = await fallback.switch(ctx, job, model)
             if switched is not None:
                 return switched
@@ -73,6 +74,8 @@ class Submitter:
                 return job
 
         body = model.request_body(job.storyboard, image_url, await ctx.callback_url(job.id))
+        if job.is_segment:
+            body = await chaining.segment_body(ctx, job, body)
         async with ctx.kie.limits.create:
             # Recorded before sending: from here a crash means "outcome unknown".
             sending = await ctx.move(job, JobState.SUBMITTING)
@@ -141,12 +144,12 @@ class Submitter:
         ctx = self.ctx
         if exc.model_unavailable:
             ctx.models.mark_unavailable(model.name, ctx.clock.now(), exc.meaning)
-            switched = await fallback.switch(ctx, job, model)
+            switched = None if job.is_segment else await fallback.switch(ctx, job, model)
             if switched is not None:
                 return switched
             code, detail = fallback.unavailable(ctx, model, job, exc)
             fb = ctx.models.fallback
-            params = {"model": model.name, "fallback": fb.name if fb else ""}
+            params: dict[str, object] = {"model": model.name, "fallback": fb.name if fb else ""}
             if job.fallback_from:
                 params = {"model": job.fallback_from, "fallback": model.name}
             return await ctx.end(job, JobState.REFUSED, code, detail, params)

@@ -3,7 +3,8 @@
 Each step reads the job's stored state, does one thing, and moves it on through the transition
 table (bot.jobs.states) before the next step starts, so a restart resumes every job where it
 was. The scheduler (bot.jobs.scheduler) decides when a job's next step runs; the steps are
-bot.jobs.submit, bot.jobs.poll and bot.jobs.finish.
+bot.jobs.submit, bot.jobs.poll and bot.jobs.finish; a long storyboard's chain of segments is
+bot.jobs.chaining, and its API (plan, submit, retry, redo, their cost) bot.jobs.chain.
 """
 
 from __future__ import annotations
@@ -12,20 +13,23 @@ import asyncio
 import logging
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
+from bot.chain.plan import Plan
 from bot.config.settings import Settings
 from bot.db.files import write_private
 from bot.domain.clock import Clock
 from bot.domain.storyboard import Storyboard
-from bot.jobs import fallback
+from bot.jobs import chaining, fallback
 from bot.jobs.callbacks import reconcile
+from bot.jobs.chain import ENDED, Chains
 from bot.jobs.context import END_OUTCOMES, Context, Ledger
 from bot.jobs.delivery import Delivery
 from bot.jobs.finish import fetch, post
 from bot.jobs.links import MEDIA_SECRET_KEY, media_url
 from bot.jobs.poll import poll
 from bot.jobs.scheduler import Scheduler
-from bot.jobs.states import ACTIVE_STATES, SENT_STATES, JobState
+from bot.jobs.states import ACTIVE_STATES, CHAIN_STATES, SENT_STATES, JobState
 from bot.jobs.store import Job, JobOwner, Store, new_id
 from bot.jobs.submit import Submitter, unknown
 from bot.kie import KieApi
@@ -41,7 +45,7 @@ RETRY_LATER = 30.0
 # A step that fails unexpectedly (a bug, not kie.ai or Discord) is retried this long past the
 # job's deadline, then the job is given up with a clear end: never a retry without end.
 STEP_GRACE = 3600.0
-LANES = {"submit": 32, "deliver": 4}
+LANES = {"submit": 32, "deliver": 4, "chain": 4}
 SWEEP_EVERY = 300.0  # how often leftover reservations are looked for while running
 
 
@@ -75,6 +79,7 @@ class Tracker:
         self.clock = self.ctx.clock
         self.media_dir = Path(settings.storage.media_dir)
         self._submitter = Submitter(self.ctx)
+        self.ctx.internal = chaining.SegmentDelivery(self.ctx)
         self._sweeper: asyncio.Task[None] | None = None
         owner = None
         if only is not None:
@@ -89,6 +94,7 @@ class Tracker:
             lane_of=_lane,
             lanes={**LANES, "kie": settings.tracker.concurrency},
         )
+        self.chains = Chains(self.ctx, follow=self.scheduler.follow, wake=self.scheduler.wake)
 
     # -- what the rest of the bot uses -----------------------------------------------------
     @property
@@ -124,6 +130,13 @@ class Tracker:
     def model_for(self, board: Storyboard, name: str | None = None) -> VideoModel:
         return fallback.model_for(self.ctx, board, name)
 
+    def plan(
+        self, board: Storyboard, model: str | None = None, *, max_segments: int | None = None
+    ) -> Plan:
+        """``board``'s segments on the model that would take it (bot.jobs.chain)."""
+        chosen = self.ctx.models.get(model) if model else self.model_for(board)
+        return self.chains.plan(board, chosen, max_segments=max_segments)
+
     async def submit(
         self,
         board: Storyboard,
@@ -132,9 +145,13 @@ class Tracker:
         origin: str = "cli",
         model: str | None = None,
         hold: bool = False,
+        max_segments: int | None = None,
         **fields: object,
     ) -> Job:
         """Validate, store the image and the job, and wake the loop. Nothing is spent here.
+
+        A storyboard the model does not take as it is is planned into segments and stored as
+        a chain (at most ``max_segments``): the parent job is returned (bot.jobs.chain).
 
         ``hold``: the job is stored (holding its reservation) but not started until
         :meth:`release` (the caller first posts where its status will show). A crash in
@@ -146,7 +163,9 @@ class Tracker:
         # the fallback is the submit step's, which checks the guild's rules first.
         chosen = self.ctx.models.get(model) if model else self.model_for(board)
         now = self.clock.now()
-        chosen.validate(board)
+        plan = self.chains.plan(board, chosen, max_segments=max_segments)
+        if plan.chained:
+            return await self.chains.submit(plan, image, origin=origin, hold=hold, **fields)
         job_id = str(fields.pop("id", None) or new_id())
         path = self.media_dir / "images" / f"{job_id}.{image.extension}"
         await asyncio.to_thread(write_private, path, image.data)
@@ -169,7 +188,7 @@ class Tracker:
             self.scheduler.wake()
         return job
 
-    async def release(self, job_id: str, **fields: object) -> Job | None:
+    async def release(self, job_id: str, **fields: Any) -> Job | None:
         """Start a job stored with ``hold`` (recording ``fields``, e.g. its status message)."""
         job = await self.store.update_job(job_id, next_check_at=self.clock.now(), **fields)
         self.scheduler.wake()
@@ -177,6 +196,8 @@ class Tracker:
 
     async def cancel(self, job_id: str) -> bool:
         """Cancel a job that has not been sent to kie.ai yet. False once it has."""
+        if await self.chains.cancel(job_id):
+            return True
         now = self.clock.now()
         job = await self.store.transition(
             job_id,
@@ -227,8 +248,14 @@ class Tracker:
                     await ledger.settle(job_id, outcome="cancelled", now=now)
                     settled += 1
                 continue
+            if job.is_chain and job.state in ENDED:
+                # A chain that ended without its video: what it made counts, no more.
+                await chaining.settle_end(self.ctx, job)
+                settled += 1
+                continue
             outcome: Outcome | None = END_OUTCOMES.get(job.state)
             if job.state in (
+                JobState.JOINING,
                 JobState.SUCCEEDED,
                 JobState.FETCHED,
                 JobState.POSTING,
@@ -259,8 +286,9 @@ class Tracker:
         owner = self.scheduler.owner
         if owner is not None and owner.ids is not None:
             ids = sorted(owner.ids)
-            sql += f" AND id IN ({', '.join('?' for _ in ids)})" if ids else " AND 0"
-            params.extend(ids)
+            marks = ", ".join("?" for _ in ids)
+            sql += f" AND (id IN ({marks}) OR parent_id IN ({marks}))" if ids else " AND 0"
+            params.extend([*ids, *ids])
         elif owner is not None and owner.origin:
             sql += " AND origin = ?"
             params.append(owner.origin)
@@ -336,7 +364,9 @@ class Tracker:
 
     async def _give_up(self, job: Job) -> Job:
         msg = "the bot kept failing on this job; the operator can see why in the log"
-        if job.state in (JobState.SUCCEEDED, JobState.FETCHED, JobState.POSTING):
+        if job.state in (JobState.SUCCEEDED, JobState.FETCHED, JobState.POSTING) or (
+            job.state in CHAIN_STATES and job.state != JobState.CHAINING
+        ):
             return await self.ctx.end(job, JobState.UNDELIVERABLE, "undeliverable", msg)
         if job.state == JobState.QUEUED:
             return await self.ctx.end(job, JobState.EXPIRED, "deadline_queued", msg)
@@ -349,17 +379,24 @@ class Tracker:
         is left due for the scheduler to start there: a download or a post never holds a
         polling slot."""
         lane = _lane(job)
-        while True:
-            before = (job.state, job.delivery, job.model)
-            job = await self._advance(job)
-            if (job.state, job.delivery, job.model) == before or job.next_check_at is None:
-                return
-            if job.next_check_at > self.clock.now() or _lane(job) != lane:
-                return
+        try:
+            while True:
+                before = (job.state, job.delivery, job.model)
+                job = await self._advance(job)
+                if (job.state, job.delivery, job.model) == before or job.next_check_at is None:
+                    return
+                if job.next_check_at > self.clock.now() or _lane(job) != lane:
+                    return
+        finally:
+            if job.parent_id is not None and (not job.active or job.state == JobState.DELIVERED):
+                # A segment is in (or ended without a video): its chain goes on now.
+                await self.scheduler.poke(job.parent_id)
 
     async def _advance(self, job: Job) -> Job:
         ctx = self.ctx
         now = self.clock.now()
+        if job.is_chain and (job.state == JobState.QUEUED or job.state in CHAIN_STATES):
+            return await chaining.step(ctx, job, now)
         match job.state:
             case JobState.QUEUED:
                 return await self._submitter.submit(job, now)
@@ -394,13 +431,15 @@ class Tracker:
             case _:
                 if job.delivery == "pending":
                     async with ctx.showing(job.id):
-                        await ctx.delivery.job_ended(job)
+                        await ctx.delivery_for(job).job_ended(job)
                     ctx.shown(job.id)
                     return await ctx.set(job, delivery="done", next_check_at=None)
                 return await ctx.set(job, next_check_at=None)
 
 
 def _lane(job: Job) -> str:
+    if job.is_chain and (job.state == JobState.QUEUED or job.state in CHAIN_STATES):
+        return "chain"
     if job.state in (JobState.QUEUED, JobState.SUBMITTING):
         return "submit"
     if job.state in (JobState.RUNNING, JobState.UNKNOWN):

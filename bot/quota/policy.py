@@ -1029,3 +1029,42 @@ class Quotas:
             month_credits=guild["month_credits"],
             quota=quota,
         )
+
+    async def settle_part(
+        self,
+        job_id: str,
+        *,
+        made: int,
+        last: int,
+        last_outcome: Outcome,
+        now: float | None = None,
+    ) -> UsageState | None:
+        """Settle a reservation of which only a part was used: a long storyboard whose segment
+        ended without a video. The ``made`` credits of the segments made count; the failed
+        segment's ``last`` credits follow the release policy for ``last_outcome``; the rest
+        (segments never sent) is released. What counts is charged (outcome ``last_outcome``);
+        nothing counting releases it. Only a reservation still ``reserved`` changes."""
+        if last_outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {last_outcome!r}; expected one of {OUTCOMES}")
+        when = time.time() if now is None else now
+        async with self.store.transaction() as db:
+            async with db.execute(
+                "SELECT guild_id, state FROM usage WHERE job_id = ?", (job_id,)
+            ) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            if row["state"] != "reserved":
+                return row["state"]
+            counts = last_outcome in ("delivered", "unknown")
+            if last_outcome == "failed":
+                counts = (await self.get(row["guild_id"])).failed_counts
+            credits = made + (last if counts else 0)
+            state: UsageState = "charged" if credits else "released"
+            # A released reservation keeps the price it was made at (it counts nowhere).
+            await db.execute(
+                "UPDATE usage SET state = ?, outcome = ?, credits = COALESCE(?, credits), "
+                "settled_at = ? WHERE job_id = ?",
+                (state, last_outcome, credits or None, when, job_id),
+            )
+            return state

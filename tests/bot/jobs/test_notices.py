@@ -129,7 +129,7 @@ async def test_a_post_runs_in_the_posting_lane_not_a_polling_slot(tmp_path):
         await rt.tracker.run_once()
         clock.advance(60)
         await rt.tracker.run_once()
-        assert delivery.busy_at_post == [{"submit": 0, "deliver": 1, "kie": 0}]
+        assert delivery.busy_at_post == [{"submit": 0, "deliver": 1, "kie": 0, "chain": 0}]
     finally:
         await rt.close()
 
