@@ -1,6 +1,7 @@
 """Wiring the core together: store, kie.ai client, models, tracker and web server.
 
-The command line and the Discord bot both build one Runtime; only the delivery differs.
+The command line and the Discord bot both build one Runtime; only the delivery differs. The
+runtime owns what it opened (the store, the kie.ai client it made) and closes it.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.config.settings import Settings
 from bot.domain.clock import Clock
@@ -21,6 +23,12 @@ from bot.web.metrics import Metrics
 from bot.web.server import CHECKS_KEY, WebServer, make_app
 
 
+class Closable(Protocol):
+    """What the runtime opened and closes: the store, the kie.ai client it made."""
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -30,7 +38,7 @@ class Runtime:
     tracker: Tracker
     web: WebServer | None = None
     quotas: Quotas | None = None
-    _closers: list[object] = field(default_factory=list)
+    _closers: list[Closable] = field(default_factory=list)
 
     @classmethod
     async def build(
@@ -46,13 +54,54 @@ class Runtime:
         unreachable_give_up: float | None = None,
     ) -> Runtime:
         """``unreachable_give_up``: how long a job keeps trying a kie.ai host it cannot
-        connect to (the command line's bound); None: until the job's deadline."""
+        connect to (the command line's bound); None: until the job's deadline.
+
+        ``kie``: a client to use instead of one made from ``settings.kie``; the caller keeps
+        it (close() does not close it)."""
+        # Every check of the settings before anything is opened: a refused start leaves
+        # nothing behind (not even an empty database).
         models = ModelRegistry(settings)  # raises ConfigError for an unknown model name
-        store = await Store.open(settings.storage.db)
-        client = kie
-        owned: list[object] = [store]
-        if client is None:
+        if kie is None:
             settings.require("kie.api_key")
+        store = await Store.open(settings.storage.db)
+        owned: list[Closable] = [store]
+        try:
+            return cls._wire(
+                settings,
+                delivery,
+                store,
+                models,
+                owned,
+                kie=kie,
+                clock=clock,
+                origin=origin,
+                only=only,
+                serve_http=serve_http,
+                unreachable_give_up=unreachable_give_up,
+            )
+        except BaseException:
+            for obj in reversed(owned):
+                await obj.close()
+            raise
+
+    @classmethod
+    def _wire(
+        cls,
+        settings: Settings,
+        delivery: Delivery,
+        store: Store,
+        models: ModelRegistry,
+        owned: list[Closable],
+        *,
+        kie: KieApi | None,
+        clock: Clock | None,
+        origin: str | None,
+        only: set[str] | None,
+        serve_http: bool,
+        unreachable_give_up: float | None,
+    ) -> Runtime:
+        client = kie
+        if client is None:
             real = KieClient(settings.kie)
             owned.append(real)
             client = real
@@ -101,9 +150,7 @@ class Runtime:
             await self.web.stop()
         closers, self._closers = self._closers, []
         for obj in reversed(closers):
-            close = getattr(obj, "close", None)
-            if close is not None:
-                await close()
+            await obj.close()
 
 
 def _kie_check(client: KieClient) -> Callable[[], tuple[bool, str]]:
