@@ -41,6 +41,8 @@ import aiohttp
 from aiohttp import web
 from PIL import Image, UnidentifiedImageError
 
+from tests.fakes.videos import colour_of, make_video, seconds_of, shape_of
+
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
@@ -308,11 +310,16 @@ class FakeKie:
         callback_timeout: float = 2.0,
         tick: float = 0.02,
         allow_remote_callbacks: bool = False,
+        video_results: bool = False,
     ) -> None:
         self.api_key = api_key
         self.clock = clock
         self.hmac_key = hmac_key
         self.result_bytes = result_bytes
+        # Each task's result a real mp4 of its own (tests.fakes.videos): task n is one solid
+        # colour, colour_of(n), as long as its body asked for.
+        self.video_results = video_results
+        self._videos: dict[str, bytes] = {}
         self.auto_callbacks = auto_callbacks
         self.callback_timeout = callback_timeout
         self.tick = tick
@@ -473,6 +480,21 @@ class FakeKie:
     def result_size(self) -> int:
         rb = self.result_bytes
         return rb if isinstance(rb, int) else len(rb)
+
+    def task_number(self, task_id: str) -> int:
+        """The order (from 1) in which ``task_id`` was made."""
+        return list(self.tasks).index(task_id) + 1
+
+    def result_for(self, task_id: str) -> bytes:
+        """The bytes served for ``task_id``'s video."""
+        if not self.video_results:
+            return self.expected_result()
+        if task_id not in self._videos:
+            task = self.tasks[task_id]
+            self._videos[task_id] = make_video(
+                seconds_of(task.body), colour_of(self.task_number(task_id)), shape_of(task.body)
+            )
+        return self._videos[task_id]
 
     def expected_result(self) -> bytes:
         """The bytes served for a successful task (materialised: small results only)."""
@@ -962,12 +984,20 @@ class FakeKie:
         yield memoryview(WATERMARKED)[start:end]
 
     async def _serve_result(
-        self, request: web.Request, wm: bool, delay: float
+        self, request: web.Request, wm: bool, delay: float, task: FakeTask | None = None
     ) -> web.StreamResponse:
         if wm:
             return await self._stream(
                 request, len(WATERMARKED), self._wm_chunks, "video/mp4", delay
             )
+        if self.video_results and task is not None:
+            view = memoryview(self.result_for(task.task_id))
+
+            def chunks(start: int, end: int) -> Iterator[memoryview]:
+                for pos in range(start, end, CHUNK_SIZE):
+                    yield view[pos : min(pos + CHUNK_SIZE, end)]
+
+            return await self._stream(request, len(view), chunks, "video/mp4", delay)
         return await self._stream(
             request, self.result_size, self._result_chunks, "video/mp4", delay
         )
@@ -977,7 +1007,7 @@ class FakeKie:
         found = self._task_for_result(request.match_info["name"])
         if found is None:
             return await self._answer(web.Response(status=404, text="Not Found"), delay)
-        return await self._serve_result(request, found[1], delay)
+        return await self._serve_result(request, found[1], delay, found[0])
 
     async def _dl(self, request: web.Request) -> web.StreamResponse:
         delay = self._public(request, "dl")
@@ -985,7 +1015,7 @@ class FakeKie:
         task = self.tasks.get(entry[0]) if entry else None
         if entry is None or task is None:
             return await self._answer(web.Response(status=404, text="Not Found"), delay)
-        return await self._serve_result(request, entry[1], delay)
+        return await self._serve_result(request, entry[1], delay, task)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         delay = self._public(request, "file")

@@ -24,8 +24,18 @@ URL = "http://kie.test"
 
 
 class MemoryKie:
-    def __init__(self, clock: Callable[[], float], *, result_bytes: bytes | int | None = None):
-        kwargs: dict[str, Any] = {"clock": clock, "auto_callbacks": False}
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        *,
+        result_bytes: bytes | int | None = None,
+        video_results: bool = False,
+    ):
+        kwargs: dict[str, Any] = {
+            "clock": clock,
+            "auto_callbacks": False,
+            "video_results": video_results,
+        }
         if result_bytes is not None:
             kwargs["result_bytes"] = result_bytes
         self.fake = FakeKie(**kwargs)
@@ -119,7 +129,9 @@ class MemoryKie:
 
     async def fetch(self, url: str, dest: Path, *, max_bytes: int) -> int:
         self.fake.calls["result"] += 1
-        data = self.fake.expected_result()
+        task_id = url.rsplit("/", 1)[-1].removesuffix(".mp4")
+        found = self.fake.tasks.get(task_id)
+        data = self.fake.result_for(task_id) if found else self.fake.expected_result()
         if len(data) > max_bytes:
             raise DownloadError("too large")
         dest.parent.mkdir(parents=True, exist_ok=True)
