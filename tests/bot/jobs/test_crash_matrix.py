@@ -1,6 +1,8 @@
 """Kill a real `storyboard-bot render` (SIGKILL: no cleanup runs) at each step boundary of a
 job, start it again with `resume`, and check what kie.ai received and what was delivered: one
 task at most, never a second createTask for a job kie.ai may have, the video written once.
+A long storyboard (a chain of two segments, tests/bot/jobs/chain_render.py) is killed at each
+of its steps too: one createTask per segment, one joined video.
 SIGTERM takes the graceful path instead: the createTask in flight is answered and recorded.
 
 Each boundary runs once by default; ``STORYBOARD_CRASH_RUNS=3 pytest tests/jobs`` repeats it.
@@ -238,3 +240,115 @@ async def test_sigterm_before_anything_was_sent_says_so(workdir, kie):
     assert "was not sent to kie.ai; nothing was spent" in stopped.err
     assert "Traceback" not in stopped.err
     assert kie.create_attempts == []
+
+
+# -- a long storyboard: SIGKILL at each step of a chain of two segments ----------------------------
+
+REPO = Path(__file__).resolve().parents[3]
+SEGMENT_FRAMES = 13 * 4  # a 13 s segment of the fake's 4 frames a second
+
+
+@pytest.fixture
+async def chain_kie() -> AsyncIterator[FakeKie]:
+    # Real time, callbacks on, real little mp4 results. A segment takes long enough that a
+    # kill during its createTask is followed by a resumed bot before its callback comes.
+    async with FakeKie(video_results=True) as server:
+        server.plan = TaskPlan(waiting=0.1, duration=4.0)
+        yield server
+
+
+def _chain_env(kie: FakeKie, workdir: Path, port: int) -> dict[str, str]:
+    env = _env(kie, workdir, port)
+    env.update(KIE_MODEL="kling-3.0-omni/image-to-video", PYTHONPATH=str(REPO))
+    return env
+
+
+def _rows(workdir: Path) -> dict[str, str]:
+    """The chain's state ("chain"), its id ("id") and each segment's ("segment 1", ...)."""
+    if not (workdir / "cli.db").exists():
+        return {}
+    try:
+        with sqlite3.connect(workdir / "cli.db") as db:
+            rows = db.execute("SELECT id, state, parent_id FROM jobs").fetchall()
+    except sqlite3.Error:
+        return {}
+    out = {}
+    for job_id, state, parent in rows:
+        out["chain" if parent is None else f"segment {job_id.rsplit('-', 1)[1]}"] = state
+        if parent is None:
+            out["id"] = job_id
+    return out
+
+
+def _at(workdir: Path, key: str, *states: str) -> Callable[[], bool]:
+    return lambda: _rows(workdir).get(key) in states
+
+
+BOUNDARIES: dict[str, Callable[[Path, FakeKie], Callable[[], bool]]] = {
+    "segment 1 submitted": lambda w, k: _at(w, "segment 1", "running"),
+    "segment 1 fetched": lambda w, k: _at(w, "segment 1", "fetched", "posting", "delivered"),
+    "frame extracted": lambda w, k: _at(w, "chain", "uploading_frame"),
+    "frame uploaded": lambda w, k: lambda: len(k.uploads) >= 2,
+    "segment 2 submitted": lambda w, k: _at(w, "segment 2", "running"),
+    "joined": lambda w, k: _at(w, "chain", "fetched", "posting", "delivered"),
+    "posting": lambda w, k: (w / "v.mp4").exists,
+}
+
+
+async def _chain_killed_at(
+    workdir: Path, kie: FakeKie, boundary: str
+) -> tuple[Run, dict[str, str]]:
+    env = _chain_env(kie, workdir, free_port())
+    if boundary == "frame extracted":
+        # The reference image goes up at once; the frame handed to segment 2 takes a while.
+        kie.delay_next("upload", 0.0)
+        kie.delay_next("upload", 3.0)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.bot.jobs.chain_render",
+        "render",
+        cwd=workdir,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await _when(BOUNDARIES[boundary](workdir, kie), within=40)
+    proc.send_signal(signal.SIGKILL)
+    return await _finish(proc), env
+
+
+@pytest.mark.parametrize("run", RUNS)
+@pytest.mark.parametrize("boundary", list(BOUNDARIES))
+async def test_a_chain_killed_at_each_step_resumes_with_one_task_per_segment(
+    workdir, chain_kie, boundary, run
+):
+    kie = chain_kie
+    killed, env = await _chain_killed_at(workdir, kie, boundary)
+    assert killed.code == -signal.SIGKILL
+    parent = _rows(workdir)["id"]
+    r = await _finish(
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.bot.jobs.chain_render",
+            "resume",
+            parent,
+            cwd=workdir,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    )
+    assert r.code == 0, r.err
+    # Exactly one createTask per segment, each from its own first frame.
+    assert len(kie.create_attempts) == len(kie.created) == len(kie.tasks) == 2
+    first, second = (b["input"]["image_urls"][0] for b in kie.created)
+    assert first != second
+    # One video, joined from both segments, written once.
+    rows = _rows(workdir)
+    assert rows["chain"] == "delivered"
+    assert rows["segment 1"] == rows["segment 2"] == "delivered"
+    from bot.media.video import probe
+
+    assert probe(workdir / "v.mp4").frames == 2 * SEGMENT_FRAMES - 1
