@@ -34,7 +34,7 @@ from pydantic import ValidationError
 from bot.config.settings import KieSettings
 from bot.kie.errors import CreateOutcomeUnknown, KieError, KieUnreachable
 from bot.kie.ratelimit import SlidingWindowLimiter
-from bot.kie.schemas import Envelope, TaskRecord, UploadedFile
+from bot.kie.schemas import Envelope, TaskRecord, UploadedFile, credit_balance
 
 log = logging.getLogger(__name__)
 
@@ -403,7 +403,12 @@ class KieClient:
         env = await self._read(
             "credit", "GET", f"{self._base}/api/v1/chat/credit", self.limits.read
         )
-        return float(env.data)
+        try:
+            return credit_balance(env.data)
+        except ValidationError:
+            raise KieError(
+                500, "unexpected credit answer (not a number)", endpoint="credit"
+            ) from None
 
     async def download_url(self, url: str) -> str:
         """A fresh download link for a kie.ai result URL, valid for 20 minutes."""
