@@ -388,7 +388,7 @@ class FakeKie:
         await site.start()
         server = site._server
         assert server is not None and getattr(server, "sockets", None)
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{port}"
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.callback_timeout)

@@ -123,7 +123,7 @@ class MemoryKie:
             failure = failures.popleft()
             raise KieError(failure.code, failure.msg, endpoint="download-url")
         code, msg, link = self.fake.download_link(url)
-        if code != 200:
+        if code != 200 or link is None:
             raise KieError(code, msg, endpoint="download-url")
         return link
 
