@@ -17,19 +17,27 @@ chat message never looks like an edit: a line is an edit only when it *starts* w
     shots:                  followed by shot lines on the next lines: replace the whole list
 
 ``undo``, ``show`` and ``generate`` (or ``go``) act only when they are the whole message, and so
-do ``add @user`` / ``remove @user`` (who else may edit).
+do ``add @user`` / ``remove @user`` (who else may edit). Chinese keywords work beside the English
+ones: 撤销 (undo), 显示 (show), 生成 (generate), 时长 (length), 画幅 (aspect), 横屏 / 竖屏
+(landscape / portrait).
 Several edit lines in one message are one edit, applied in order, all or nothing; ``#N`` refers to
 the numbering as it stands when that line is applied. The full-width forms Chinese keyboards type
-(＃ ｜ ＝ ＋ － full-width digits, 秒) count as the ASCII ones; scene text is kept as typed.
+(＃ ｜ ＝ ＋ － full-width digits and letters, 秒) count as the ASCII ones (a keyword is read after
+NFKC normalization: ｌｅｎｇｔｈ　２５ is length 25); scene text is kept as typed.
+
+A refusal is an :class:`EditError` with a code and the numbers it states; its words are the
+catalog's ``err.edit.<code>`` (see :mod:`bot.domain.errors`).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.domain.errors import OneOf
 from bot.domain.shot_grammar import (
     ShotLine,
     normalize,
@@ -57,17 +65,21 @@ WORDS: dict[str, CommandKind] = {
     "show": "show",
     "generate": "generate",
     "go": "generate",
+    "撤销": "undo",
+    "显示": "show",
+    "生成": "generate",
 }
+
+#: Aspect names as typed (``aspect 竖屏``) -> the aspect.
+ASPECT_WORDS: dict[str, str] = {"横屏": "landscape", "竖屏": "portrait"}
 #: Edits that change which shot a number points at.
 RENUMBERING: frozenset[EditKind] = frozenset({"add", "delete", "move", "swap", "shots"})
-
-GRAMMAR_HINT = (
-    "Edit lines start with `#3`, `+`, `-#3`, `move`, `swap`, `length`, `aspect` or `shots:`"
-)
 
 
 class EditError(StoryboardError):
     """An edit is refused; the message quotes the failing line, the rule, the numbers and a fix."""
+
+    prefix = "err.edit"
 
 
 @dataclass(frozen=True)
@@ -114,12 +126,20 @@ _ADD = re.compile(r"\+(?:\s*#(\d+))?(?=\s|$)")
 _DELETE = re.compile(r"-\s*#(\d+)\s*$")
 _MOVE_START = re.compile(r"(move|swap)\s+#\d", _I)
 _MOVE = re.compile(r"(move|swap)\s+#(\d+)\s+(?:(?:to|with|and)\s+)?#(\d+)\s*$", _I)
-_LENGTH = re.compile(r"length\s*[=:]?\s*(\d+)\s*(?:s|sec|seconds?|秒)?\s*$", _I)
-_ASPECT = re.compile(r"aspect\s*[=:]?\s*([a-z]+)\s*$", _I)
+_LENGTH = re.compile(r"(?:length|时长)\s*[=:：]?\s*(\d+)\s*(?:s|sec|seconds?|秒)?\s*$", _I)
+_ASPECT = re.compile(r"(?:aspect|画幅)\s*[=:：]?\s*([a-z]+|横屏|竖屏)\s*$", _I)
 _SHOTS = re.compile(r"shots\s*[:：]\s*$", _I)
 _EDITORS = re.compile(r"(add|remove)((?:\s+<@!?\d+>)+)\s*$", _I)
 _MENTION = re.compile(r"<@!?(\d+)>")
 _BARE_DURATION = re.compile(r"\d+(?:\.\d+)?\s*(?:s|sec|秒)?$", _I)
+
+
+def keyword_form(text: str) -> str:
+    """``text`` as keywords are matched: each character NFKC-normalized where that keeps it one
+    character (full-width letters and digits, the ideographic space), then the full-width
+    grammar characters. Same length as ``text``, so offsets in one are offsets in the other."""
+    chars = (unicodedata.normalize("NFKC", c) for c in text)
+    return normalize("".join(n if len(n) == 1 else c for n, c in zip(chars, text, strict=True)))
 
 
 def parse_message(text: str) -> Command | None:
@@ -128,10 +148,10 @@ def parse_message(text: str) -> Command | None:
     Raises EditError when the message is meant as an edit but cannot be read (a bad line, or
     edit lines mixed with other text); the message quotes the line.
     """
-    word = text.strip().lower()
+    word = keyword_form(text).strip().lower()
     if word in WORDS:
         return Command(kind=WORDS[word])
-    if m := _EDITORS.match(text.strip()):
+    if m := _EDITORS.match(keyword_form(text).strip()):
         users = tuple(dict.fromkeys(int(u) for u in _MENTION.findall(m[2])))
         kind: CommandKind = "add_editors" if m[1].lower() == "add" else "remove_editors"
         return Command(kind=kind, users=users)
@@ -143,7 +163,7 @@ def parse_message(text: str) -> Command | None:
     for i, line in enumerate(lines):
         if not starts[i]:
             raise _not_an_edit(line)
-        if _SHOTS.match(normalize(line)):
+        if _SHOTS.match(keyword_form(line)):
             edits.append(_shots_block(line, lines[i + 1 :]))
             break
         edits.append(parse_line(line))
@@ -152,7 +172,7 @@ def parse_message(text: str) -> Command | None:
 
 def _starts_edit(line: str) -> bool:
     """Whether a (stripped) line is meant as an edit: it starts with the edit syntax."""
-    norm = normalize(line)
+    norm = keyword_form(line)
     if m := _SHOT.match(norm):
         return bool(norm[m.end() :].strip())  # a bare "#3" is an answer, not an edit
     if m := _ADD.match(norm):
@@ -167,26 +187,16 @@ def _starts_edit(line: str) -> bool:
 
 
 def _not_an_edit(line: str) -> EditError:
-    word = line.strip().lower()
+    word = keyword_form(line).strip().lower()
     if word in WORDS:
-        return EditError(
-            "edit_word_alone",
-            f"`{line}` works only as a whole message, so nothing was changed. Send the edits, "
-            f"then `{word}` on its own.",
-            line=line,
-        )
-    return EditError(
-        "edit_mixed",
-        f"`{line}` is not an edit, so nothing was changed. {GRAMMAR_HINT}; send conversation "
-        "as a message of its own.",
-        line=line,
-    )
+        return EditError("edit_word_alone", line=line, word=word)
+    return EditError("edit_mixed", line=line)
 
 
 def parse_line(line: str) -> Edit:
     """One edit line (not ``shots:``). Raises EditError quoting the line."""
     line = line.strip()
-    norm = normalize(line)  # same length as ``line``: offsets in one are offsets in the other
+    norm = keyword_form(line)  # same length as ``line``: offsets in one are offsets in the other
     try:
         if m := _SHOT.match(norm):
             return _shot_edit(line, int(m[1]), line[m.end() :].strip(), norm[m.end() :].strip())
@@ -199,11 +209,12 @@ def parse_line(line: str) -> Edit:
         if m := _LENGTH.match(norm):
             return Edit(kind="length", line=line, length=int(m[1]))
         if m := _ASPECT.match(norm):
-            return Edit(kind="aspect", line=line, aspect=m[1].lower())
+            aspect = m[1].lower()
+            return Edit(kind="aspect", line=line, aspect=ASPECT_WORDS.get(aspect, aspect))
     except EditError:
         raise
-    except StoryboardError as err:  # the shot-line grammar's own refusals, already prefixed
-        raise EditError(err.code, str(err), line=line, **err.params) from None
+    except StoryboardError as err:  # the shot-line grammar's own refusals, naming the line
+        raise EditError(err.code, shape=err.shape, line=line, **err.params) from None
     raise _not_an_edit(line)
 
 
@@ -225,8 +236,7 @@ def _shot_edit(line: str, n: int, rest: str, rest_norm: str) -> Edit:
 def _add_edit(line: str, m: re.Match[str], rest: str) -> Edit:
     at = int(m[1]) if m[1] is not None else None
     if not rest:
-        example = "+ 4s | scene" if at is None else f"+#{at} 4s | scene"
-        raise _syntax(line, f"write the new shot after it, like `{example}`")
+        raise _syntax(line, "add" if at is None else "insert", at=at)
     shot = parse_shot_line(rest, where=f"`{line}`")
     return Edit(kind="add", line=line, shot=at, scene=shot.scene, tenths=shot.tenths)
 
@@ -234,28 +244,25 @@ def _add_edit(line: str, m: re.Match[str], rest: str) -> Edit:
 def _move_edit(line: str, norm: str) -> Edit:
     m = _MOVE.match(norm)
     if m is None:
-        example = (
-            "`move #3 #1` moves shot 3 to position 1"
-            if norm[:4].lower() == "move"
-            else ("`swap #1 #2` swaps shots 1 and 2")
-        )
-        raise _syntax(line, f"write it like this: {example}")
+        raise _syntax(line, "move" if norm[:4].lower() == "move" else "swap")
     kind: EditKind = "move" if m[1].lower() == "move" else "swap"
     return Edit(kind=kind, line=line, shot=int(m[2]), to=int(m[3]))
 
 
 def _shots_block(line: str, rest: Sequence[str]) -> Edit:
     if not rest:
-        raise _syntax(line, "write the shots on the next lines of the same message, one a line")
+        raise _syntax(line, "shots")
     try:
         shots = tuple(parse_shot_line(x, where=f"`{x.strip()}`") for x in rest)
     except StoryboardError as err:
-        raise EditError(err.code, str(err), line=line, **err.params) from None
+        raise EditError(err.code, shape=err.shape, line=line, **err.params) from None
     return Edit(kind="shots", line=line, shots=shots)
 
 
-def _syntax(line: str, fix: str) -> EditError:
-    return EditError("edit_syntax", f"`{line}`: {fix}.", line=line)
+def _syntax(line: str, shape: str, **params: object) -> EditError:
+    """A keyword without what must follow it; ``shape`` says which (add, insert, move, swap,
+    shots), and so which example the message gives."""
+    return EditError("edit_syntax", shape=shape, line=line, **params)
 
 
 # --------------------------------------------------------------------------- conflicts
@@ -299,7 +306,7 @@ def apply(board: Storyboard, edits: Sequence[Edit], limits: Limits) -> Applied:
     Raises EditError quoting the failing line; ``board`` itself is never modified.
     """
     if not edits:
-        raise EditError("edit_empty", "There is no edit to apply.")
+        raise EditError("edit_empty")
     state = _State(
         slots=[(s, i) for i, s in enumerate(board.shots)],
         length=board.length,
@@ -367,11 +374,10 @@ def _apply_one(state: _State, edit: Edit, limits: Limits) -> None:
         if not 1 <= at <= len(slots) + 1:
             raise EditError(
                 "edit_no_position",
-                f"`{edit.line}`: a new shot can go at #1 to #{len(slots) + 1}; "
-                f"{_has(len(slots))}. Write `+ scene` to add it at the end.",
                 line=edit.line,
                 position=at,
                 count=len(slots),
+                last=len(slots) + 1,
             )
         if edit.tenths is not None:
             _check_typed(edit, edit.tenths, limits)
@@ -389,45 +395,27 @@ def _apply_one(state: _State, edit: Edit, limits: Limits) -> None:
         assert edit.length is not None
         if edit.length not in limits.lengths:
             raise EditError(
-                "length",
-                f"`{edit.line}`: a video is {limits.lengths_text()} long; "
-                f"{edit.length} s is not available.",
-                line=edit.line,
-                length=edit.length,
-                allowed=limits.lengths_text(),
+                "length", line=edit.line, length=edit.length, allowed=OneOf(limits.lengths)
             )
         state.length = edit.length
     elif edit.kind == "aspect":
         if edit.aspect not in limits.aspects:
             raise EditError(
-                "aspect",
-                f"`{edit.line}`: the aspect is {' or '.join(limits.aspects)}, not {edit.aspect}.",
-                line=edit.line,
-                aspect=edit.aspect,
+                "aspect", line=edit.line, aspect=edit.aspect, aspects=OneOf(limits.aspects)
             )
         state.aspect = edit.aspect
     else:  # pragma: no cover - EditKind is closed
         raise AssertionError(edit.kind)
 
 
-def _has(count: int) -> str:
-    if count == 0:
-        return "this storyboard has no shots"
-    if count == 1:
-        return "this storyboard has 1 shot (#1)"
-    return f"this storyboard has {count} shots (#1-#{count})"
-
-
 def _check_typed(edit: Edit, tenths: int, limits: Limits, shot: int | None = None) -> None:
     if not limits.min_shot_tenths <= tenths <= limits.max_shot_tenths:
         low, high = fmt_tenths(limits.min_shot_tenths), fmt_tenths(limits.max_shot_tenths)
-        which = "" if shot is None else f" (shot {shot})"
         raise EditError(
             "shot_duration",
-            f"`{edit.line}`: a shot lasts {low} to {high} s, not {fmt_tenths(tenths)} s{which}; "
-            "type a duration in that range.",
+            shape=None if shot is None else "listed",
             line=edit.line,
-            shot=shot,
+            **({} if shot is None else {"shot": shot}),
             seconds=fmt_tenths(tenths),
             min=low,
             max=high,
@@ -438,7 +426,6 @@ def _need_shot(edit: Edit, n: int, count: int) -> None:
     if not 1 <= n <= count:
         raise EditError(
             "edit_no_shot",
-            f"`{edit.line}`: there is no shot {n}; {_has(count)}.",
             line=edit.line,
             shot=n,
             count=count,
@@ -446,66 +433,29 @@ def _need_shot(edit: Edit, n: int, count: int) -> None:
 
 
 def _explain(err: StoryboardError, edit: Edit, board: Storyboard, limits: Limits) -> EditError:
-    """Restate a rule ``board`` breaks, quoting the line that broke it."""
-    q = f"`{edit.line}`"
-    p = err.params
+    """Restate a rule ``board`` breaks, quoting the line that broke it, with the fix that fits:
+    the length that would hold the shots (``longer``), or shortening when none would."""
+    p = dict(err.params)
+    shape = err.shape
     if err.code == "total_over":
         total = board.total_tenths
-        return EditError(
-            "total_over",
-            f"{q}: the shots would add up to {p['total']} s, more than the {p['length']} s "
-            f"video; {_time_fix(limits, lambda x: x * 10 >= total)}.",
-            line=edit.line,
-            **p,
-        )
-    if err.code == "no_time_left":
+        longer = _longer(limits, lambda x: x * 10 >= total)
+        p.pop("longer", None)
+        shape = None if longer else "shorten"
+        p.update({"longer": longer} if longer else {})
+    elif err.code == "no_time_left":
         autos = sum(s.auto for s in board.shots)
         need = sum(s.tenths for s in board.shots if not s.auto) + autos * limits.min_shot_tenths
-        shots = "1 shot" if autos == 1 else f"{autos} shots"
-        return EditError(
-            "no_time_left",
-            f"{q}: the typed durations would add up to {p['fixed']} s of the {p['length']} s "
-            f"video, leaving {p['left']} s for {shots} without a duration (each needs at least "
-            f"{p['min']} s); {_time_fix(limits, lambda x: x * 10 >= need)}.",
-            line=edit.line,
-            **p,
-        )
-    if err.code == "shot_count":
-        if p["count"] == 0:
-            text = "a storyboard needs at least one shot; add another first (`+ scene`)"
-        else:
-            text = (
-                f"a storyboard has at most {limits.max_shots} shots; this edit would make "
-                f"{p['count']}. Delete a shot first (`-#3`)"
-            )
-        return EditError("shot_count", f"{q}: {text}.", line=edit.line, **p)
-    if err.code == "shot_duration":
-        return EditError(
-            "shot_duration",
-            f"{q}: shot {p['shot']} would last {p['seconds']} s; a shot lasts {p['min']} to "
-            f"{p['max']} s. "
-            + (
-                "Add another shot to share the time, or type its duration."
-                if board.shots[p["shot"] - 1].auto
-                else "Type a duration in that range."
-            ),
-            line=edit.line,
-            **p,
-        )
-    if err.code == "scene_long":
-        return EditError(
-            "scene_long",
-            f"{q}: shot {p['shot']}'s scene would be {p['chars']} characters; the limit is "
-            f"{p['max']}. Shorten it or split it into two shots.",
-            line=edit.line,
-            **p,
-        )
-    message = str(err)
-    return EditError(err.code, f"{q}: {message[:1].lower()}{message[1:]}", line=edit.line, **p)
+        longer = _longer(limits, lambda x: x * 10 >= need)
+        shape = None if longer else "shorten"
+        p.update({"longer": longer} if longer else {})
+    elif err.code == "shot_count" and p.get("count") == 0:
+        shape = "none"
+    elif err.code == "shot_duration":
+        shape = "after_auto" if board.shots[p["shot"] - 1].auto else "after"
+    return EditError(err.code, shape=shape, line=edit.line, **p)
 
 
-def _time_fix(limits: Limits, fits: Callable[[int], bool]) -> str:
-    longer = [x for x in limits.lengths if fits(x)]
-    if longer:
-        return f"shorten a shot or write `length {longer[0]}`"
-    return "shorten or delete a shot"
+def _longer(limits: Limits, fits: Callable[[int], bool]) -> int | None:
+    """The shortest length that ``fits``, if any."""
+    return next((x for x in limits.lengths if fits(x)), None)

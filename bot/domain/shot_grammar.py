@@ -53,35 +53,27 @@ class ShotLine:
     tenths: int | None
 
 
-def parse_duration(text: str, *, where: str = "") -> int:
-    """``"7.5"``, ``"7.5s"``, ``"７．５秒"`` -> 75 tenths. Raises StoryboardError."""
+def parse_duration(text: str, *, where: str | int = "") -> int:
+    """``"7.5"``, ``"7.5s"``, ``"７．５秒"`` -> 75 tenths. Raises StoryboardError.
+
+    ``where`` names the line in the message: a shot number (worded "Shot 3" in the reader's
+    language) or a text shown as it is (a quoted edit line); "" names nothing."""
     raw = text.strip()
     m = _DURATION.match(normalize(raw).strip())
-    prefix = f"{where}: " if where else ""
+    shape = None if where != "" else "bare"
     if not m:
-        raise StoryboardError(
-            "bad_duration",
-            f'{prefix}"{raw}" is not a duration; write seconds like 7.5 or 7.5s.',
-            where=where,
-            text=raw,
-        )
+        raise StoryboardError("bad_duration", shape=shape, where=where, text=raw)
     try:
         value = Decimal(m["num"]) * 10
     except InvalidOperation:  # pragma: no cover - the regex admits only decimals
-        raise StoryboardError("bad_duration", f'{prefix}"{raw}" is not a duration.') from None
+        raise StoryboardError("bad_duration", shape=shape, where=where, text=raw) from None
     if value != value.to_integral_value():
-        raise StoryboardError(
-            "duration_precision",
-            f"{prefix}{raw} has more than one decimal; durations are in tenths of a second "
-            "(e.g. 7.5).",
-            where=where,
-            text=raw,
-        )
+        raise StoryboardError("duration_precision", shape=shape, where=where, text=raw)
     return int(value)
 
 
-def parse_shot_line(line: str, *, where: str = "") -> ShotLine:
-    """One shot line. ``where`` (e.g. "Shot 3") prefixes error messages."""
+def parse_shot_line(line: str, *, where: str | int = "") -> ShotLine:
+    """One shot line. ``where`` (a shot number, or a text) prefixes error messages."""
     text = line.strip()
     bar = _find_bar(text)
     if bar is not None:
@@ -89,10 +81,8 @@ def parse_shot_line(line: str, *, where: str = "") -> ShotLine:
         if left and len(left) <= _DURATION_LIKE_MAX and any(c.isdigit() for c in left):
             tenths = parse_duration(left, where=where)
             if is_blank(scene):
-                prefix = f"{where}: " if where else ""
-                raise StoryboardError(
-                    "scene_empty", f"{prefix}there is no scene after the duration.", where=where
-                )
+                shape = "after_duration" if where != "" else "bare"
+                raise StoryboardError("scene_empty", shape=shape, where=where)
             return ShotLine(scene=scene, tenths=tenths)
     return ShotLine(scene=text, tenths=None)
 
@@ -115,13 +105,13 @@ def split_block(text: str) -> list[str]:
 
 
 def parse_lines(lines: Iterable[str]) -> list[ShotLine]:
-    return [parse_shot_line(line, where=f"Shot {i}") for i, line in enumerate(lines, 1)]
+    return [parse_shot_line(line, where=i) for i, line in enumerate(lines, 1)]
 
 
 def resolve(lines: list[ShotLine], length: int, limits: Limits) -> tuple[Shot, ...]:
     """Turn parsed lines into shots, giving automatic shots their even share of the time left."""
     if not lines:
-        raise StoryboardError("shot_count", "Write at least one shot.", count=0)
+        raise StoryboardError("shot_count", shape="none", count=0)
     tenths = share_time([x.tenths for x in lines], length, min_tenths=limits.min_shot_tenths)
     return tuple(
         Shot(scene=x.scene, tenths=t, auto=x.tenths is None)

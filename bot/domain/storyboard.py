@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.domain.errors import UserError
+from bot.domain.errors import OneOf, UserError
 
 Aspect = Literal["landscape", "portrait"]
 ASPECTS: tuple[Aspect, ...] = ("landscape", "portrait")
@@ -134,10 +134,6 @@ def share_time(typed: Sequence[int | None], length: int, *, min_tenths: int = 1)
     if each < min_tenths:
         raise StoryboardError(
             "no_time_left",
-            f"The typed durations add up to {fmt_tenths(fixed)} s of the {length} s video, "
-            f"leaving {fmt_tenths(max(left, 0))} s for {len(autos)} shot(s) without a duration; "
-            f"each needs at least {fmt_tenths(min_tenths)} s. Shorten a typed duration or "
-            "choose a longer video.",
             fixed=fmt_tenths(fixed),
             length=length,
             left=fmt_tenths(max(left, 0)),
@@ -164,32 +160,28 @@ def validate(board: Storyboard, limits: Limits) -> None:
     if not 1 <= n <= limits.max_shots:
         raise StoryboardError(
             "shot_count",
-            f"A storyboard has 1 to {limits.max_shots} shots; this one has {n}.",
             count=n,
             max=limits.max_shots,
         )
     if board.length not in limits.lengths:
         raise StoryboardError(
             "length",
-            f"A video is {limits.lengths_text()} long; {board.length} s is not available.",
             length=board.length,
-            allowed=limits.lengths_text(),
+            allowed=OneOf(limits.lengths),
         )
     if board.aspect not in limits.aspects:
         raise StoryboardError(
             "aspect",
-            f"The aspect must be {' or '.join(limits.aspects)}, not {board.aspect}.",
             aspect=board.aspect,
+            aspects=OneOf(limits.aspects),
         )
     for i, shot in enumerate(board.shots, 1):
         scene = shot.scene.strip()
         if is_blank(scene):
-            raise StoryboardError("scene_empty", f"Shot {i} has no scene text.", shot=i)
+            raise StoryboardError("scene_empty", shot=i)
         if len(scene) > limits.max_scene_chars:
             raise StoryboardError(
                 "scene_long",
-                f"Shot {i}'s scene is {len(scene)} characters; the limit is "
-                f"{limits.max_scene_chars}. Shorten it or split it into two shots.",
                 shot=i,
                 chars=len(scene),
                 max=limits.max_scene_chars,
@@ -197,9 +189,7 @@ def validate(board: Storyboard, limits: Limits) -> None:
         if not limits.min_shot_tenths <= shot.tenths <= limits.max_shot_tenths:
             raise StoryboardError(
                 "shot_duration",
-                f"Shot {i} lasts {fmt_tenths(shot.tenths)} s; a shot lasts "
-                f"{fmt_tenths(limits.min_shot_tenths)} to {fmt_tenths(limits.max_shot_tenths)} s."
-                + (" Add another shot to share the time." if shot.auto else ""),
+                shape="auto" if shot.auto else None,
                 shot=i,
                 seconds=fmt_tenths(shot.tenths),
                 min=fmt_tenths(limits.min_shot_tenths),
@@ -208,11 +198,10 @@ def validate(board: Storyboard, limits: Limits) -> None:
     total = board.total_tenths
     if total > board.length * 10:
         longer = [x for x in limits.lengths if x * 10 >= total]
-        fix = f" or choose a length of {longer[0]} s" if longer else ""
         raise StoryboardError(
             "total_over",
-            f"The shots add up to {fmt_tenths(total)} s, more than the {board.length} s video. "
-            f"Shorten them{fix}.",
+            shape=None if longer else "shorten",
             total=fmt_tenths(total),
             length=board.length,
+            **({"longer": longer[0]} if longer else {}),
         )

@@ -134,10 +134,7 @@ class DraftEditor:
                     taken = history[taken.copies]
                 target = history.get(last.parent)
                 if target is None:
-                    raise NothingToUndo(
-                        "nothing_to_undo",
-                        "There is nothing to undo: this is the storyboard as it was created.",
-                    )
+                    raise NothingToUndo("nothing_to_undo")
                 try:
                     new = await self.drafts.revise(
                         draft.id,
@@ -169,13 +166,7 @@ class DraftEditor:
         async with self._lock(draft_id):
             draft = await self.get(draft_id)
             if base_revision is not None and base_revision != draft.revision:
-                raise FormStale(
-                    "form_stale",
-                    f"The storyboard changed while the form was open (it is now revision "
-                    f"{draft.revision}), so nothing was changed. Check the card, then press "
-                    "Fix to send your list again.",
-                    revision=draft.revision,
-                )
+                raise FormStale("form_stale", revision=draft.revision)
             await self._validate(board, None)
             note = "shots:\n" + format_block(board.shots)
             new = await self.drafts.revise(
@@ -218,11 +209,7 @@ class DraftEditor:
         if draft is None:
             raise KeyError(draft_id)
         if not draft.active:
-            raise DraftDiscarded(
-                "draft_discarded",
-                "This draft was discarded, so it can't be changed any more. Start a new one "
-                "with `/storyboard`.",
-            )
+            raise DraftDiscarded("draft_discarded")
         return draft
 
     async def _validate(self, board: Storyboard, extra: Check | None) -> None:
@@ -243,13 +230,10 @@ class DraftEditor:
         line = next(e.line for e in edits if e.addresses_shots)
         raise StaleEdit(
             "edit_stale",
-            f"`{line}`: the shots were renumbered while you wrote this (revision "
-            f"{last.revision}: `{_first_line(last.note)}`), so #numbers may now mean other "
-            f"shots. Nothing was changed; check the numbers in revision {draft.revision} and "
-            "send it again.",
             line=line,
             revision=draft.revision,
             changed=last.revision,
+            note=_first_line(last.note),
             editor=last.editor_id,
         )
 

@@ -60,7 +60,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.config.settings import QuotaDefaults, QuotaLimits
 from bot.db.connection import Database
-from bot.domain.errors import UserError
+from bot.domain.errors import Ref, UserError
 from bot.domain.storyboard import Storyboard, is_ignorable
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,10 @@ assert set(SETTINGS_HELP) == set(SETTING_NAMES)
 
 
 class QuotaRefused(UserError):
-    """A reservation was refused by a limit; ``code`` names it, ``params`` hold the numbers."""
+    """A reservation was refused by a limit; ``code`` names it, ``params`` hold the numbers
+    (JSON values: a refused fallback keeps them in the job). Worded as ``err.quota.<code>``."""
+
+    prefix = "err.quota"
 
     @property
     def until(self) -> int | None:
@@ -130,7 +133,44 @@ class QuotaRefused(UserError):
 
 
 class QuotaSettingError(UserError):
-    """A quota setting name or value an admin typed is not valid; the message says why."""
+    """A quota setting name or value an admin typed is not valid; the message says why.
+    Worded as ``err.<code>`` (its codes start ``quota_``)."""
+
+
+class _BadValue(ValueError):
+    """Why a typed value is refused: ``quota.reason.<code>`` with ``params``."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+# Pydantic's error types -> the reason worded in the catalogs (``quota.reason.<code>``).
+_PYDANTIC_REASONS = {
+    "greater_than_equal": "negative",
+    "greater_than": "not_positive",
+    "int_parsing": "not_int",
+    "int_type": "not_int",
+    "int_from_float": "not_int",
+    "bool_parsing": "not_bool",
+    "bool_type": "not_bool",
+}
+
+
+def _why(name: str, value: Any, exc: Exception) -> _BadValue:
+    """The reason a value of setting ``name`` was refused, as a code and its parameters."""
+    if isinstance(exc, _BadValue):
+        return exc
+    if not isinstance(exc, ValidationError):
+        return _BadValue("other")
+    kind = exc.errors()[0]["type"]
+    if kind == "literal_error" and name in ("aspects", "resolutions"):
+        return _BadValue(name)
+    if kind == "value_error" and name == "timezone":
+        return _BadValue("timezone", zone=str(value).strip())
+    code = _PYDANTIC_REASONS.get(kind, "other")
+    return _BadValue(code, text=str(value)) if code in ("not_int", "not_bool") else _BadValue(code)
 
 
 class QuotaChange(BaseModel):
@@ -306,11 +346,7 @@ def check_terms(quota: GuildQuota, texts: Iterable[str]) -> None:
     for term in quota.blocked_terms:
         needle = normalize(term)
         if needle and any(needle in h for h in haystacks):
-            raise QuotaRefused(
-                "blocked_term",
-                f"This server does not allow “{term}” in scenes. Remove it and try again.",
-                term=term,
-            )
+            raise QuotaRefused("blocked_term", term=term)
 
 
 # --------------------------------------------------------------------------- values
@@ -332,7 +368,7 @@ def _parse_int(text: str) -> int:
     try:
         return int(text.replace("_", ""))
     except ValueError:
-        raise ValueError(f"{text!r} is not a whole number") from None
+        raise _BadValue("not_int", text=text) from None
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -352,7 +388,7 @@ def _parse(name: str, raw: str) -> Any:
         try:
             return _BOOLS[text.lower()]
         except KeyError:
-            raise ValueError(f"{raw!r} is not true or false") from None
+            raise _BadValue("not_bool", text=raw) from None
     if get_origin(annotation) is list:
         if text.lower() in _EMPTY_LIST:
             return []
@@ -376,11 +412,11 @@ def _dump(value: Any) -> str:
 
 
 def _budget_refusal(used: int, budget: int, credits: int | None, month_end: int) -> QuotaRefused:
-    cost = f" and this video costs {credits}" if credits is not None else ""
+    """The month's budget is spent (``credits`` None: no video priced yet) or this video's
+    ``credits`` would overspend it."""
     return QuotaRefused(
         "guild_budget",
-        f"This server has used {used} of its {budget} credits this month{cost}; "
-        f"the budget resets <t:{month_end}:R>.",
+        shape="spent" if credits is None else None,
         used=used,
         limit=budget,
         credits=credits,
@@ -440,24 +476,18 @@ class Quotas:
     def validate_value(self, name: str, value: Any) -> Any:
         """The validated value of setting ``name``; raises QuotaSettingError saying why."""
         if name not in SETTING_NAMES:
-            raise QuotaSettingError(
-                "quota_unknown_setting",
-                f"There is no quota setting {name!r}. Settings: {', '.join(SETTING_NAMES)}.",
-                name=name,
-                known=", ".join(SETTING_NAMES),
-            )
+            raise QuotaSettingError("quota_unknown_setting", name=name, known=list(SETTING_NAMES))
         try:
             parsed = _parse(name, value) if isinstance(value, str) else value
             checked = GuildQuota.model_validate({**self._base, name: parsed})
         except (ValueError, ValidationError) as exc:
-            reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-            reason = reason.removeprefix("Value error, ")
+            bad = _why(name, value, exc)
             raise QuotaSettingError(
                 "quota_bad_value",
-                f"{name} cannot be {value!r}: {reason}. Expected {SETTINGS_HELP[name]}.",
                 name=name,
                 value=str(value),
-                reason=reason,
+                reason=Ref(f"quota.reason.{bad.code}", **bad.params),
+                expected=Ref(f"admin.setting.{name}"),
             ) from None
         result = getattr(checked, name)
         if name == "models" and result:
@@ -467,11 +497,11 @@ class Quotas:
             if unknown:
                 raise QuotaSettingError(
                     "quota_bad_value",
-                    f"models cannot include {', '.join(unknown)}: known models are "
-                    f"{', '.join(known_models())}.",
+                    shape="models",
                     name=name,
                     value=str(value),
-                    reason="unknown model",
+                    unknown=unknown,
+                    known=list(known_models()),
                 )
         return result
 
@@ -735,45 +765,22 @@ class Quotas:
     ) -> None:
         """The rules about what is made: the model, its options, the length and the aspect."""
         if model_name is not None and quota.models and model_name not in quota.models:
-            raise QuotaRefused(
-                "model",
-                f"This server does not allow the model {model_name}; allowed: "
-                f"{', '.join(quota.models)}.",
-                model=model_name,
-                allowed=", ".join(quota.models),
-            )
+            raise QuotaRefused("model", model=model_name, allowed=list(quota.models))
         resolution = (options or {}).get("resolution")
         if resolution and quota.resolutions and resolution not in quota.resolutions:
-            allowed = ", ".join(quota.resolutions)
             raise QuotaRefused(
                 "resolution",
-                f"This server allows {allowed} videos; {model_name} is set to {resolution}.",
+                model=model_name,
                 resolution=resolution,
-                allowed=allowed,
+                allowed=list(quota.resolutions),
             )
         if (options or {}).get("audio") and not quota.audio:
-            raise QuotaRefused(
-                "audio",
-                f"This server does not allow videos with audio; {model_name} is set to make them.",
-                model=model_name,
-            )
+            raise QuotaRefused("audio", model=model_name)
         if board is not None:
             if quota.lengths and board.length not in quota.lengths:
-                allowed = ", ".join(str(x) for x in sorted(quota.lengths))
-                raise QuotaRefused(
-                    "length",
-                    f"This server allows videos of {allowed} s; {board.length} s is not allowed.",
-                    length=board.length,
-                    allowed=allowed,
-                )
+                raise QuotaRefused("length", length=board.length, allowed=sorted(quota.lengths))
             if quota.aspects and board.aspect not in quota.aspects:
-                allowed = ", ".join(quota.aspects)
-                raise QuotaRefused(
-                    "aspect",
-                    f"This server allows the aspect {allowed}; {board.aspect} is not allowed.",
-                    aspect=board.aspect,
-                    allowed=allowed,
-                )
+                raise QuotaRefused("aspect", aspect=board.aspect, allowed=list(quota.aspects))
 
     async def _check(
         self,
@@ -793,26 +800,13 @@ class Quotas:
         """Raise QuotaRefused for the first limit that refuses. ``None`` arguments are skipped
         (``usage`` checks what it can without a storyboard)."""
         if await self._paused(db):
-            raise QuotaRefused(
-                "paused",
-                "The bot's owners have paused all new videos for now. Try again later.",
-            )
+            raise QuotaRefused("paused")
         if not quota.enabled:
-            raise QuotaRefused("disabled", "Video generation is turned off in this server.")
+            raise QuotaRefused("disabled")
         if channel_id is not None and quota.channels and channel_id not in quota.channels:
-            where = ", ".join(f"<#{c}>" for c in quota.channels)
-            raise QuotaRefused(
-                "channel",
-                f"Videos can be generated only in {where} in this server.",
-                channels=where,
-            )
+            raise QuotaRefused("channel", channels=[f"<#{c}>" for c in quota.channels])
         if role_ids is not None and quota.roles and not set(role_ids) & set(quota.roles):
-            which = ", ".join(f"<@&{r}>" for r in quota.roles)
-            raise QuotaRefused(
-                "role",
-                f"Generating videos in this server needs one of these roles: {which}.",
-                roles=which,
-            )
+            raise QuotaRefused("role", roles=[f"<@&{r}>" for r in quota.roles])
         self._check_what(quota, model_name=model_name, options=options, board=board)
         if board is not None:
             check_terms(quota, [s.scene for s in board.shots])
@@ -832,8 +826,6 @@ class Quotas:
         if quota.guild_daily is not None and guild["today"] >= quota.guild_daily:
             raise QuotaRefused(
                 "guild_daily",
-                f"This server has used {guild['today']} of its {quota.guild_daily} videos "
-                f"today; the limit resets <t:{day_end}:R>.",
                 used=guild["today"],
                 limit=quota.guild_daily,
                 until=day_end,
@@ -841,8 +833,6 @@ class Quotas:
         if quota.user_daily is not None and user["today"] >= quota.user_daily:
             raise QuotaRefused(
                 "user_daily",
-                f"You have used {user['today']} of your {quota.user_daily} videos today; "
-                f"the limit resets <t:{day_end}:R>.",
                 used=user["today"],
                 limit=quota.user_daily,
                 until=day_end,
@@ -851,8 +841,6 @@ class Quotas:
         if failures is not None and user["failed_today"] >= failures:
             raise QuotaRefused(
                 "user_daily_failures",
-                f"You have had {user['failed_today']} failed video(s) today; the limit is "
-                f"{failures} failures a day. You can generate again <t:{day_end}:R>.",
                 failed=user["failed_today"],
                 limit=failures,
                 until=day_end,
@@ -860,16 +848,12 @@ class Quotas:
         if quota.guild_concurrent is not None and guild["running"] >= quota.guild_concurrent:
             raise QuotaRefused(
                 "guild_concurrent",
-                f"This server has {guild['running']} video(s) running; the limit is "
-                f"{quota.guild_concurrent} at once. Try again when one finishes.",
                 running=guild["running"],
                 limit=quota.guild_concurrent,
             )
         if quota.user_concurrent is not None and user["running"] >= quota.user_concurrent:
             raise QuotaRefused(
                 "user_concurrent",
-                f"You have {user['running']} video(s) running; the limit is "
-                f"{quota.user_concurrent} at once. Try again when one finishes.",
                 running=user["running"],
                 limit=quota.user_concurrent,
             )
@@ -879,8 +863,6 @@ class Quotas:
                 until = int(-(-ready // 1))
                 raise QuotaRefused(
                     "cooldown",
-                    f"Wait {quota.user_cooldown_seconds} s between videos; you can generate "
-                    f"again <t:{until}:R>.",
                     seconds=quota.user_cooldown_seconds,
                     until=until,
                 )
@@ -992,7 +974,7 @@ class Quotas:
     async def report(self, guild_id: int, *, days: int, now: float) -> UsageReport:
         """Per-user videos and credits of the last ``days`` local days (today included)."""
         if days < 1:
-            raise QuotaSettingError("quota_days", "The period is at least 1 day.", days=days)
+            raise QuotaSettingError("quota_days", days=days)
         quota = await self.get(guild_id)
         today = dt.datetime.fromtimestamp(now, quota.zone).date()
         since = _midnight(today - dt.timedelta(days=days - 1), quota.zone)

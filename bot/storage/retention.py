@@ -76,12 +76,13 @@ class StorageRefused(UserError):
     """A draft or an image refused before it was stored: ``code`` names the cap
     (``user_drafts``, ``user_storage``, ``disk_full``), ``params`` hold the numbers (and the
     English message's ``drafts`` is empty: ``cards`` are the member's live drafts as
-    ``(channel id, card message id)``, least recently changed first, for the caller to link)."""
+    ``(channel id, card message id)``, least recently changed first, for the caller to link).
+    Worded as ``storage.<code>``."""
 
-    def __init__(
-        self, code: str, message: str, *, cards: Iterable[tuple[int, int]] = (), **params: Any
-    ) -> None:
-        super().__init__(code, message, **params)
+    prefix = "storage"
+
+    def __init__(self, code: str, *, cards: Iterable[tuple[int, int]] = (), **params: Any) -> None:
+        super().__init__(code, **params)
         self.cards = tuple(cards)
 
 
@@ -415,10 +416,6 @@ async def check_room(
         if len(cards) >= active_drafts:
             raise StorageRefused(
                 "user_drafts",
-                f"You have {len(cards)} active drafts in this server and the limit is "
-                f"{active_drafts}: discard one you no longer need (the Discard button on its "
-                f"card) and try again. Drafts left unchanged for {shown_days} days stop "
-                "counting.",
                 cards=cards,
                 count=len(cards),
                 limit=active_drafts,
@@ -433,10 +430,6 @@ async def check_room(
         if used + need > limit:
             raise StorageRefused(
                 "user_storage",
-                f"Your images and videos in this server take {_mb(used)} MB and this image "
-                f"needs {_mb(need)} MB more; the limit is {storage_mb} MB a member. Discard "
-                "drafts you no longer need (their images are removed then) or wait: stored "
-                f"files are removed after {shown_days} days.",
                 used=_mb(used),
                 need=_mb(need),
                 limit=storage_mb,
@@ -454,9 +447,6 @@ async def check_room(
             )
             raise StorageRefused(
                 "disk_full",
-                f"The bot's disk is nearly full ({free / MB:.0f} MB free; it keeps at least "
-                f"{min_free_mb:g} MB free), so no new drafts or images can be stored right "
-                "now. Please try again later.",
                 free=f"{free / MB:.0f}",
                 min=f"{min_free_mb:g}",
             )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.i18n.strings import STRINGS, lang_of, t
+from bot.i18n import catalog
+from bot.i18n.strings import lang_of, t
 
 
 def ls(key: str) -> app_commands.locale_str:
-    """A command string whose translations live under ``key`` in bot.i18n.strings."""
+    """A command string whose translations are the catalogs' message ``key``."""
     return app_commands.locale_str(t(key, "en"), key=key)
 
 
@@ -21,9 +22,7 @@ class StoryboardTranslator(app_commands.Translator):
         context: app_commands.TranslationContextTypes,
     ) -> str | None:
         key = string.extras.get("key")
-        if key is None or key not in STRINGS:
-            return None
         lang = lang_of(locale)
-        if lang == "en":
+        if key is None or lang == catalog.DEFAULT or not catalog.has(key, lang):
             return None
-        return STRINGS[key].get(lang)
+        return t(key, lang)

@@ -219,7 +219,7 @@ def test_resolve_refuses_when_no_time_is_left() -> None:
     with pytest.raises(StoryboardError) as info:
         resolve(parse_lines(["10 | a", "b"]), 10, SORA)
     assert info.value.code == "no_time_left"
-    assert "leaving 0 s for 1 shot(s)" in str(info.value)
+    assert "leaving 0 s for 1 shot" in str(info.value)
 
 
 def test_resolve_uses_the_models_minimum() -> None:

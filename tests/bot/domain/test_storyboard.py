@@ -213,21 +213,21 @@ def test_share_time(typed: list[int | None], length: int, expected: list[int]) -
         (
             [100, None],
             10,
-            "The typed durations add up to 10 s of the 10 s video, leaving 0 s for 1 shot(s) "
+            "The typed durations add up to 10 s of the 10 s video, leaving 0 s for 1 shot "
             "without a duration; each needs at least 0.1 s. Shorten a typed duration or "
             "choose a longer video.",
         ),
         (
             [98, None, None, None],
             10,
-            "The typed durations add up to 9.8 s of the 10 s video, leaving 0.2 s for 3 shot(s) "
+            "The typed durations add up to 9.8 s of the 10 s video, leaving 0.2 s for 3 shots "
             "without a duration; each needs at least 0.1 s. Shorten a typed duration or "
             "choose a longer video.",
         ),
         (
             [120, None],
             10,
-            "The typed durations add up to 12 s of the 10 s video, leaving 0 s for 1 shot(s) "
+            "The typed durations add up to 12 s of the 10 s video, leaving 0 s for 1 shot "
             "without a duration; each needs at least 0.1 s. Shorten a typed duration or "
             "choose a longer video.",
         ),
@@ -243,7 +243,7 @@ def test_share_time_refuses_less_than_a_tenth_each(
 
 
 def test_share_time_respects_the_models_minimum() -> None:
-    with pytest.raises(StoryboardError, match=r"leaving 1\.5 s for 2 shot\(s\).*at least 1 s"):
+    with pytest.raises(StoryboardError, match=r"leaving 1\.5 s for 2 shots.*at least 1 s"):
         share_time([85, None, None], 10, min_tenths=10)
     assert share_time([80, None, None], 10, min_tenths=10) == [80, 10, 10]
 
@@ -272,5 +272,5 @@ def test_rebalance_remainder_goes_to_the_first_automatic_shots() -> None:
 
 def test_rebalance_refuses_when_typed_shots_take_everything() -> None:
     shots = (Shot(scene="typed", tenths=100), Shot(scene="auto", tenths=50, auto=True))
-    with pytest.raises(StoryboardError, match=r"leaving 0 s for 1 shot\(s\)"):
+    with pytest.raises(StoryboardError, match=r"leaving 0 s for 1 shot without"):
         rebalance(shots, 10, SORA)

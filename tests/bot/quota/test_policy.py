@@ -281,7 +281,7 @@ async def test_length(quotas: Quotas) -> None:
     long = BOARD.model_copy(update={"length": 25})
     err = await refused(quotas, "length", board=long)
     assert "10, 15 s" in str(err) and "25 s" in str(err)
-    assert err.params == {"length": 25, "allowed": "10, 15"}
+    assert err.params == {"length": 25, "allowed": [10, 15]}
     await reserve(quotas)
 
 
@@ -349,7 +349,7 @@ async def test_failures_per_member_per_day_are_capped(quotas: Quotas) -> None:
     midnight = int(dt.datetime(2025, 3, 11, tzinfo=dt.UTC).timestamp())
     assert err.params == {"failed": 2, "limit": 2, "until": midnight}
     assert str(err) == (
-        "You have had 2 failed video(s) today; the limit is 2 failures a day. "
+        "You have had 2 failed videos today; the limit is 2 failures a day. "
         f"You can generate again <t:{midnight}:R>."
     )
     assert (await quotas.usage(GUILD, ALICE, NOON + 5)).refusal.code == "user_daily_failures"  # type: ignore[union-attr]
