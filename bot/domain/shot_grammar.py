@@ -60,15 +60,19 @@ def parse_duration(text: str, *, where: str | int = "") -> int:
     language) or a text shown as it is (a quoted edit line); "" names nothing."""
     raw = text.strip()
     m = _DURATION.match(normalize(raw).strip())
-    shape = None if where != "" else "bare"
+    bare = where == ""  # nothing to name: the message starts with the value
     if not m:
-        raise StoryboardError("bad_duration", shape=shape, where=where, text=raw)
+        raise StoryboardError("bad_duration", shape="bare" if bare else None, where=where, text=raw)
     try:
         value = Decimal(m["num"]) * 10
     except InvalidOperation:  # pragma: no cover - the regex admits only decimals
-        raise StoryboardError("bad_duration", shape=shape, where=where, text=raw) from None
+        raise StoryboardError(
+            "bad_duration", shape="bare" if bare else None, where=where, text=raw
+        ) from None
     if value != value.to_integral_value():
-        raise StoryboardError("duration_precision", shape=shape, where=where, text=raw)
+        raise StoryboardError(
+            "duration_precision", shape="bare" if bare else None, where=where, text=raw
+        )
     return int(value)
 
 
@@ -81,8 +85,9 @@ def parse_shot_line(line: str, *, where: str | int = "") -> ShotLine:
         if left and len(left) <= _DURATION_LIKE_MAX and any(c.isdigit() for c in left):
             tenths = parse_duration(left, where=where)
             if is_blank(scene):
-                shape = "after_duration" if where != "" else "bare"
-                raise StoryboardError("scene_empty", shape=shape, where=where)
+                raise StoryboardError(
+                    "scene_empty", shape="after_duration" if where != "" else "bare", where=where
+                )
             return ShotLine(scene=scene, tenths=tenths)
     return ShotLine(scene=text, tenths=None)
 

@@ -97,8 +97,8 @@ class KlingOmni(VideoModel):
         if total > MAX_SECONDS:
             raise StoryboardError(
                 "total_over",
-                f"{self.label} makes videos of at most {MAX_SECONDS} s; these shots add up to "
-                f"{fmt_tenths(board.total_tenths)} s.",
+                shape="model",
+                model=self.label,
                 total=fmt_tenths(board.total_tenths),
                 length=MAX_SECONDS,
             )

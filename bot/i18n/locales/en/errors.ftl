@@ -26,6 +26,7 @@ err-shot_duration = Shot { $shot } lasts { $seconds } s; a shot lasts { $min } t
 err-shot_duration-auto = Shot { $shot } lasts { $seconds } s; a shot lasts { $min } to { $max } s. Add another shot to share the time.
 err-total_over = The shots add up to { $total } s, more than the { $length } s video. Shorten them or choose a length of { $longer } s.
 err-total_over-shorten = The shots add up to { $total } s, more than the { $length } s video. Shorten them.
+err-total_over-model = { $model } makes videos of at most { $length } s; these shots add up to { $total } s.
 err-no_time_left = The typed durations add up to { $fixed } s of the { $length } s video, leaving { $left } s for { $autos ->
         [one] 1 shot
        *[other] { $autos } shots

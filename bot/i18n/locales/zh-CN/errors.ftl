@@ -30,6 +30,7 @@ err-shot_duration = 第 { $shot } 个镜头时长为 { $seconds } 秒；每个�
 err-shot_duration-auto = 第 { $shot } 个镜头时长为 { $seconds } 秒；每个镜头应为 { $min } 到 { $max } 秒。请再添加一个镜头来分担时长。
 err-total_over = 各镜头总时长为 { $total } 秒，超过了 { $length } 秒的视频时长。请缩短镜头，或选择 { $longer } 秒的时长。
 err-total_over-shorten = 各镜头总时长为 { $total } 秒，超过了 { $length } 秒的视频时长。请缩短镜头。
+err-total_over-model = { $model } 最长只能生成 { $length } 秒的视频；这些镜头共 { $total } 秒。
 err-no_time_left = 已写明的时长共 { $fixed } 秒（视频 { $length } 秒），只剩 { $left } 秒分给 { $autos } 个未写时长的镜头；每个至少需要 { $min } 秒。请缩短已写明的时长，或选择更长的视频。
 err-shot_over_segment = 第 { $shot } 个镜头时长为 { $seconds } 秒；{ $model } 的一个片段最长 { $max } 秒，镜头不会拆到两个片段里。请把它拆成两个镜头。
 err-segments_over = 这 { $shots } 个镜头（{ $total } 秒）在 { $model } 上需要 { $needed } 个片段（每个最多 { $segment_shots } 个镜头、{ $segment_max } 秒）；最多允许 { $max } 个。请缩短镜头或删掉一些。
