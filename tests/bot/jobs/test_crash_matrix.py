@@ -299,8 +299,9 @@ async def _chain_killed_at(
     workdir: Path, kie: FakeKie, boundary: str
 ) -> tuple[Run, dict[str, str]]:
     env = _chain_env(kie, workdir, free_port())
-    if boundary == "frame extracted":
-        # The reference image goes up at once; the frame handed to segment 2 takes a while.
+    if boundary in ("frame extracted", "frame uploaded"):
+        # The reference image goes up at once; the frame handed to segment 2 is stored at
+        # kie.ai's file host, and its answer takes a while (the kill lands before it).
         kie.delay_next("upload", 0.0)
         kie.delay_next("upload", 3.0)
     proc = await asyncio.create_subprocess_exec(
