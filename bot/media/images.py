@@ -52,11 +52,13 @@ import warnings
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from PIL import ExifTags, Image, UnidentifiedImageError
 
+from bot.domain.errors import OneOf, Ref, UserError
 from bot.media.download import DownloadError, FetchPolicy, open_checked, safe_url
 
 __all__ = [
@@ -146,8 +148,22 @@ _BAND_BYTES = 2_000_000
 _DOWNLOAD_CHUNK = 64 * 1024
 
 
-class ImageError(ValueError):
-    """A user-facing problem with an image. ``str(err)`` is a one-line English message."""
+class ImageError(UserError):
+    """A user-facing problem with an image: ``code`` names it, ``params`` hold its numbers, and
+    the catalogs word it (``image.<code>``); ``str(err)`` is the one-line English message.
+
+    ``ImageError("An English sentence.")`` (a sentence, not a code) is still accepted from code
+    that has not moved to codes yet: it reads as that sentence in every language.
+    """
+
+    prefix = "image"
+
+    def __init__(
+        self, code: str, message: str | None = None, /, *, shape: str | None = None, **params: Any
+    ) -> None:
+        if message is None and not code.isidentifier():
+            code, message = "legacy", code  # no catalog message: the sentence it was given
+        super().__init__(code, message, shape=shape, **params)
 
 
 @dataclass(frozen=True)
@@ -259,39 +275,35 @@ def _normalise_format(fmt: str | None) -> str | None:
     return fmt
 
 
-def _accepted_list() -> str:
-    return ", ".join(ACCEPTED_FORMATS[:-1]) + " or " + ACCEPTED_FORMATS[-1]
+def _accepted() -> OneOf:
+    return OneOf(ACCEPTED_FORMATS)
 
 
 def _corrupt(fmt: str) -> ImageError:
-    return ImageError(
-        f"That file looks like a {fmt} image but could not be decoded "
-        "(it may be truncated or corrupt)."
-    )
+    return ImageError("corrupt", format=fmt)
 
 
 def _describe_non_image(data: bytes) -> str:
-    if not data:
-        return "the file is empty"
+    """What a file that is no image is instead: ``image.kind.<this>`` words it."""
     head = data[:1024].lstrip()
     if head.startswith(b"%PDF"):
-        return "it is a PDF document"
+        return "pdf"
     lowered = head[:64].lower()
     if lowered.startswith((b"<!doctype html", b"<html")):
-        return "it is a web page, not an image"
+        return "web_page"
     if lowered.startswith((b"<?xml", b"<svg")) and b"<svg" in data[:4096].lower():
-        return "SVG vector images are not supported"
+        return "svg"
     if head.startswith((b"PK\x03\x04", b"\x1f\x8b", b"Rar!", b"7z\xbc\xaf")):
-        return "it is an archive"
+        return "archive"
     if data[4:8] == b"ftyp":
-        return "it is a video"
+        return "video"
     try:
         text = data[:4096].decode("utf-8")
     except UnicodeDecodeError:
         text = None
     if text is not None and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
-        return "it looks like text"
-    return "unrecognised or corrupt data"
+        return "text"
+    return "unknown"
 
 
 # --------------------------------------------------------------------------- headers
@@ -412,10 +424,7 @@ def _jpeg_layout(data: bytes) -> _JpegLayout:
             continue
         segments += 1
         if segments > _MAX_JPEG_SEGMENTS:
-            raise ImageError(
-                f"That JPEG has an unusual structure (more than {_MAX_JPEG_SEGMENTS} "
-                "segments); save it again with an ordinary editor and try again."
-            )
+            raise ImageError("jpeg_segments", max=_MAX_JPEG_SEGMENTS)
         if pos + 4 > n:
             break
         length = _u16be(data, pos + 2)
@@ -435,20 +444,14 @@ def _jpeg_layout(data: bytes) -> _JpegLayout:
         if marker == 0xDA:
             scans += 1
             if scans > MAX_JPEG_SCANS:
-                raise ImageError(
-                    f"That JPEG has more than {MAX_JPEG_SCANS} scans, each one more pass over "
-                    "the image; save it again as an ordinary JPEG and try again."
-                )
+                raise ImageError("jpeg_scans", max=MAX_JPEG_SCANS)
             found = _ENTROPY_END.search(data, pos)
             pos = found.start() if found else n
     if sof is None:
         raise _corrupt("JPEG")
     marker, width, height, sampling = sof
     if marker not in _JPEG_SOF:
-        raise ImageError(
-            "That JPEG uses a lossless or hierarchical encoding, which is not supported; "
-            "save it as an ordinary JPEG or a PNG and try again."
-        )
+        raise ImageError("jpeg_lossless")
     return _JpegLayout(width, height, marker, sampling, scans)
 
 
@@ -607,9 +610,7 @@ def _avif_size(data: bytes) -> tuple[int, int, float]:
     image, in bytes per pixel."""
     top = _boxes(data, 0, len(data))
     if _first(top, b"moov") is not None:
-        raise ImageError(
-            f"Animated AVIF images are not accepted; send a still image ({_accepted_list()})."
-        )
+        raise ImageError("avif_animated", accepted=_accepted())
     meta = _first(top, b"meta")
     if meta is None:
         raise _corrupt("AVIF")
@@ -635,11 +636,8 @@ def _avif_size(data: bytes) -> tuple[int, int, float]:
         types[item] = data[e.pos : e.pos + 4]
     kind = types.get(primary)
     if kind != b"av01":
-        layout = {b"grid": "a grid of tiles", b"iovl": "overlaid layers"}.get(kind or b"")
-        raise ImageError(
-            f"That AVIF image is stored as {layout or 'an unsupported kind of item'}, which "
-            "this bot does not decode; save it as JPEG or PNG and try again."
-        )
+        layout = {b"grid": "grid", b"iovl": "overlay"}.get(kind or b"")
+        raise ImageError("avif_layout", shape=layout)
 
     # iloc: item id -> (construction method, extents)
     r = _Reader(data, iloc[0], iloc[1])
@@ -708,10 +706,7 @@ def _avif_size(data: bytes) -> tuple[int, int, float]:
         if limit is None:
             raise _corrupt("AVIF")
         if limit[0] > declared[0] or limit[1] > declared[1]:
-            raise ImageError(
-                f"That AVIF file says its image is {_dims(declared)}, but the picture inside "
-                f"is up to {_dims(limit)}; it is damaged or built to exhaust memory."
-            )
+            raise ImageError("avif_inside", declared=_dims(declared), inside=_dims(limit))
         yuv += sample_bytes.get(item, 6.0) * limit[0] * limit[1]
     # Measured with Pillow 13 and libavif 1.4: the planes twice (libavif's and the AV1
     # decoder's), then an RGB copy and the bytes handed to Pillow.
@@ -758,8 +753,10 @@ def _check_pixels(width: int, height: int, fmt: str) -> None:
         raise _corrupt(fmt)
     if width * height > MAX_PIXELS:
         raise ImageError(
-            f"That image is {width}x{height} ({width * height / 1e6:.0f} megapixels); "
-            f"the limit is {MAX_PIXELS // 1_000_000} megapixels."
+            "pixels",
+            size=_dims((width, height)),
+            megapixels=f"{width * height / 1e6:.0f}",
+            limit=MAX_PIXELS // 1_000_000,
         )
 
 
@@ -779,16 +776,13 @@ class _Plan:
 
 
 def _too_big(fmt: str, size: tuple[int, int], cap: float, *, progressive: bool) -> ImageError:
-    kind = "progressive JPEG" if progressive else f"{fmt} image"
-    advice = (
-        "save it as an ordinary (baseline) JPEG or make it smaller"
-        if progressive
-        else "make it smaller or send it as JPEG"
-    )
     return ImageError(
-        f"That {kind} is {_dims(size)} ({_fmt_mp(size[0] * size[1])} megapixels); this bot "
-        f"decodes a {kind} of up to about {_fmt_mp(max(cap, 0))} megapixels safely, so "
-        f"{advice} and try again."
+        "too_big",
+        shape="progressive" if progressive else None,
+        format=fmt,
+        size=_dims(size),
+        megapixels=_fmt_mp(size[0] * size[1]),
+        cap=_fmt_mp(max(cap, 0)),
     )
 
 
@@ -874,10 +868,7 @@ def _open(data: bytes, fmt: str) -> Image.Image:
     try:
         return Image.open(io.BytesIO(data), formats=(fmt,))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(
-            "That image has far too many pixels to process safely "
-            f"(limit {MAX_PIXELS // 1_000_000} megapixels)."
-        ) from exc
+        raise ImageError("far_too_many", limit=MAX_PIXELS // 1_000_000) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise _corrupt(fmt) from exc
 
@@ -886,10 +877,7 @@ def _load(im: Image.Image, fmt: str) -> None:
     try:
         im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(
-            "That image has far too many pixels to process safely "
-            f"(limit {MAX_PIXELS // 1_000_000} megapixels)."
-        ) from exc
+        raise ImageError("far_too_many", limit=MAX_PIXELS // 1_000_000) from exc
     except Exception as exc:  # Pillow raises many types for corrupt data
         raise _corrupt(fmt) from exc
 
@@ -937,14 +925,18 @@ def _aspect_error(width: int, height: int, spec: ImageSpec) -> ImageError | None
     if not (too_narrow or too_wide):
         return None
     if spec.min_aspect is not None and spec.max_aspect is not None:
-        allowed = f"between {spec.min_aspect:.2f} and {spec.max_aspect:.2f}"
+        shape = "between"
     elif spec.min_aspect is not None:
-        allowed = f"of at least {spec.min_aspect:.2f}"
+        shape = "at_least"
     else:
-        allowed = f"of at most {spec.max_aspect:.2f}"
+        shape = "at_most"
+    bounds = {
+        name: f"{value:.2f}"
+        for name, value in (("min", spec.min_aspect), ("max", spec.max_aspect))
+        if value is not None
+    }
     return ImageError(
-        f"The image is {width}x{height} (ratio {ratio:.2f}); this model accepts "
-        f"width/height {allowed}. Crop it and try again."
+        "aspect", shape=shape, size=_dims((width, height)), ratio=f"{ratio:.2f}", **bounds
     )
 
 
@@ -1084,10 +1076,9 @@ def _pick_target(formats: Iterable[str], transparent: bool) -> str:
     for fmt in ("PNG", "WEBP"):
         if fmt in allowed:
             return fmt
-    raise ImageError(
-        "This model does not accept any image format this bot can produce "
-        f"({', '.join(sorted(allowed)) or 'none'})."
-    )
+    if not allowed:
+        raise ImageError("no_format", shape="none")
+    raise ImageError("no_format", formats=sorted(allowed))
 
 
 def _output_mode(src_mode: str, fmt: str, keep_alpha: bool) -> str:
@@ -1128,7 +1119,7 @@ def _encode(
     except _TooBig:
         return None
     except (OSError, ValueError) as exc:
-        raise ImageError(f"The image could not be re-encoded as {fmt} ({exc}).") from exc
+        raise ImageError("reencode", format=fmt, detail=str(exc)) from exc
     return buf.getvalue()
 
 
@@ -1177,18 +1168,15 @@ def prepare_image(data: bytes, spec: ImageSpec) -> PreparedImage:
     original_size = len(data)
     if original_size > spec.max_input_bytes:
         raise ImageError(
-            f"That file is {_fmt_mb(original_size)}; the largest image accepted is "
-            f"{_fmt_mb(spec.max_input_bytes)}."
+            "file_too_large", size=_fmt_mb(original_size), max=_fmt_mb(spec.max_input_bytes)
         )
     if not data:
-        raise ImageError("That file is not an image Pillow can read (the file is empty).")
+        raise ImageError("empty")
     fmt = _identify(data)
     if fmt is None:
-        raise ImageError(
-            f"That file is not an image Pillow can read ({_describe_non_image(data)})."
-        )
+        raise ImageError("not_image", what=Ref(f"image.kind.{_describe_non_image(data)}"))
     if fmt not in ACCEPTED_FORMATS:
-        raise ImageError(f"{fmt} images are not accepted; send a {_accepted_list()} image.")
+        raise ImageError("format", format=fmt, accepted=_accepted())
 
     # Everything up to the decode is judged on headers alone.
     header = _read_header(fmt, data)
@@ -1229,10 +1217,7 @@ def prepare_image(data: bytes, spec: ImageSpec) -> PreparedImage:
 
     upscale = _upscaled_size((width, height), spec.min_side)
     if upscale is not None and upscale[0] * upscale[1] > MAX_WORK_PIXELS:
-        raise ImageError(
-            f"The image is {width}x{height}; enlarging it to the minimum of {spec.min_side} px "
-            "per side would make it far too large. Use a less elongated image."
-        )
+        raise ImageError("enlarge", size=_dims((width, height)), min=spec.min_side)
     passthrough = (
         original_format in spec.formats
         and original_format in _OUTPUT_FORMATS
@@ -1373,10 +1358,7 @@ def _reencode(
             if encoded is not None:
                 break
         if encoded is None:
-            raise ImageError(
-                f"The image could not be made smaller than {_fmt_size(spec.max_bytes)} "
-                "without losing too much detail; please upload a smaller image."
-            )
+            raise ImageError("shrink", max=_fmt_size(spec.max_bytes))
 
     changes: list[ImageChange] = []
     if source.orientation != 1:
@@ -1475,7 +1457,7 @@ async def fetch_image(
     except ValueError:
         scheme, host = "", None
     if scheme not in ("http", "https") or not host:
-        raise ImageError("Only http(s) image links are accepted.")
+        raise ImageError("link_scheme")
     safe = safe_url(url.strip())
     limit = _fmt_size(max_bytes)
 
@@ -1484,46 +1466,36 @@ async def fetch_image(
             session, url.strip(), timeout=aiohttp.ClientTimeout(total=timeout), policy=policy
         ) as resp:
             if not 200 <= resp.status < 300:
-                reason = f" {resp.reason}" if resp.reason else ""
-                raise ImageError(
-                    f"Could not download the image: {safe} answered HTTP {resp.status}{reason}."
-                )
+                reason = f" {resp.reason}" if resp.reason else ""  # HTTP's own phrase
+                raise ImageError("download_status", url=safe, status=resp.status, reason=reason)
             declared = resp.content_length
             if declared is not None and declared > max_bytes:
                 raise ImageError(
-                    f"The image at {safe} is {_fmt_size(declared)}; the limit is {limit}."
+                    "download_declared", url=safe, size=_fmt_size(declared), limit=limit
                 )
             body = bytearray()
             async for chunk in resp.content.iter_chunked(_DOWNLOAD_CHUNK):
                 body.extend(chunk)
                 if len(body) > max_bytes:
-                    raise ImageError(
-                        f"The image at {safe} is larger than the {limit} limit; download stopped."
-                    )
+                    raise ImageError("download_over", url=safe, limit=limit)
     except ImageError:
         raise
     except DownloadError as exc:
-        raise ImageError(f"Could not download the image: {exc}.") from None
+        raise ImageError("download_refused", detail=str(exc)) from None
     except TimeoutError as exc:
-        raise ImageError(
-            f"Could not download the image: {safe} did not respond within {timeout:g} s."
-        ) from exc
+        raise ImageError("download_timeout", url=safe, seconds=f"{timeout:g}") from exc
     except aiohttp.InvalidURL as exc:
-        raise ImageError("Could not download the image: the link is not a valid URL.") from exc
+        raise ImageError("download_invalid") from exc
     except aiohttp.ClientConnectorError as exc:
-        raise ImageError(f"Could not download the image: could not connect to {safe}.") from exc
+        raise ImageError("download_connect", url=safe) from exc
     except aiohttp.ClientPayloadError as exc:
-        raise ImageError(
-            f"Could not download the image: the connection to {safe} broke off."
-        ) from exc
+        raise ImageError("download_broke", url=safe) from exc
     except aiohttp.ClientError as exc:
         # str() of aiohttp errors can embed the full URL (with tokens); use the type only.
-        raise ImageError(
-            f"Could not download the image: {safe} failed ({type(exc).__name__})."
-        ) from exc
+        raise ImageError("download_client", url=safe, error=type(exc).__name__) from exc
 
     if not body:
-        raise ImageError(f"Could not download the image: {safe} returned an empty file.")
+        raise ImageError("download_empty", url=safe)
     return bytes(body)
 
 
@@ -1542,7 +1514,7 @@ async def shrink_to_fit(image: PreparedImage, max_bytes: int) -> PreparedImage:
     )
     smaller = await prepare_image_async(image.data, spec)
     if len(smaller.data) > max_bytes or smaller.format != image.format:
-        raise ImageError(f"It cannot be made smaller than {_fmt_size(max_bytes)}.")
+        raise ImageError("cannot_shrink", max=_fmt_size(max_bytes))
     return smaller
 
 

@@ -148,6 +148,7 @@ MODULES = (
     "bot.storage.retention",
     "bot.chain.plan",
     "bot.models.kling",
+    "bot.media.images",
 )
 
 
@@ -206,11 +207,14 @@ def test_every_raised_code_has_a_message(lang: str):
 # formats, what a member or admin types (quoted, or a value like true / none / landscape), ids,
 # links, mentions and timestamps.
 ALLOWED_LATIN = re.compile(
-    r"kie\.ai|Sora|Kling|Omni|Discord|HTTP|API|IANA|UTC|mp4|png|jpe?g|webp|JPEG|PNG|WebP"
+    r"kie\.ai|Sora|Kling|Omni|Discord|HTTP|API|IANA|UTC|mp4|png|jpe?g|webp|JPEG|PNG|WebP|WEBP"
+    r"|AVIF|GIF|PDF|SVG|https?\(s\)"
     r"|\b(?:true|false|none|landscape|portrait)\b|[A-Z][a-z]+/[A-Za-z_]+"
     r"|https?://\S+|`[^`]*`|“[^”]*”|<[^>]*>|/storyboard[\w-]*"
 )
-SENTENCES = ("err.", "error.", "storage.", "reason.", "status.", "state.", "quota.", "edit.")
+SENTENCES = (
+    "err.", "error.", "storage.", "reason.", "status.", "state.", "quota.", "edit.", "image.",
+)  # fmt: skip
 
 
 def latin_words(text: str) -> list[str]:
