@@ -149,7 +149,7 @@ async def test_render_aspect_follows_the_image_and_automatic_shots_share(workdir
         (["--shot", "7,5 | a"], '"7,5" is not a duration'),
         (["--shot", "a", "--length", "20"], "20 s is not available"),
         (["--shot", "x" * 351], "351 characters; the limit is 350"),
-        (["--shot", "15 | a", "--shot", "b"], "leaving 0 s for 1 shot(s)"),
+        (["--shot", "15 | a", "--shot", "b"], "leaving 0 s for 1 shot without a duration"),
     ],
 )
 async def test_invalid_input_exits_2_before_any_network_call(workdir, live_fake, args, message):
