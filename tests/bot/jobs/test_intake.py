@@ -1,0 +1,232 @@
+"""Generate without Discord: the intake reserves, stores the job held, has its status shown,
+then starts it; each refusal leaves nothing reserved and says why."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.domain.storyboard import Shot, Storyboard
+from bot.drafts.store import Draft, Drafts
+from bot.jobs.intake import Intake, Order, Refused, Started, StatusPosted
+from bot.jobs.store import Job, JobState
+from bot.media.images import ImageError, prepare_image
+from bot.models.sora import SoraStoryboard
+from bot.runtime import Runtime
+from tests.fakes.memkie import URL, MemoryKie
+from tests.helpers import RecordingDelivery, TestClock, make_settings, png_bytes
+
+GUILD, ALICE, CHANNEL, STATUS = 100, 7, 300, 900
+BOARD = Storyboard(
+    shots=(
+        Shot(scene="A fluffy orange kitten wearing headphones", tenths=75),
+        Shot(scene="The kitten licks its lips, content", tenths=75),
+    ),
+    length=15,
+    aspect="landscape",
+)
+
+
+@pytest.fixture
+async def runtime(tmp_path: Path, clock: TestClock) -> AsyncIterator[Runtime]:
+    settings = make_settings(tmp_path, URL)
+    rt = await Runtime.build(
+        settings, RecordingDelivery(), kie=MemoryKie(clock), clock=clock, origin="discord"
+    )
+    yield rt
+    await rt.close()
+
+
+@pytest.fixture
+def intake(runtime: Runtime, clock: TestClock) -> Intake:
+    assert runtime.quotas is not None
+    return Intake(
+        tracker=runtime.tracker,
+        quotas=runtime.quotas,
+        clock=clock,
+        model=lambda: runtime.models.primary,
+    )
+
+
+@pytest.fixture
+async def draft(tmp_path: Path, runtime: Runtime, clock: TestClock) -> Draft:
+    """A draft and its stored image, prepared as when the draft was made."""
+    path = tmp_path / "draft.png"
+    path.write_bytes(prepare_image(png_bytes(), SoraStoryboard.image_spec).data)
+    return await Drafts(runtime.store, clock).create(
+        BOARD,
+        guild_id=GUILD,
+        channel_id=CHANNEL,
+        author_id=ALICE,
+        image_path=str(path),
+        source_id=1,
+    )
+
+
+#: The draft's own image path (a test may give another, or None).
+KEEP = "<the draft's image>"
+
+
+def order(draft: Draft, *, image_path: str | None = KEEP, board: Storyboard = BOARD) -> Order:
+    """Generate ``draft`` (with another image path or storyboard when given)."""
+    return Order(
+        board=board,
+        image_path=draft.image_path if image_path is KEEP else image_path,
+        guild_id=GUILD,
+        user_id=ALICE,
+        channel_id=CHANNEL,
+        role_ids=(55,),
+        draft_id=draft.id,
+        revision=draft.revision,
+        card_message_id=800,
+    )
+
+
+class Status:
+    """The caller's side: what was acknowledged and which jobs had their status shown."""
+
+    def __init__(self, *, posts: bool = True) -> None:
+        self.posts = posts
+        self.steps: list[str] = []
+        self.shown: list[Job] = []
+
+    async def acknowledge(self) -> None:
+        self.steps.append("acknowledged")
+
+    async def post(self, job: Job) -> StatusPosted | None:
+        self.steps.append("posted")
+        self.shown.append(job)
+        return StatusPosted(STATUS, CHANNEL) if self.posts else None
+
+
+async def usage(runtime: Runtime) -> list[tuple[str, str]]:
+    async with runtime.store.db.execute("SELECT job_id, state FROM usage") as cur:
+        return [(r["job_id"], r["state"]) for r in await cur.fetchall()]
+
+
+async def test_a_started_job_is_reserved_held_until_its_status_shows_then_sent(
+    runtime: Runtime, intake: Intake, draft: Draft
+) -> None:
+    status = Status()
+    outcome = await intake.generate(
+        order(draft), post_status=status.post, acknowledge=status.acknowledge
+    )
+
+    assert isinstance(outcome, Started)
+    assert status.steps == ["acknowledged", "posted"]
+    # The status was posted for a stored job that had not started, holding its reservation.
+    (held,) = status.shown
+    assert held.state == JobState.QUEUED and held.next_check_at is None
+    assert await usage(runtime) == [(held.id, "reserved")]
+    job = await runtime.store.get_job(held.id)
+    assert job is not None
+    assert (job.status_message_id, job.channel_id, job.owner_id, job.guild_id) == (
+        STATUS,
+        CHANNEL,
+        ALICE,
+        GUILD,
+    )
+    assert (job.draft_id, job.revision, job.card_message_id) == (draft.id, draft.revision, 800)
+    assert job.next_check_at is not None  # released to the tracker
+
+    await runtime.tracker.run_once()
+    kie = runtime.kie
+    assert isinstance(kie, MemoryKie)
+    (body,) = kie.created
+    assert body["input"]["shots"] == [
+        {"Scene": "A fluffy orange kitten wearing headphones", "duration": 7.5},
+        {"Scene": "The kitten licks its lips, content", "duration": 7.5},
+    ]
+
+
+async def test_an_image_removed_since_the_draft_was_made_refuses_before_anything(
+    runtime: Runtime, intake: Intake, draft: Draft, tmp_path: Path
+) -> None:
+    status = Status()
+    gone = str(tmp_path / "swept.png")
+    for path in (gone, None):
+        outcome = await intake.generate(
+            order(draft, image_path=path), post_status=status.post, acknowledge=status.acknowledge
+        )
+        assert outcome == Refused("image_gone")
+    assert status.steps == [] and await usage(runtime) == []
+
+
+async def test_a_storyboard_the_model_does_not_take_is_refused_with_its_rule(
+    runtime: Runtime, intake: Intake, draft: Draft
+) -> None:
+    status = Status()
+    board = BOARD.model_copy(update={"length": 12})
+    outcome = await intake.generate(
+        order(draft, board=board), post_status=status.post, acknowledge=status.acknowledge
+    )
+    assert isinstance(outcome, Refused) and outcome.stage == "invalid"
+    assert outcome.error is not None and "12" in str(outcome.error)
+    assert status.steps == [] and await usage(runtime) == []
+
+
+async def test_a_server_limit_refuses_after_the_acknowledgement_and_stores_no_job(
+    runtime: Runtime, intake: Intake, draft: Draft
+) -> None:
+    assert runtime.quotas is not None
+    await runtime.quotas.set(GUILD, "user_concurrent", "1", actor_id=0)
+    first = await intake.generate(order(draft), post_status=Status().post)
+    assert isinstance(first, Started)
+
+    status = Status()
+    outcome = await intake.generate(
+        order(draft), post_status=status.post, acknowledge=status.acknowledge
+    )
+    assert isinstance(outcome, Refused) and outcome.stage == "quota"
+    assert str(outcome.error).startswith("You have 1 video")
+    assert status.steps == ["acknowledged"]  # nothing stored, nothing shown
+    assert await usage(runtime) == [(first.job.id, "reserved")]
+    assert len(await runtime.store.recent_jobs()) == 1
+
+
+async def test_a_status_that_cannot_be_shown_cancels_the_job_and_releases_the_quota(
+    runtime: Runtime, intake: Intake, draft: Draft
+) -> None:
+    status = Status(posts=False)
+    outcome = await intake.generate(order(draft), post_status=status.post)
+
+    assert outcome == Refused("not_posted")
+    (held,) = status.shown
+    job = await runtime.store.get_job(held.id)
+    assert job is not None and job.state == JobState.CANCELLED
+    assert await usage(runtime) == [(held.id, "released")]
+    await runtime.tracker.run_once()
+    kie = runtime.kie
+    assert isinstance(kie, MemoryKie) and kie.created == []
+
+
+async def test_an_error_while_showing_the_status_cancels_the_job_and_propagates(
+    runtime: Runtime, intake: Intake, draft: Draft
+) -> None:
+    shown: list[Job] = []
+
+    async def broken(job: Job) -> StatusPosted | None:
+        shown.append(job)
+        raise RuntimeError("Discord is down")
+
+    with pytest.raises(RuntimeError, match="Discord is down"):
+        await intake.generate(order(draft), post_status=broken)
+    (held,) = shown
+    job = await runtime.store.get_job(held.id)
+    assert job is not None and job.state == JobState.CANCELLED
+    assert await usage(runtime) == [(held.id, "released")]
+
+
+async def test_an_unreadable_image_releases_the_reservation_it_made(
+    runtime: Runtime, intake: Intake, draft: Draft, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image at all")
+    status = Status()
+    with pytest.raises(ImageError):
+        await intake.generate(order(draft, image_path=str(broken)), post_status=status.post)
+    assert status.shown == []
+    assert [state for _job, state in await usage(runtime)] == ["released"]
+    assert await runtime.store.recent_jobs() == []
