@@ -16,15 +16,26 @@ from discord.ext import commands, tasks
 from bot.config.settings import Settings
 from bot.db.connection import CONTENT_MODE_KEY
 from bot.domain.clock import Clock
+from bot.drafts.editing import DraftEditor
 from bot.drafts.store import Drafts
 from bot.kie import KieApi
 from bot.runtime import Runtime
 from bot.web.server import CHECKS_KEY
+from cogs.delivery import DiscordDelivery
+from cogs.utils.cards import Cards
+from cogs.utils.localization import StoryboardTranslator
 from cogs.utils.ui import REQUIRED_PERMISSIONS
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.storyboard", "cogs.editing", "cogs.meta", "cogs.admin")
+EXTENSIONS = (
+    "cogs.storyboard",
+    "cogs.generate",
+    "cogs.controls",
+    "cogs.thread",
+    "cogs.meta",
+    "cogs.admin",
+)
 COMMAND_HASH_KEY = "command_hash"
 
 
@@ -71,7 +82,13 @@ class StoryboardBot(commands.Bot):
         #: The setting asks for message content but this bot runs without it.
         self.content_degraded = wanted and not intents.message_content
         self.runtime: Runtime
+        self.delivery: DiscordDelivery
+        #: Drafts, their revisions and editors.
         self.drafts: Drafts
+        #: Applies edits to drafts, one at a time per draft (every cog edits through it).
+        self.editor: DraftEditor
+        #: Draws and redraws draft cards, one redraw at a time per card.
+        self.cards: Cards
 
     @property
     def reads_content(self) -> bool:
@@ -85,9 +102,6 @@ class StoryboardBot(commands.Bot):
         return "degraded" if self.content_degraded else "off"
 
     async def setup_hook(self) -> None:
-        from cogs.delivery import DiscordDelivery
-        from cogs.utils.localization import StoryboardTranslator
-
         self.delivery = DiscordDelivery(self)
         self.runtime = await Runtime.build(
             self.settings,
@@ -98,6 +112,12 @@ class StoryboardBot(commands.Bot):
             serve_http=self._serve_http and not self._sync_only,
         )
         self.drafts = Drafts(self.runtime.store, self.clock)
+        self.editor = DraftEditor(
+            self.drafts,
+            lambda: self.runtime.models.primary,
+            Path(self.settings.storage.media_dir),
+        )
+        self.cards = Cards(self)
         if self.runtime.web is not None:
             self.runtime.web.app[CHECKS_KEY]["discord"] = self._gateway_health
         await self.tree.set_translator(StoryboardTranslator())

@@ -26,6 +26,7 @@ from bot.jobs.delivery import DeliveryRetry, UndeliverableError
 from bot.jobs.store import Job, JobState
 from bot.present.cards import result_text, status_text
 from cogs.utils.ui import admin_log, guild_lang, message_link
+from cogs.utils.views import result_custom_ids, result_view, status_view
 
 if TYPE_CHECKING:
     from bot.client import StoryboardBot
@@ -107,9 +108,7 @@ class DiscordDelivery:
         channel = await self._channel(job)
         if channel is None or not hasattr(channel, "get_partial_message"):
             return
-        from cogs.utils.views import status_view
-
-        msg = channel.get_partial_message(job.status_message_id)  # type: ignore[attr-defined]
+        msg = channel.get_partial_message(job.status_message_id)
         try:
             await msg.edit(content=text, view=status_view(job, lang))
         except discord.NotFound:
@@ -129,18 +128,16 @@ class DiscordDelivery:
         channel = await self._channel(job)
         if channel is None:
             return fresh
-        from cogs.utils.views import status_view
-
         lang = guild_lang(await self._guild(job))
-        kwargs: dict[str, object] = {
+        kwargs: dict[str, Any] = {
             "content": status_text(fresh, lang),
             "view": status_view(fresh, lang),
         }
         if job.card_message_id and hasattr(channel, "get_partial_message"):
-            card = channel.get_partial_message(job.card_message_id)  # type: ignore[attr-defined]
+            card = channel.get_partial_message(job.card_message_id)
             kwargs["reference"] = card.to_reference(fail_if_not_exists=False)
         try:
-            msg = await channel.send(**kwargs)  # type: ignore[arg-type]
+            msg = await channel.send(**kwargs)
         except discord.HTTPException as exc:
             log.warning("job %s: could not post its status message: %s", job.id, exc)
             return fresh
@@ -216,8 +213,6 @@ class DiscordDelivery:
     ) -> discord.Message:
         """Post the result. Raises UndeliverableError (never possible), DeliveryRetry (not now)
         or _TooLarge (``file`` is over the guild's upload limit)."""
-        from cogs.utils.views import result_view
-
         mention = f"<@{job.owner_id}>" if job.owner_id else ""
         source = message_link(job.guild_id, job.channel_id, job.card_message_id)
         kwargs: dict[str, Any] = {
@@ -238,7 +233,7 @@ class DiscordDelivery:
             "nonce": job.id,
         }
         if job.card_message_id and hasattr(channel, "get_partial_message"):
-            card = channel.get_partial_message(job.card_message_id)  # type: ignore[attr-defined]
+            card = channel.get_partial_message(job.card_message_id)
             kwargs["reference"] = card.to_reference(fail_if_not_exists=False)
         if file is not None:
             kwargs["file"] = file
@@ -265,8 +260,6 @@ class DiscordDelivery:
         """The result an earlier attempt posted, if there is one: a message of the bot's after
         the job's status message (posted before the job was submitted) with the job's video
         file or result buttons. Text is never looked at."""
-        from cogs.utils.views import result_custom_ids
-
         me = self.bot.user
         if me is None:
             raise DeliveryRetry("not logged in to Discord yet")
@@ -314,18 +307,12 @@ class DiscordDelivery:
             await self._link_status(done, msg)
         self._shown.pop(job.id, None)
         self._locks.pop(job.id, None)
-        await self._refresh_card(job)
+        self._finished(job)
 
-    async def _refresh_card(self, job: Job) -> None:
-        """The draft card says whether its author can generate: redraw it when a job ends."""
-        if job.draft_id is None:
-            return
-        from cogs.storyboard import StoryboardCog
-
-        cog = self.bot.get_cog("Storyboard")
-        draft = await self.bot.drafts.get(job.draft_id)
-        if isinstance(cog, StoryboardCog) and draft is not None and draft.active:
-            await cog.refresh_card(draft)
+    def _finished(self, job: Job) -> None:
+        """Tell the cogs a job is done with (the draft's card says whether its author can
+        generate again)."""
+        self.bot.dispatch("storyboard_job_finished", job)
 
     async def _link_status(self, job: Job, result: discord.Message) -> None:
         """Point the status message at the result."""
@@ -360,7 +347,7 @@ class DiscordDelivery:
                 ),
             )
         self._shown.pop(job.id, None)
-        await self._refresh_card(job)
+        self._finished(job)
         if job.state == JobState.UNDELIVERABLE and job.owner_id:
             await self._dm_owner(job)
 

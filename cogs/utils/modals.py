@@ -26,7 +26,12 @@ OnValues = Callable[[discord.Interaction[Any], Values], Awaitable[None]]
 
 
 class _Form(discord.ui.Modal):
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception) -> None:
+    # discord.py's Modal.on_error takes (interaction, error) where its base BaseView's takes
+    # (interaction, error, item): the override below is Modal's own signature, and mypy holds
+    # the library's narrowing against BaseView.
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction[Any], error: Exception, /
+    ) -> None:
         log.error("form %s failed", type(self).__name__, exc_info=error)
         await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
 
@@ -117,7 +122,9 @@ class ShotModal(_ShotForm):
         if count > 1:
             self.position = _positions(count, int(values.get("position") or number))
             self._label(lang, "modal.position", self.position)
-        self.delete = discord.ui.Checkbox(custom_id="delete", default=bool(values.get("delete")))
+        self.delete: discord.ui.Checkbox[Any] = discord.ui.Checkbox(
+            custom_id="delete", default=bool(values.get("delete"))
+        )
         self._label(lang, "modal.delete", self.delete)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
@@ -181,7 +188,9 @@ class SettingsModal(_Form):
                 for a in ("landscape", "portrait")
             ],
         )
-        self.image = discord.ui.FileUpload(custom_id="image", required=False, max_values=1)
+        self.image: discord.ui.FileUpload[Any] = discord.ui.FileUpload(
+            custom_id="image", required=False, max_values=1
+        )
         self._label(lang, "modal.length", self.length)
         self._label(lang, "modal.aspect", self.aspect)
         self._label(lang, "modal.image", self.image, describe=True)

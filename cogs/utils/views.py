@@ -22,21 +22,21 @@ log = logging.getLogger(__name__)
 
 #: action -> (style, emoji, label key, the cog that handles it)
 ACTIONS: dict[str, tuple[discord.ButtonStyle, str, str, str]] = {
-    "gen": (discord.ButtonStyle.primary, "🎬", "button.generate", "Storyboard"),
-    "edit": (discord.ButtonStyle.secondary, "✏️", "button.edit", "DraftEditing"),
-    "add": (discord.ButtonStyle.secondary, "➕", "button.add_shot", "DraftEditing"),
-    "undo": (discord.ButtonStyle.secondary, "↩️", "button.undo", "DraftEditing"),
-    "set": (discord.ButtonStyle.secondary, "⚙️", "button.settings", "DraftEditing"),
-    "discard": (discord.ButtonStyle.secondary, "🗑️", "button.discard", "Storyboard"),
-    "regen": (discord.ButtonStyle.primary, "🔁", "button.regenerate", "Storyboard"),
-    "delete": (discord.ButtonStyle.secondary, "🗑️", "button.delete", "Storyboard"),
-    "dl": (discord.ButtonStyle.secondary, "⬇️", "button.download", "Storyboard"),
-    "cancel": (discord.ButtonStyle.secondary, "✖️", "button.cancel", "Storyboard"),
+    "gen": (discord.ButtonStyle.primary, "🎬", "button.generate", "Generate"),
+    "edit": (discord.ButtonStyle.secondary, "✏️", "button.edit", "DraftControls"),
+    "add": (discord.ButtonStyle.secondary, "➕", "button.add_shot", "DraftControls"),
+    "undo": (discord.ButtonStyle.secondary, "↩️", "button.undo", "DraftControls"),
+    "set": (discord.ButtonStyle.secondary, "⚙️", "button.settings", "DraftControls"),
+    "discard": (discord.ButtonStyle.secondary, "🗑️", "button.discard", "DraftControls"),
+    "regen": (discord.ButtonStyle.primary, "🔁", "button.regenerate", "Generate"),
+    "delete": (discord.ButtonStyle.secondary, "🗑️", "button.delete", "Generate"),
+    "dl": (discord.ButtonStyle.secondary, "⬇️", "button.download", "Generate"),
+    "cancel": (discord.ButtonStyle.secondary, "✖️", "button.cancel", "Generate"),
 }
 
 
 async def _route(interaction: discord.Interaction[Any], action: str, target: str) -> None:
-    cog: Any = interaction.client.get_cog(ACTIONS[action][3])  # type: ignore[attr-defined]
+    cog: Any = interaction.client.get_cog(ACTIONS[action][3])
     try:
         await cog.on_action(interaction, action, target)
     except Exception:
@@ -111,7 +111,7 @@ class ShotSelect(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         value = self.item.values[0] if self.item.values else "1"
-        cog: Any = interaction.client.get_cog("DraftEditing")  # type: ignore[attr-defined]
+        cog: Any = interaction.client.get_cog("DraftControls")
         try:
             await cog.on_shot_selected(
                 interaction, self.target, int(value) if value.isdigit() else 1
