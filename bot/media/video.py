@@ -188,7 +188,7 @@ def _scan(path: PathLike) -> _Scan:
                 ac.sample_rate,
                 ac.layout.name,
                 ac.format.name if ac.format else None,
-                Fraction(a.time_base),
+                Fraction(a.time_base) if a.time_base is not None else None,
                 ac.extradata,
             )
         return _Scan(info, start, end_s, video_key, audio_key)
@@ -236,6 +236,9 @@ def _remux(paths: Sequence[PathLike], scans: Sequence[_Scan], part: Path) -> Non
                             if last_audio_dts is not None and dts <= last_audio_dts:
                                 continue
                             last_audio_dts = dts
+                            # Audio packets exist only where the first video has audio too
+                            # (_can_copy compares every video's audio with the first's).
+                            assert oa is not None
                             packet.stream = oa
                         else:
                             packet.stream = ov
@@ -273,6 +276,8 @@ def _reencode(
                             if pending is not None:
                                 pending.add(frame)
                             continue
+                        if not isinstance(frame, VideoFrame):
+                            continue  # subtitles: not kept
                         if skip:
                             skip -= 1
                             continue
@@ -369,8 +374,9 @@ class _AudioOut:
         have = min(want, pending.fifo.samples)
         if have:
             chunk = pending.fifo.read(have, partial=True)
-            chunk.pts = None
-            self._put(chunk)
+            if chunk is not None:
+                chunk.pts = None
+                self._put(chunk)
         if want > have:
             self._put(self._silence(want - have))
         self._drain(final=False)
