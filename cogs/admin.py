@@ -16,9 +16,17 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.errors import UserError
-from bot.i18n.strings import STRINGS, error_text, t
-from bot.quota.policy import RELEASE_POLICY, SETTING_NAMES, SETTINGS_HELP, Quotas, UsageReport
+from bot.i18n.strings import error_text, t
+from bot.quota.policy import RELEASE_POLICY, SETTING_NAMES, Quotas, UsageReport
 from cogs.utils.localization import ls
+from cogs.utils.settings_text import (
+    FIELD_CHARS,
+    Change,
+    clip,
+    fmt_value,
+    join_lines,
+    setting_autocomplete,
+)
 from cogs.utils.ui import admin_log, guild_lang, user_lang
 
 if TYPE_CHECKING:
@@ -28,55 +36,6 @@ log = logging.getLogger(__name__)
 
 CHANGES_SHOWN = 10
 USERS_SHOWN = 20
-VALUE_CHARS = 150
-FIELD_CHARS = 1024
-# Settings whose empty list means "no restriction" (for blocked_terms it means "none").
-_EMPTY_IS_ALL = {"channels", "roles", "lengths", "aspects", "models"}
-
-Change = tuple[str, Any, Any]  # setting, old, new
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def join_lines(lines: Sequence[str], limit: int = FIELD_CHARS) -> str:
-    """Whole lines, as many as fit in ``limit`` characters."""
-    out: list[str] = []
-    size = 0
-    for line in lines:
-        size += len(line) + 1
-        if size > limit:
-            break
-        out.append(line)
-    return "\n".join(out)
-
-
-def setting_help(name: str, lang: str) -> str:
-    if lang == "en" or f"admin.setting.{name}" not in STRINGS:
-        return SETTINGS_HELP.get(name, "")
-    return t(f"admin.setting.{name}", lang)
-
-
-def fmt_value(name: str, value: Any, lang: str) -> str:
-    """A setting's value as an admin reads (and could type) it."""
-    if value is None:
-        return t("admin.value.none", lang)
-    if isinstance(value, bool):
-        return t("admin.value.on" if value else "admin.value.off", lang)
-    if isinstance(value, list):
-        if not value:
-            return t("admin.value.all" if name in _EMPTY_IS_ALL else "admin.value.none", lang)
-        if name == "channels":
-            items = [f"<#{v}>" for v in value]
-        elif name == "roles":
-            items = [f"<@&{v}>" for v in value]
-        else:
-            items = [str(v) for v in value]
-        return clip(", ".join(items), VALUE_CHARS)
-    if name == "log_channel":
-        return f"<#{value}>"
-    return clip(str(value), VALUE_CHARS)
 
 
 async def say(interaction: discord.Interaction[Any], text: str = "", **kwargs: Any) -> None:
@@ -85,20 +44,6 @@ async def say(interaction: discord.Interaction[Any], text: str = "", **kwargs: A
         await interaction.followup.send(text, ephemeral=True, **kwargs)
     else:
         await interaction.response.send_message(text, ephemeral=True, **kwargs)
-
-
-async def setting_autocomplete(
-    interaction: discord.Interaction[Any], current: str
-) -> list[app_commands.Choice[str]]:
-    lang = user_lang(interaction)
-    needle = current.strip().lower()
-    choices = []
-    for name in SETTING_NAMES:
-        help_text = setting_help(name, lang)
-        if needle and needle not in name and needle not in help_text.lower():
-            continue
-        choices.append(app_commands.Choice(name=clip(f"{name}: {help_text}", 100), value=name))
-    return choices[:25]
 
 
 class AdminCog(commands.Cog, name="StoryboardAdmin"):
