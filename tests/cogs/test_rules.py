@@ -190,12 +190,12 @@ async def test_a_failure_never_starts_the_cooldown_but_failures_are_capped(simco
     assert len(memkie.created) == 2
     r = await alice.click(card, label="Generate")
     assert said(r).startswith(
-        "You have had 2 failed video(s) today; the limit is 2 failures a day. "
+        "You have had 2 failed videos today; the limit is 2 failures a day. "
         "You can generate again <t:"
     )
     assert len(memkie.created) == 2
     u = await alice.slash(channel, "storyboard-usage")
-    assert "⛔ You have had 2 failed video(s) today" in u.response.embeds[0].description
+    assert "⛔ You have had 2 failed videos today" in u.response.embeds[0].description
 
     # A video that was made starts it.
     await quotas.set(guild.id, "user_daily_failures", "none", actor_id=0)

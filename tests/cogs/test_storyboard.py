@@ -325,7 +325,7 @@ async def test_one_video_at_a_time_per_member(simcord_env, memkie):
     await alice.click(card, label="Generate")
     r = await alice.click(card, label="Generate")
     assert said(r) == (
-        "You have 1 video(s) running; the limit is 1 at once. Try again when one finishes."
+        "You have 1 video running; the limit is 1 at once. Try again when one finishes."
     )
     assert len(memkie.created) == 1
 
@@ -539,7 +539,7 @@ async def test_card_says_whether_the_author_can_generate_now(simcord_env, memkie
     assert f"✅ <@{alice.id}> can generate now." in card.embeds[0].description
     await alice.click(card, label="Generate")
     card = card_of(env, channel)
-    assert "⛔ Not now: You have 1 video(s) running" in card.embeds[0].description
+    assert "⛔ Not now: You have 1 video running" in card.embeds[0].description
     await env.advance_time(120)
     card = card_of(env, channel)
     assert f"✅ <@{alice.id}> can generate now." in card.embeds[0].description
@@ -576,7 +576,7 @@ async def test_refusals_and_failures_reach_the_admin_log(simcord_env, memkie):
         ("aspects", "portrait", "This server allows the aspect portrait; landscape is not"),
         ("models", "kling-3.0-omni/image-to-video", "does not allow the model sora-2-pro"),
         ("guild_daily", "0", "This server has used 0 of its 0 videos today"),
-        ("guild_concurrent", "0", "This server has 0 video(s) running; the limit is 0 at once."),
+        ("guild_concurrent", "0", "This server has 0 videos running; the limit is 0 at once."),
         ("guild_monthly_credits", "100", "This server has used 0 of its 100 credits this month"),
         ("blocked_terms", "kitten", "This server does not allow “kitten” in scenes."),
     ],
