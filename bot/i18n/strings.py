@@ -41,6 +41,11 @@ def reason_text(code: str | None, params: Mapping[str, Any] | None, lang: str) -
         # The rule the fallback broke is a quota refusal of its own: its code and parameters.
         rule = QuotaRefused(str(values.get("rule", "")), **dict(values.get("rule_params") or {}))
         values["rule"] = error_text(rule, lang).rstrip("。.")
+    if code == "segment_failed":
+        # The segment's own reason, with its own values, inside the chain's sentence.
+        inner = values.get("reason")
+        inner = inner if isinstance(inner, str) and inner != "segment_failed" else None
+        values["reason"] = reason_text(inner, values, lang)
     key = f"reason.{code}"
     return t(key if catalog.has(key) else "reason.other", lang, **values)
 

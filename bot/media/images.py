@@ -634,9 +634,9 @@ def _avif_size(data: bytes) -> tuple[int, int, float]:
         item = e.int(2 if infe_version == 2 else 4)
         e.int(2)  # item_protection_index
         types[item] = data[e.pos : e.pos + 4]
-    kind = types.get(primary)
-    if kind != b"av01":
-        layout = {b"grid": "grid", b"iovl": "overlay"}.get(kind or b"")
+    primary_type = types.get(primary)
+    if primary_type != b"av01":
+        layout = {b"grid": "grid", b"iovl": "overlay"}.get(primary_type or b"")
         raise ImageError("avif_layout", shape=layout)
 
     # iloc: item id -> (construction method, extents)

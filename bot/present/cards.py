@@ -164,6 +164,10 @@ def status_text(job: Job, lang: str, *, position: int | None = None, counted: bo
             lines.append(t("status.fetching", lang, started=started))
         case JobState.FETCHED | JobState.POSTING:
             lines.append(t("status.posting", lang))
+        case JobState.CHAINING:
+            lines.append(t("status.chaining", lang, started=started))
+        case JobState.EXTRACTING | JobState.UPLOADING_FRAME | JobState.JOINING:
+            lines.append(t(f"status.{job.state}", lang))
         case JobState.DELIVERED:
             lines.append(t("status.done", lang))
         case JobState.CANCELLED:

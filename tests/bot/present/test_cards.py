@@ -293,6 +293,11 @@ STATUS_EN = {
         "⚠️ The video was made but could not be posted: the bot may not post there any more, "
         "or the channel is gone."
     ],
+    # A long storyboard made as segments (bot.jobs.chaining).
+    JobState.CHAINING: [f"🎞️ Making the video in segments (started {STARTED})"],
+    JobState.EXTRACTING: ["🎞️ Handing a segment's last frame to the next one"],
+    JobState.UPLOADING_FRAME: ["🎞️ Handing a segment's last frame to the next one"],
+    JobState.JOINING: ["🎞️ Joining the segments into one video"],
 }
 
 STATUS_ZH = {
@@ -315,6 +320,10 @@ STATUS_ZH = {
     ],
     JobState.EXPIRED: ["⌛ 已放弃：kie.ai 没有在 30 分钟内完成。", "此次不计入你的配额。"],
     JobState.UNDELIVERABLE: ["⚠️ 视频已生成但无法发布：机器人已无权在该频道发布，或频道已不存在。"],
+    JobState.CHAINING: [f"🎞️ 正在分段生成视频（开始于 {STARTED}）"],
+    JobState.EXTRACTING: ["🎞️ 正在把上一段的最后一帧交给下一段"],
+    JobState.UPLOADING_FRAME: ["🎞️ 正在把上一段的最后一帧交给下一段"],
+    JobState.JOINING: ["🎞️ 正在把各段合成为一个视频"],
 }
 
 # Why each state ended; kie.ai's own words (fail_msg) are for the operator and never shown.
@@ -478,6 +487,10 @@ STATE_EN = {
     JobState.EXPIRED: "⌛ gave up",
     JobState.CANCELLED: "🚫 cancelled",
     JobState.UNDELIVERABLE: "⚠️ not posted",
+    JobState.CHAINING: "🎞️ in segments",
+    JobState.EXTRACTING: "🎞️ in segments",
+    JobState.UPLOADING_FRAME: "🎞️ in segments",
+    JobState.JOINING: "🎞️ joining",
 }
 
 
@@ -487,3 +500,20 @@ def test_job_line_names_every_state(state):
         f"`abc123def456` {STATE_EN[state]} · 2 × 15 s · {STARTED}"
     )
     assert "state." not in job_line(job(state), "zh")
+
+
+def test_a_failed_segment_says_which_and_why_in_the_readers_language():
+    j = job(JobState.FAILED).model_copy(
+        update={
+            "fail_code": "segment_failed",
+            "fail_params": {"segment": 2, "segments": 3, "reason": "content_policy"},
+        }
+    )
+    assert status_text(j, "en").split("\n")[0] == (
+        "❌ The generation failed: segment 2 of 3 was not made: kie.ai's content rules refused "
+        "to make this video; try other scenes or another image."
+    )
+    assert status_text(j, "zh").split("\n")[0] == (
+        "❌ 生成失败：第 2/3 段没有生成：kie.ai 的内容规则拒绝生成这个视频；"
+        "请换用其他镜头描述或图片。"
+    )

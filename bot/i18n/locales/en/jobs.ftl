@@ -25,4 +25,7 @@ reason-unknown_deadline = kie.ai never confirmed the job; check kie.ai before tr
 reason-unknown_no_callback = kie.ai did not confirm the job, and without callbacks the bot cannot find out whether kie.ai made it; it was not sent again. Check kie.ai before trying again
 reason-download = the video was made but could not be downloaded from kie.ai
 reason-undeliverable = the bot may not post there any more, or the channel is gone
+reason-segment_failed = segment { $segment } of { $segments } was not made: { $reason }
+reason-frame_failed = the last frame of segment { $segment } of { $segments } could not be handed to the next segment
+reason-join_failed = the { $segments } segments were made but could not be joined into one video
 reason-other = something went wrong

@@ -25,4 +25,7 @@ reason-unknown_deadline = kie.ai 始终没有确认这个任务；重试前请�
 reason-unknown_no_callback = kie.ai 没有确认这个任务，而在未启用回调时机器人无法得知 kie.ai 是否已生成；任务没有被重复提交。重试前请先在 kie.ai 查看
 reason-download = 视频已生成，但无法从 kie.ai 下载
 reason-undeliverable = 机器人已无权在该频道发布，或频道已不存在
+reason-segment_failed = 第 { $segment }/{ $segments } 段没有生成：{ $reason }
+reason-frame_failed = 第 { $segment }/{ $segments } 段的最后一帧无法交给下一段
+reason-join_failed = { $segments } 段都已生成，但无法合成为一个视频
 reason-other = 出现了问题
