@@ -150,7 +150,16 @@ def join(items: list[Any] | tuple[Any, ...], catalog: str, *, word: str | None =
         return "".join(words)
     sep = render("list.separator", catalog)
     last = sep if word is None else render(f"list.{word}", catalog)
+    if _wide(words[-2][-1:]):
+        last = last.lstrip(" ")  # 横屏或竖屏, but 10、15 或 25: no space beside a CJK word
+    if _wide(words[-1][:1]):
+        last = last.rstrip(" ")
     return sep.join(words[:-1]) + last + words[-1]
+
+
+def _wide(char: str) -> bool:
+    """A CJK character (no space is put between it and a CJK connective)."""
+    return bool(char) and ord(char) >= 0x2E80
 
 
 def render(key: str, catalog: str = DEFAULT, params: Mapping[str, Any] | None = None) -> str:

@@ -287,7 +287,7 @@ EDIT_CASES: dict[str, tuple[Callable[[], EditError], str, str]] = {
     "aspect": (
         lambda: refused(MIXED, "aspect square"),
         "err.edit.aspect",
-        "`aspect square`：画幅只能是横屏 或 竖屏，不支持“square”。",
+        "`aspect square`：画幅只能是横屏或竖屏，不支持“square”。",
     ),
     "aspect_of_another_model": (  # a portrait storyboard, and now a landscape-only model
         lambda: refused(shots_board(("a", None), aspect="portrait"), "#1 a dog", LANDSCAPE_ONLY),
