@@ -32,15 +32,14 @@ catalog's ``err.edit.<code>`` (see :mod:`bot.domain.errors`).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.domain.edit_words import ASPECT_WORDS, WORDS, CommandKind, keyword_form
 from bot.domain.errors import OneOf
 from bot.domain.shot_grammar import (
     ShotLine,
-    normalize,
     parse_duration,
     parse_shot_line,
     split_block,
@@ -58,20 +57,6 @@ from bot.domain.storyboard import (
 EditKind = Literal[
     "scene", "replace", "duration", "add", "delete", "move", "swap", "length", "aspect", "shots"
 ]
-CommandKind = Literal["edit", "undo", "show", "generate", "add_editors", "remove_editors"]
-
-WORDS: dict[str, CommandKind] = {
-    "undo": "undo",
-    "show": "show",
-    "generate": "generate",
-    "go": "generate",
-    "撤销": "undo",
-    "显示": "show",
-    "生成": "generate",
-}
-
-#: Aspect names as typed (``aspect 竖屏``) -> the aspect.
-ASPECT_WORDS: dict[str, str] = {"横屏": "landscape", "竖屏": "portrait"}
 #: Edits that change which shot a number points at.
 RENUMBERING: frozenset[EditKind] = frozenset({"add", "delete", "move", "swap", "shots"})
 
@@ -132,14 +117,6 @@ _SHOTS = re.compile(r"shots\s*[:：]\s*$", _I)
 _EDITORS = re.compile(r"(add|remove)((?:\s+<@!?\d+>)+)\s*$", _I)
 _MENTION = re.compile(r"<@!?(\d+)>")
 _BARE_DURATION = re.compile(r"\d+(?:\.\d+)?\s*(?:s|sec|秒)?$", _I)
-
-
-def keyword_form(text: str) -> str:
-    """``text`` as keywords are matched: each character NFKC-normalized where that keeps it one
-    character (full-width letters and digits, the ideographic space), then the full-width
-    grammar characters. Same length as ``text``, so offsets in one are offsets in the other."""
-    chars = (unicodedata.normalize("NFKC", c) for c in text)
-    return normalize("".join(n if len(n) == 1 else c for n, c in zip(chars, text, strict=True)))
 
 
 def parse_message(text: str) -> Command | None:

@@ -1,10 +1,12 @@
-"""The thread's keywords in Chinese and in full-width letters, beside the English ones."""
+"""The thread's keywords (bot.domain.edit_words) in Chinese and in full-width letters, beside
+the English ones."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.domain.edit_grammar import Command, Edit, EditError, keyword_form, parse_message
+from bot.domain.edit_grammar import Command, Edit, EditError, parse_message
+from bot.domain.edit_words import keyword_form
 
 
 @pytest.mark.parametrize(
