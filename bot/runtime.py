@@ -117,6 +117,7 @@ class Runtime:
             only=only,
             ledger=quotas,
             unreachable_give_up=unreachable_give_up,
+            chain_limits=settings.storyboards,
         )
         metrics = Metrics() if settings.http.metrics else None
         if metrics is not None:

@@ -176,6 +176,15 @@ class RetentionSettings(_Section):
     min_free_mb: float = Field(default=300.0, ge=0)
 
 
+class StoryboardSettings(_Section):
+    """Long storyboards: the longest total and the most shots a storyboard may have. One a
+    model does not take in a single video is made as several segments, joined into one."""
+
+    # Seconds (the shots' total), and shots, at most.
+    max_seconds: int = Field(default=60, ge=10, le=600)
+    max_shots: int = Field(default=20, ge=1, le=100)
+
+
 Resolution = Literal["720p", "1080p", "4k"]
 
 

@@ -48,6 +48,7 @@ from bot.config.sections import (
     RetentionSettings,
     SoraSettings,
     StorageSettings,
+    StoryboardSettings,
     TrackerSettings,
 )
 from bot.config.sources import (
@@ -82,6 +83,7 @@ __all__ = [
     "Settings",
     "SoraSettings",
     "StorageSettings",
+    "StoryboardSettings",
     "TrackerSettings",
     "config_path",
     "describe_setting",
@@ -107,6 +109,7 @@ class Settings(BaseSettings):
     sora: SoraSettings = SoraSettings()
     kling: KlingSettings = KlingSettings()
     retention: RetentionSettings = RetentionSettings()
+    storyboards: StoryboardSettings = StoryboardSettings()
     prices: PriceSettings = PriceSettings()
     quota: QuotaDefaults = QuotaDefaults()
     log: LogSettings = LogSettings()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.chain.plan import Plan
-from bot.config.settings import Settings
+from bot.config.settings import Settings, StoryboardSettings
 from bot.db.files import write_private
 from bot.domain.clock import Clock
 from bot.domain.storyboard import Storyboard
@@ -63,6 +63,7 @@ class Tracker:
         only: Collection[str] | None = None,
         ledger: Ledger | None = None,
         unreachable_give_up: float | None = None,
+        chain_limits: StoryboardSettings | None = None,
     ) -> None:
         self.ctx = Context(
             store=store,
@@ -94,7 +95,14 @@ class Tracker:
             lane_of=_lane,
             lanes={**LANES, "kie": settings.tracker.concurrency},
         )
-        self.chains = Chains(self.ctx, follow=self.scheduler.follow, wake=self.scheduler.wake)
+        limits = chain_limits or StoryboardSettings()  # [storyboards]: the longest, the most shots
+        self.chains = Chains(
+            self.ctx,
+            follow=self.scheduler.follow,
+            wake=self.scheduler.wake,
+            max_seconds=limits.max_seconds,
+            max_shots=limits.max_shots,
+        )
 
     # -- what the rest of the bot uses -----------------------------------------------------
     @property

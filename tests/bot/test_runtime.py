@@ -96,6 +96,24 @@ async def test_builds_what_the_settings_say_and_serves_it(tmp_path, fake, clock,
     assert status == 200 and "storyboard_" in body
 
 
+async def test_the_long_storyboard_limits_reach_the_chain_engine(tmp_path, fake, clock, built):
+    from bot.domain.storyboard import Shot, Storyboard, StoryboardError
+
+    settings = _settings(tmp_path, fake, storyboards={"max_seconds": 80, "max_shots": 25})
+    rt = await _build(built, settings, clock=clock)
+    assert (rt.tracker.chains.max_seconds, rt.tracker.chains.max_shots) == (80, 25)
+    # 70 s: over the default 60, within this install's 80 (five Kling segments of 14 s).
+    board = Storyboard(
+        shots=tuple(Shot(scene=f"shot {i}", tenths=35) for i in range(20)), length=70
+    )
+    plan = rt.tracker.plan(board, "kling-3.0-omni/image-to-video")
+    assert plan.count == 5 and plan.total_tenths == 700
+    defaults = await _build(built, _settings(tmp_path / "d", fake), clock=clock)
+    with pytest.raises(StoryboardError) as refused:
+        defaults.tracker.plan(board, "kling-3.0-omni/image-to-video")
+    assert refused.value.code == "long_total" and refused.value.params["max"] == 60
+
+
 async def test_close_stops_and_closes_everything_and_may_be_called_twice(
     tmp_path, fake, clock, built
 ):

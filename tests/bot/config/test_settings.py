@@ -672,6 +672,42 @@ def test_prices_override_only_what_they_name(tmp_path: Path) -> None:
     assert prices.kling_audio_per_second == {"720p": 18, "1080p": 23, "4k": 67}
 
 
+# --------------------------------------------------------------------------- long storyboards
+
+
+def test_long_storyboards_default_to_60_seconds_and_20_shots(tmp_path: Path) -> None:
+    assert load_settings(None, environ={}).storyboards.model_dump() == {
+        "max_seconds": 60,
+        "max_shots": 20,
+    }
+    path = write(tmp_path, "[storyboards]\nmax_seconds = 90\nmax_shots = 30\n")
+    limits = load_settings(path, environ={}).storyboards
+    assert (limits.max_seconds, limits.max_shots) == (90, 30)
+
+
+@pytest.mark.parametrize(
+    ("toml", "must_contain"),
+    [
+        (
+            "max_seconds = 5",
+            "[storyboards] max_seconds: Input should be greater than or equal to 10",
+        ),
+        (
+            "max_seconds = 601",
+            "[storyboards] max_seconds: Input should be less than or equal to 600",
+        ),
+        ("max_shots = 0", "[storyboards] max_shots: Input should be greater than or equal to 1"),
+        ("max_shots = 101", "[storyboards] max_shots: Input should be less than or equal to 100"),
+        ("max_minutes = 2", "[storyboards] max_minutes: unknown setting"),
+    ],
+)
+def test_long_storyboard_limits_out_of_bounds_are_named(
+    tmp_path: Path, toml: str, must_contain: str
+) -> None:
+    text = config_error(write(tmp_path, f"[storyboards]\n{toml}\n"), environ={})
+    assert must_contain in text, text
+
+
 # --------------------------------------------------------------------------- the example file
 
 
