@@ -1,19 +1,12 @@
 """The retention policy for stored reference images and videos, and what one member may store.
 
-Whose files
-    A stored file belongs to the member whose draft or job names it, in that guild: every
-    revision's image of a draft to its author, a job's reference image and video to its owner
-    (the command line's jobs to nobody in particular, all together). A file that only discarded
-    drafts name, or a draft whose card was never posted (it failed, or the bot stopped while
-    posting it), or that nothing names at all, is nobody's any more.
-
-Never removed
-    The files of an unfinished job (kie.ai is working on it, or its video is still being
-    delivered), and the current image of a live draft: an active draft whose card was posted
-    (or is being posted, for :data:`POSTING_GRACE`) and that was changed within ``days``.
+Whose files, and which are never removed or removed at once, is bot.storage.catalog: an
+unfinished job's files and a live draft's current image are never removed, nor the segment
+videos and frames of a chain still under way; those of a chain that delivered or ended go
+:data:`CHAIN_GRACE` after it ended.
 
 A sweep (every ``[retention] sweep_minutes``)
-    1. Files older than ``days`` go.
+    1. A finished chain's spent segment videos and frames go, and files older than ``days``.
     2. While the media directory holds more than ``max_bytes`` (or its disk has less than
        ``min_free_bytes`` free), in this order:
 
@@ -44,12 +37,13 @@ import logging
 import os
 import shutil
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.domain.errors import UserError
-from bot.jobs.store import ACTIVE_STATES, Store
+from bot.jobs.store import Store
+from bot.storage.catalog import CHAIN_GRACE, POSTING_GRACE, Catalog, Holder, catalog
 
 if TYPE_CHECKING:
     from bot.quota.policy import Quotas
@@ -58,11 +52,19 @@ log = logging.getLogger(__name__)
 
 SUBDIRS = ("images", "drafts", "videos")
 MB = 1_000_000
-#: A draft whose card is not posted yet is live for this long (seconds) after it was made.
-POSTING_GRACE = 3600.0
-
-#: Whose a file is: (guild id, user id); (None, None) for the command line's jobs.
-Holder = tuple[int | None, int | None]
+__all__ = [
+    "CHAIN_GRACE",
+    "POSTING_GRACE",
+    "StorageRefused",
+    "SweepResult",
+    "check_room",
+    "forget_guild",
+    "free_bytes",
+    "live_cards",
+    "member_bytes",
+    "reclaim",
+    "sweep",
+]
 
 
 @dataclass(frozen=True)
@@ -86,72 +88,6 @@ class StorageRefused(UserError):
         self.cards = tuple(cards)
 
 
-# --------------------------------------------------------------------------- what is whose
-
-
-@dataclass
-class _Catalog:
-    """Every file the database names, by its real path."""
-
-    protected: set[str] = field(default_factory=set)
-    holder: dict[str, Holder] = field(default_factory=dict)
-    #: Named by a job or by a draft that is not discarded or abandoned.
-    needed: set[str] = field(default_factory=set)
-
-    def add(self, path: str | None, holder: Holder, *, needed: bool, protect: bool = False) -> None:
-        if not path:
-            return
-        real = os.path.realpath(path)
-        if needed:
-            self.needed.add(real)
-            self.holder[real] = holder
-        else:
-            self.holder.setdefault(real, holder)
-        if protect:
-            self.protected.add(real)
-
-
-def _draft_state(row: Any, *, now: float, cutoff: float) -> str:
-    """``live`` (its current image is kept), ``idle`` (not changed for ``days``), ``dead``
-    (discarded, or its card was never posted)."""
-    if row["state"] != "active":
-        return "dead"
-    if row["card_message_id"] is None:
-        return "live" if row["created_at"] >= now - POSTING_GRACE else "dead"
-    return "live" if row["updated_at"] >= cutoff else "idle"
-
-
-async def _catalog(store: Store, *, now: float, days: float) -> _Catalog:
-    cutoff = now - days * 86400
-    cat = _Catalog()
-    states = {str(s) for s in ACTIVE_STATES}
-    async with store.db.execute(
-        "SELECT guild_id, owner_id, state, delivery, image_path, video_path FROM jobs"
-    ) as cur:
-        for row in await cur.fetchall():
-            holder = (row["guild_id"], row["owner_id"])
-            busy = row["state"] in states or row["delivery"] == "pending"
-            for path in (row["image_path"], row["video_path"]):
-                cat.add(path, holder, needed=True, protect=busy)
-    drafts: dict[str, tuple[Holder, str]] = {}
-    async with store.db.execute(
-        "SELECT id, guild_id, author_id, state, image_path, card_message_id, created_at, "
-        "updated_at FROM drafts"
-    ) as cur:
-        for row in await cur.fetchall():
-            holder = (row["guild_id"], row["author_id"])
-            state = _draft_state(row, now=now, cutoff=cutoff)
-            drafts[row["id"]] = (holder, state)
-            cat.add(row["image_path"], holder, needed=state != "dead", protect=state == "live")
-    async with store.db.execute(
-        "SELECT draft_id, image_path FROM draft_revisions WHERE image_path IS NOT NULL"
-    ) as cur:
-        for row in await cur.fetchall():
-            holder, state = drafts.get(row["draft_id"], ((None, None), "dead"))
-            cat.add(row["image_path"], holder, needed=state != "dead")
-    return cat
-
-
 # --------------------------------------------------------------------------- sweeps
 
 
@@ -163,6 +99,7 @@ class _Entry:
     holder: Holder | None
     protected: bool
     unneeded: bool
+    spent: bool
 
 
 def _files(media_dir: Path) -> list[tuple[float, int, Path]]:
@@ -199,10 +136,10 @@ async def sweep(
 ) -> SweepResult:
     """Apply the policy once (see the module's docstring). ``quotas`` gives each member's
     share (their guild's ``user_storage_mb``); without it nobody has one."""
-    catalog = await _catalog(store, now=now, days=days)
-    shares = await _shares(quotas, set(catalog.holder.values()))
+    cat = await catalog(store, now=now, days=days)
+    shares = await _shares(quotas, set(cat.holder.values()))
     result = await asyncio.to_thread(
-        _sweep_files, media_dir, catalog, now - days * 86400, max_bytes, shares, min_free_bytes
+        _sweep_files, media_dir, cat, now - days * 86400, max_bytes, shares, min_free_bytes
     )
     if result.removed:
         log.info("retention: removed %d files (%.1f MB)", result.removed, result.freed / MB)
@@ -228,7 +165,7 @@ async def _shares(quotas: Quotas | None, holders: set[Holder]) -> dict[Holder, i
 
 def _sweep_files(
     media_dir: Path,
-    catalog: _Catalog,
+    catalog: Catalog,
     cutoff: float,
     max_bytes: int,
     shares: dict[Holder, int],
@@ -245,6 +182,7 @@ def _sweep_files(
                 catalog.holder.get(real),
                 real in catalog.protected,
                 real not in catalog.needed,
+                real in catalog.spent,
             )
         )
     total = sum(e.size for e in entries)
@@ -263,10 +201,10 @@ def _sweep_files(
         freed += entry.size
         total -= entry.size
 
-    # 1. By age.
+    # 1. A finished chain's segments, and by age.
     kept: list[_Entry] = []
     for entry in entries:
-        if not entry.protected and entry.mtime < cutoff:
+        if not entry.protected and (entry.spent or entry.mtime < cutoff):
             drop(entry)
         else:
             kept.append(entry)
@@ -366,11 +304,11 @@ def _sizes(paths: Iterable[str]) -> int:
 async def reclaim(store: Store, guild_id: int, user_id: int, *, now: float, days: float) -> int:
     """Remove the files of a member's own discarded (or never posted) drafts in a guild that
     nothing else needs; returns the bytes freed."""
-    catalog = await _catalog(store, now=now, days=days)
+    cat = await catalog(store, now=now, days=days)
     mine = [
         real
-        for real, holder in catalog.holder.items()
-        if holder == (guild_id, user_id) and real not in catalog.needed
+        for real, holder in cat.holder.items()
+        if holder == (guild_id, user_id) and real not in cat.needed and real not in cat.protected
     ]
     return await asyncio.to_thread(_remove, mine)
 
