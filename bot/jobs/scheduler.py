@@ -8,6 +8,14 @@ process left behind, or a callback for a job mid-step, cannot make it spin. A st
 lane its job's state needs (submitting waits on kie.ai's create limit, polling on its read
 limit, posting on Discord), each lane with its own bound, so one kind of wait never holds up
 another.
+
+Bounded under any load: a round reads, per lane, only as many due jobs as the lane has free
+slots (one light query each, in the lane's order: bot.jobs.store), and starts a task for each;
+a due job beyond that stays a row, never a waiting task. A job being stepped is skipped by
+every query until its task ends, so no lease can run out under it. When every due job waits
+for a full lane the loop sleeps until a step ends (never a spin). Jobs taken from the submit
+queue get a ticket (bot.jobs.queue.Turns) so they reach kie.ai's createTask limit in the order
+they were taken.
 """
 
 from __future__ import annotations
@@ -15,19 +23,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from bot.domain.clock import Clock
+from bot.jobs.queue import Turns
 from bot.jobs.store import Job, JobOwner, Store
 
 log = logging.getLogger("bot.jobs")
 
 IDLE_SLEEP = 3600.0  # nothing due: sleep until woken
-BLOCKED_NAP = 1.0  # due jobs wait for a full lane: look again this soon
+BLOCKED_NAP = 1.0  # due jobs that no round could start: look again this soon
 SPIN_ROUNDS = 200  # this many rounds of the loop within a second is a spin (see health)
-DUE_BATCH = 200  # due jobs read at once
 
 
 class Scheduler:
@@ -51,7 +60,8 @@ class Scheduler:
         self.inflight: dict[str, asyncio.Task[None]] = {}
         self._poked: set[str] = set()
         self._sleeping = self._woken = self._again = False
-        self._blocked = False
+        self._stalled = False
+        self.turns = Turns()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self.heartbeat: float | None = None  # when the loop last went round
@@ -143,14 +153,21 @@ class Scheduler:
             finally:
                 self._sleeping = self._woken = False
 
+    def _free_lanes(self) -> list[str]:
+        return [ln for ln, cap in self._capacity.items() if self._busy[ln] < cap]
+
     async def _sleep_time(self) -> float | None:
-        nxt = await self.store.next_check_at(owner=self.owner, skip=list(self.inflight))
+        """Until the next job of a lane with room falls due (a full lane's jobs wait for a step
+        to end, which wakes the loop); None: nothing to wait for."""
+        nxt = await self.store.next_check_at(
+            owner=self.owner, skip=list(self.inflight), lanes=self._free_lanes()
+        )
         if nxt is None:
             return None
         delay = nxt - self.clock.now()
-        if delay <= 0 and self._blocked:
-            # Due jobs wait for a slot in a full lane; a step that ends wakes the loop, and a
-            # short nap lets due jobs of other lanes start meanwhile (never a spin).
+        if delay <= 0 and self._stalled:
+            # Due, and in a lane with room, yet the last round started nothing (a job whose
+            # lane changed under the query): look again shortly, never a spin.
             return BLOCKED_NAP
         return max(0.0, delay)
 
@@ -166,29 +183,38 @@ class Scheduler:
                 return
 
     async def run_due(self) -> int:
-        """Start a step for due jobs, as many as their lanes have room for; how many."""
-        self._blocked = False
+        """Start a step for due jobs, per lane as many as it has room for, in the lane's
+        order; how many."""
         now = self.clock.now()
-        due = await self.store.due_jobs(
-            now, limit=DUE_BATCH, owner=self.owner, skip=list(self.inflight)
-        )
         started = 0
-        for job in due:
-            lane = self._lane_of(job)
-            if self._busy[lane] >= self._capacity[lane]:
-                self._blocked = True
-                continue
-            self._busy[lane] += 1
-            task = asyncio.create_task(self._guarded(job), name=f"job-{job.id}")
-            self.inflight[job.id] = task
-            # Released when the task is done, even one cancelled before it ever ran.
-            task.add_done_callback(lambda _t, j=job.id, ln=lane: self._release(j, ln))
-            started += 1
+        for lane in self._free_lanes():
+            room = self._capacity[lane] - self._busy[lane]
+            due = await self.store.due_in_lane(
+                lane, now, room, owner=self.owner, skip=list(self.inflight)
+            )
+            for job in due:
+                # Counted in the lane the step sees (the same rule as the query's).
+                ln = self._lane_of(job)
+                if job.id in self.inflight or self._busy.get(ln, 0) >= self._capacity.get(ln, 0):
+                    continue
+                self._start(job, ln)
+                started += 1
+        self._stalled = started == 0
         return started
 
-    def _release(self, job_id: str, lane: str) -> None:
+    def _start(self, job: Job, lane: str) -> None:
+        self._busy[lane] += 1
+        if lane == "submit":
+            self.turns.issue(job.id)
+        task = asyncio.create_task(self._guarded(job), name=f"job-{job.id}")
+        self.inflight[job.id] = task
+        # Released when the task is done, even one cancelled before it ever ran.
+        task.add_done_callback(functools.partial(self._release, job.id, lane))
+
+    def _release(self, job_id: str, lane: str, _task: object = None) -> None:
         self._busy[lane] -= 1
         self.inflight.pop(job_id, None)
+        self.turns.drop(job_id)
         if not self._stopping:
             self.wake()
 

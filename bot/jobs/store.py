@@ -1,7 +1,11 @@
 """The jobs table: a job as a record, and the engine's queries and compare-and-set writes.
 
 Every change of state is a compare-and-set against the transition table (bot.jobs.states),
-committed before the step it announces starts.
+committed before the step it announces starts. A job's lane (which kind of wait its next step
+is: submit, kie, deliver, chain) is defined here once, in Python (:func:`lane_of`) and in SQL,
+so the scheduler reads only as many due jobs of a lane as the lane has room for, in the lane's
+order: the submit queue round-robin by member then guild (oldest first), running jobs oldest
+submission first (the likeliest to be done), the rest by when they fell due.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from bot.db.connection import Database, dumps, new_id
 from bot.domain.storyboard import Storyboard
 from bot.jobs.states import (
     ACTIVE_STATES,
+    CHAIN_STATES,
     IllegalTransition,
     JobState,
     check,
@@ -111,6 +116,48 @@ def _encode(key: str, value: Any) -> Any:
     if isinstance(value, StrEnum):
         return str(value)
     return value
+
+
+LANES = ("submit", "kie", "deliver", "chain")
+
+
+def lane_of(job: Job) -> str:
+    """The lane a job's next step runs in (the same rule as ``_LANE_SQL``)."""
+    if job.is_chain and (job.state == JobState.QUEUED or job.state in CHAIN_STATES):
+        return "chain"
+    if job.state in (JobState.QUEUED, JobState.SUBMITTING):
+        return "submit"
+    if job.state in (JobState.RUNNING, JobState.UNKNOWN):
+        return "kie"
+    return "deliver"
+
+
+def _quoted(states: Iterable[JobState]) -> str:
+    return ", ".join(f"'{s}'" for s in sorted(str(s) for s in states))
+
+
+_CHAIN_LANE = f"chain IS NOT NULL AND state IN ({_quoted([JobState.QUEUED, *CHAIN_STATES])})"
+_SUBMIT_STATES = _quoted([JobState.QUEUED, JobState.SUBMITTING])
+_LANE_SQL = {
+    "chain": _CHAIN_LANE,
+    "submit": f"NOT ({_CHAIN_LANE}) AND state IN ({_SUBMIT_STATES})",
+    "kie": f"state IN ({_quoted([JobState.RUNNING, JobState.UNKNOWN])})",
+}
+_LANE_SQL["deliver"] = " AND ".join(f"NOT ({sql})" for sql in _LANE_SQL.values())
+# The submit queue, fair: each member's jobs take turns (a member's 2nd job comes after every
+# member's 1st), and within a turn the guilds take turns; oldest first within that.
+_FAIR_ORDER = "turn, guild_turn, created_at, id"
+_TURNS = (
+    "SELECT *, ROW_NUMBER() OVER (PARTITION BY guild_id, turn ORDER BY created_at, id) "
+    "AS guild_turn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY guild_id, owner_id "
+    "ORDER BY created_at, id) AS turn FROM jobs WHERE {where})"
+)
+_LANE_ORDER = {
+    "submit": _FAIR_ORDER,
+    "kie": "submitted_at IS NULL, submitted_at, id",
+    "deliver": "next_check_at, id",
+    "chain": "next_check_at, id",
+}
 
 
 @dataclass(frozen=True)
@@ -246,11 +293,57 @@ class Store(Database):
             rows = await cur.fetchall()
         return [_row_to_job(r) for r in rows]
 
-    async def next_check_at(
-        self, *, owner: JobOwner | None = None, skip: Collection[str] = ()
-    ) -> float | None:
-        """When the next job ``owner`` processes falls due (None: none is scheduled)."""
+    async def due_in_lane(
+        self,
+        lane: str,
+        now: float,
+        limit: int,
+        *,
+        owner: JobOwner | None = None,
+        skip: Collection[str] = (),
+    ) -> list[Job]:
+        """At most ``limit`` jobs of ``lane`` due by ``now`` that ``owner`` processes, in the
+        lane's order (see the module's docstring), leaving out ``skip``."""
+        if limit <= 0:
+            return []
         where, params = _owned(owner, skip)
+        cond = f"next_check_at IS NOT NULL AND next_check_at <= ? AND {_LANE_SQL[lane]}{where}"
+        if lane == "submit":
+            sql = f"{_TURNS.format(where=cond)} ORDER BY {_FAIR_ORDER} LIMIT ?"
+        else:
+            sql = f"SELECT * FROM jobs WHERE {cond} ORDER BY {_LANE_ORDER[lane]} LIMIT ?"
+        async with self.db.execute(sql, (now, *params, limit)) as cur:
+            rows = await cur.fetchall()
+        return [_row_to_job(r) for r in rows]
+
+    async def queue_order(
+        self, now: float, *, owner: JobOwner | None = None, skip: Collection[str] = ()
+    ) -> list[str]:
+        """The ids of the jobs waiting in the submit queue by ``now`` (due, not yet sent), in
+        the order the scheduler takes them: the same order as :meth:`due_in_lane`."""
+        where, params = _owned(owner, skip)
+        cond = (
+            f"next_check_at IS NOT NULL AND next_check_at <= ? AND {_LANE_SQL['submit']} "
+            f"AND state = '{JobState.QUEUED}'{where}"
+        )
+        sql = f"SELECT id FROM ({_TURNS.format(where=cond)}) ORDER BY {_FAIR_ORDER}"
+        async with self.db.execute(sql, (now, *params)) as cur:
+            return [r[0] for r in await cur.fetchall()]
+
+    async def next_check_at(
+        self,
+        *,
+        owner: JobOwner | None = None,
+        skip: Collection[str] = (),
+        lanes: Collection[str] | None = None,
+    ) -> float | None:
+        """When the next job ``owner`` processes falls due (None: none is scheduled); with
+        ``lanes``, only a job of those lanes (none: None)."""
+        where, params = _owned(owner, skip)
+        if lanes is not None:
+            if not lanes:
+                return None
+            where += " AND (" + " OR ".join(f"({_LANE_SQL[ln]})" for ln in sorted(lanes)) + ")"
         async with self.db.execute(
             f"SELECT MIN(next_check_at) FROM jobs WHERE next_check_at IS NOT NULL{where}",
             params,
@@ -258,12 +351,25 @@ class Store(Database):
             row = await cur.fetchone()
         return row[0] if row and row[0] is not None else None
 
+    async def get_jobs(self, ids: Collection[str]) -> dict[str, Job]:
+        """The stored jobs among ``ids``, by id, read in batches (one query per 500)."""
+        found: dict[str, Job] = {}
+        wanted = sorted(set(ids))
+        for i in range(0, len(wanted), 500):
+            batch = wanted[i : i + 500]
+            marks = ", ".join("?" for _ in batch)
+            async with self.db.execute(f"SELECT * FROM jobs WHERE id IN ({marks})", batch) as cur:
+                for row in await cur.fetchall():
+                    job = _row_to_job(row)
+                    found[job.id] = job
+        return found
+
     async def queue_position(self, job_id: str) -> int | None:
-        """1-based position among jobs not yet sent to kie.ai, oldest first."""
-        async with self.db.execute(
-            "SELECT id FROM jobs WHERE state = ? ORDER BY created_at, id", (JobState.QUEUED,)
-        ) as cur:
-            ids = [r[0] for r in await cur.fetchall()]
+        """1-based position in the submit queue as it stands in the database (the order of
+        :meth:`queue_order`; jobs already being sent count as ahead of it). The tracker's
+        :meth:`~bot.jobs.tracker.Tracker.queue_spot` also knows the order of those being sent
+        and when it should start."""
+        ids = await self.queue_order(float("inf"))
         return ids.index(job_id) + 1 if job_id in ids else None
 
     async def jobs_for_owner(
@@ -286,4 +392,15 @@ class Store(Database):
         return [_row_to_job(r) for r in rows]
 
 
-__all__ = ["ACTIVE_STATES", "Database", "Job", "JobOwner", "JobState", "Store", "dumps", "new_id"]
+__all__ = [
+    "ACTIVE_STATES",
+    "LANES",
+    "Database",
+    "Job",
+    "JobOwner",
+    "JobState",
+    "Store",
+    "dumps",
+    "lane_of",
+    "new_id",
+]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ from bot.jobs.poll import poll_delay
 from bot.jobs.states import JobState
 from bot.jobs.store import Job
 from bot.kie import CreateOutcomeUnknown, KieError, KieUnreachable
+from bot.kie.ratelimit import SlidingWindowLimiter
 from bot.media.images import ImageError, prepare_image_async, reuse_prepared
 from bot.models.base import VideoModel
 
@@ -31,9 +34,19 @@ def _clock_text(at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(at))
 
 
+# How a job waits for the createTask limit: by default the limiter alone; the tracker passes
+# its queue's turns (bot.jobs.queue.Turns.admit), which keep the queue's order.
+Admit = Callable[[str, SlidingWindowLimiter], AbstractAsyncContextManager[None]]
+
+
+def _limiter_only(job_id: str, limiter: SlidingWindowLimiter) -> SlidingWindowLimiter:
+    return limiter
+
+
 class Submitter:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, admit: Admit = _limiter_only) -> None:
         self.ctx = ctx
+        self._admit = admit
         # createTask requests sent and not yet answered: a stop waits for them.
         self.creating: set[asyncio.Future[Job]] = set()
 
@@ -76,7 +89,7 @@ class Submitter:
         body = model.request_body(job.storyboard, image_url, await ctx.callback_url(job.id))
         if job.is_segment:
             body = await chaining.segment_body(ctx, job, body)
-        async with ctx.kie.limits.create:
+        async with self._admit(job.id, ctx.kie.limits.create):
             # Recorded before sending: from here a crash means "outcome unknown".
             sending = await ctx.move(job, JobState.SUBMITTING)
             if sending is None:  # cancelled while waiting for the rate limit

@@ -28,9 +28,11 @@ from bot.jobs.delivery import Delivery
 from bot.jobs.finish import fetch, post
 from bot.jobs.links import MEDIA_SECRET_KEY, media_url
 from bot.jobs.poll import poll
+from bot.jobs.queue import QueueSpot, estimated_starts, spot_in
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.states import ACTIVE_STATES, CHAIN_STATES, SENT_STATES, JobState
 from bot.jobs.store import Job, JobOwner, Store, new_id
+from bot.jobs.store import lane_of as _lane
 from bot.jobs.submit import Submitter, unknown
 from bot.kie import KieApi
 from bot.media.images import PreparedImage
@@ -79,7 +81,7 @@ class Tracker:
         self.settings = settings
         self.clock = self.ctx.clock
         self.media_dir = Path(settings.storage.media_dir)
-        self._submitter = Submitter(self.ctx)
+        self._submitter: Submitter
         self.ctx.internal = chaining.SegmentDelivery(self.ctx)
         self._sweeper: asyncio.Task[None] | None = None
         owner = None
@@ -95,6 +97,7 @@ class Tracker:
             lane_of=_lane,
             lanes={**LANES, "kie": settings.tracker.concurrency},
         )
+        self._submitter = Submitter(self.ctx, admit=self.scheduler.turns.admit)
         limits = chain_limits or StoryboardSettings()  # [storyboards]: the longest, the most shots
         self.chains = Chains(
             self.ctx,
@@ -221,6 +224,20 @@ class Tracker:
             self.scheduler.wake()
         return job is not None
 
+    async def queue_spot(self, job_id: str) -> QueueSpot | None:
+        """Where a job waiting to be sent to kie.ai stands in the submit queue: its exact
+        place (1 = the next createTask) and estimated start (bot.jobs.queue.QueueSpot); None
+        when it is not waiting (held, sent, ended, or retrying later)."""
+        sched = self.scheduler
+        taken = sched.turns.waiting()  # taken from the queue, in the order they pass
+        now = self.clock.now()
+        rest = await self.store.queue_order(now, owner=sched.owner, skip=list(sched.inflight))
+        line = [*taken, *rest]
+        if job_id not in line:
+            return None
+        starts = estimated_starts(self.ctx.kie.limits.create, line.index(job_id) + 1, now)
+        return spot_in(line, job_id, starts + [now] * (len(line) - len(starts)))
+
     async def on_callback(self, job_id: str, task_id: str | None) -> bool:
         """A callback arrived for ``job_id``: wake the job. The truth is read with recordInfo.
 
@@ -249,8 +266,10 @@ class Tracker:
             return 0
         now = self.clock.now()
         settled = 0
-        for job_id, reserved_at in await ledger.reserved_jobs():
-            job = await self.store.get_job(job_id)
+        reserved = await ledger.reserved_jobs()
+        jobs = await self.store.get_jobs([job_id for job_id, _ in reserved])
+        for job_id, reserved_at in reserved:
+            job = jobs.get(job_id)
             if job is None:
                 if now - reserved_at > ORPHAN_GRACE:
                     await ledger.settle(job_id, outcome="cancelled", now=now)
@@ -443,16 +462,6 @@ class Tracker:
                     ctx.shown(job.id)
                     return await ctx.set(job, delivery="done", next_check_at=None)
                 return await ctx.set(job, next_check_at=None)
-
-
-def _lane(job: Job) -> str:
-    if job.is_chain and (job.state == JobState.QUEUED or job.state in CHAIN_STATES):
-        return "chain"
-    if job.state in (JobState.QUEUED, JobState.SUBMITTING):
-        return "submit"
-    if job.state in (JobState.RUNNING, JobState.UNKNOWN):
-        return "kie"
-    return "deliver"
 
 
 __all__ = ["SENT_STATES", "Tracker"]

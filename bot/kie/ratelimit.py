@@ -53,6 +53,21 @@ class SlidingWindowLimiter:
         while self._admitted and now - self._admitted[0] >= self.window - _EPSILON:
             self._admitted.popleft()
 
+    def delays(self, count: int) -> list[float]:
+        """Seconds from now until each of the next ``count`` admissions, if that many callers
+        came now and no one else (what a queue's estimated start is made of)."""
+        now = self._clock()
+        self._expire(now)
+        times = list(self._admitted)
+        out: list[float] = []
+        for _ in range(count):
+            at = now
+            if len(times) >= self.max_calls:
+                at = max(now, times[-self.max_calls] + self.window)
+            times.append(at)
+            out.append(at - now)
+        return out
+
     async def acquire(self) -> None:
         async with self._lock:
             while True:
