@@ -18,6 +18,7 @@ from bot.db.connection import CONTENT_MODE_KEY
 from bot.domain.clock import Clock
 from bot.drafts.editing import DraftEditor
 from bot.drafts.store import Drafts
+from bot.jobs.intake import DraftRules
 from bot.kie import KieApi
 from bot.runtime import Runtime
 from bot.web.server import CHECKS_KEY
@@ -114,7 +115,8 @@ class StoryboardBot(commands.Bot):
         self.drafts = Drafts(self.runtime.store, self.clock)
         self.editor = DraftEditor(
             self.drafts,
-            lambda: self.runtime.models.primary,
+            # The model's rules, stretched by chaining segments (a long storyboard is allowed).
+            lambda: DraftRules(self.runtime.tracker, lambda: self.runtime.models.primary),
             Path(self.settings.storage.media_dir),
         )
         self.cards = Cards(self)

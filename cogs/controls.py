@@ -24,7 +24,7 @@ from bot.drafts.store import Draft
 from bot.i18n.strings import error_text, t
 from bot.quota.policy import QuotaRefused
 from cogs.utils.access import draft_for
-from cogs.utils.checks import check_guild_terms, precheck, terms_check
+from cogs.utils.checks import check_guild_terms, draft_rules, precheck, terms_check
 from cogs.utils.edits import accepted_text, new_image, redraw, undone_text
 from cogs.utils.modals import AddShotModal, FixView, SettingsModal, ShotModal, ShotsModal, Values
 from cogs.utils.ui import user_lang
@@ -89,10 +89,10 @@ class DraftControls(commands.Cog, name="DraftControls"):
     ) -> None:
         if await draft_for(self.bot, interaction, draft_id) is None:
             return
-        model = self.bot.runtime.models.primary
+        rules = draft_rules(self.bot)
         try:
             draft = await self.bot.editor.get(draft_id)
-            board = list_board(draft.board, text, model.limits)
+            board = list_board(draft.board, text, rules.limits)
             await check_guild_terms(self.bot, interaction.guild, board)
             outcome = await self.bot.editor.replace_shots(
                 draft_id,
@@ -194,10 +194,11 @@ class DraftControls(commands.Cog, name="DraftControls"):
         async def done(inter: discord.Interaction[Any], typed: Values) -> None:
             await self._settings_done(inter, draft.id, draft.board, typed, lang)
 
-        model = self.bot.runtime.models.primary
+        # Lengths up to the product's maximum: a long storyboard is made in segments.
+        lengths = sorted(draft_rules(self.bot).limits.lengths)
         values: Values = {"length": draft.board.length, "aspect": draft.board.aspect}
         await interaction.response.send_modal(
-            SettingsModal(lang, lengths=sorted(model.limits.lengths), values=values, on_done=done)
+            SettingsModal(lang, lengths=lengths, values=values, on_done=done)
         )
 
     async def _settings_done(

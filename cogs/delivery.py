@@ -98,8 +98,8 @@ class DiscordDelivery:
         quotas = self.bot.runtime.quotas
         if not job.active and quotas is not None:
             counted = await quotas.usage_state(job.id) == "charged"
-        text = status_text(job, lang, position=position, counted=counted)
         now = self.bot.clock.now()
+        text = status_text(job, lang, position=position, counted=counted, now=now)
         last = self._shown.get(job.id)
         if last is not None and last[0] == text:
             return
@@ -150,7 +150,12 @@ class DiscordDelivery:
         fresh = await self.bot.runtime.store.get_job(job.id)
         if fresh is None or not fresh.active:
             return
-        state_changed = self._shown.get(job.id) is None or fresh.state != JobState.RUNNING
+        # Progress alone (a job at kie.ai, a chain's segment generating) waits for the edit
+        # interval; any other change is shown at once.
+        progress_only = fresh.state == JobState.RUNNING or (
+            fresh.state == JobState.CHAINING and fresh.kie_state == "generating"
+        )
+        state_changed = self._shown.get(job.id) is None or not progress_only
         await self._edit_status(fresh, force=state_changed)
 
     async def deliver_video(self, job: Job, path: Path) -> None:

@@ -1,5 +1,6 @@
-"""The job buttons: Generate on the card, Cancel on a queued status, and the result's
-Regenerate, Delete and Download.
+"""The job buttons: Generate on the card, Cancel on a queued status, the result's
+Regenerate, Delete and Download, and a long storyboard's Retry from segment k (on a failed
+chain's status) and Redo segment N (on its result), each confirmed privately with its cost.
 
 Thin: Generate's rules are :class:`bot.jobs.intake.Intake`'s (through cogs/utils/generating.py);
 here a click becomes a request and an answer.
@@ -8,17 +9,28 @@ here a click becomes a request and an answer.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord.ext import commands
 
+from bot.chain.record import ChainRecord
+from bot.db.connection import new_id
 from bot.i18n.strings import reason_text, t
+from bot.jobs.intake import Again
 from bot.kie import KieError, KieUnreachable
+from bot.present.chains import confirm_text
 from cogs.utils.access import draft_for, job_for
-from cogs.utils.generating import button_requester, generate, generate_draft, job_channel
+from cogs.utils.generating import (
+    button_requester,
+    generate,
+    generate_draft,
+    intake_of,
+    job_channel,
+    start_again,
+)
 from cogs.utils.ui import user_lang
-from cogs.utils.views import reply
+from cogs.utils.views import confirm_view, reply
 
 if TYPE_CHECKING:
     from bot.client import StoryboardBot
@@ -68,6 +80,40 @@ class GenerateCog(commands.Cog, name="Generate"):
             revision=job.revision,
             card_message_id=job.card_message_id,
         )
+
+    async def on_chain(
+        self,
+        interaction: discord.Interaction[Any],
+        kind: str,
+        job_id: str,
+        n: int,
+        new: str | None,
+    ) -> None:
+        """``retry`` / ``redo``: the private confirmation with the cost; ``okretry`` /
+        ``okredo``: confirmed, start it. The same people as Regenerate may."""
+        job = await job_for(self.bot, interaction, job_id)
+        who = await button_requester(interaction) if job is not None else None
+        if job is None or who is None:
+            return
+        if kind in ("okretry", "okredo") and new is not None:
+            request = Again(
+                kind="retry" if kind == "okretry" else "redo",
+                source_id=job.id,
+                segment=n,
+                job_id=new,
+                user_id=who.member.id,
+                role_ids=tuple(r.id for r in who.member.roles),
+            )
+            await start_again(self.bot, who, job, request)
+            return
+        action: Literal["retry", "redo"] = "retry" if kind == "retry" else "redo"
+        cost = await intake_of(self.bot).cost(action, job.id, n)
+        if cost is None or job.chain is None:
+            return await reply(interaction, t("chain.gone", who.lang))
+        segments = ChainRecord.load(job.chain).count
+        credit_usd = self.bot.settings.prices.credit_usd
+        text = confirm_text(action, n, segments, cost, credit_usd, who.lang)
+        await reply(interaction, text, view=confirm_view(action, job.id, n, new_id(), who.lang))
 
     async def _delete(self, interaction: discord.Interaction[Any], job_id: str) -> None:
         job = await job_for(self.bot, interaction, job_id)

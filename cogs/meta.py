@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.chain.plan import segment_max_tenths
 from bot.domain.storyboard import fmt_tenths
 from bot.i18n.strings import error_text, t
 from bot.present.cards import job_line
@@ -113,6 +114,19 @@ class MetaCog(commands.Cog, name="StoryboardMeta"):
         body = t("help.body", lang, limits="\n".join(f"• {x}" for x in limits))
         embed = discord.Embed(title=t("help.title", lang), description=body)
         embed.add_field(name=t("help.thread", lang), value=t("thread.grammar", lang)[:1024])
+        primary = self.bot.runtime.models.primary
+        chains = self.bot.runtime.tracker.chains
+        long_help = t(
+            "chain.help.body",
+            lang,
+            seconds=chains.max_seconds,
+            shots=chains.max_shots,
+            model=primary.label,
+            model_shots=primary.limits.max_shots,
+            model_length=max(primary.limits.lengths),
+            segment_max=fmt_tenths(segment_max_tenths(primary)),
+        )
+        embed.add_field(name=t("chain.help.title", lang), value=long_help[:1024], inline=False)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 

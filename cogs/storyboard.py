@@ -30,11 +30,19 @@ from bot.media.images import ImageError, PreparedImage, prepare_image_async, shr
 from bot.models.base import VideoModel
 from bot.quota.policy import QuotaRefused
 from cogs.utils.cards import CARD_UPLOAD_FLOOR, IMAGE_NAME
-from cogs.utils.checks import check_guild_terms, precheck, storage_refusal
+from cogs.utils.checks import check_guild_terms, draft_rules, precheck, storage_refusal
 from cogs.utils.localization import ls
 from cogs.utils.modals import FixView, OnText, ShotsModal
 from cogs.utils.ui import THREAD_PERMISSIONS, guild_lang, missing_permissions, user_lang
-from cogs.utils.views import ActionButton, ShotSelect, draft_view, reply, safe_reply
+from cogs.utils.views import (
+    ActionButton,
+    ChainButton,
+    RedoSelect,
+    ShotSelect,
+    draft_view,
+    reply,
+    safe_reply,
+)
 
 if TYPE_CHECKING:
     from bot.client import StoryboardBot
@@ -48,14 +56,21 @@ THREAD_ARCHIVE_MINUTES: Final = 1440
 class StoryboardCog(commands.Cog, name="Storyboard"):
     def __init__(self, bot: StoryboardBot) -> None:
         self.bot = bot
-        lengths = sorted(set(self.model.limits.lengths))
+        # A storyboard longer than the model takes is made in segments: its lengths too.
+        lengths = sorted(set(self.rules.limits.lengths))
         param = self.storyboard._params["length"]
         param.choices = [app_commands.Choice(name=f"{n} s", value=n) for n in lengths]
         self.default_length = 15 if 15 in lengths else lengths[-1]
 
     @property
     def model(self) -> VideoModel:
+        """The primary model: its image rules are the reference image's."""
         return self.bot.runtime.models.primary
+
+    @property
+    def rules(self) -> VideoModel:
+        """The storyboard's rules: the model's, stretched by chaining segments."""
+        return draft_rules(self.bot)
 
     # -- /storyboard ------------------------------------------------------------------------
     @app_commands.command(name="storyboard", description=ls("cmd.storyboard"))
@@ -113,12 +128,13 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
 
     def _check(self, lines: list[ShotLine], length: int, aspect: str | None) -> None:
         """Every storyboard rule that does not need the image (its aspect comes later)."""
+        rules = self.rules
         board = Storyboard(
-            shots=resolve(lines, length, self.model.limits),
+            shots=resolve(lines, length, rules.limits),
             length=length,
             aspect=aspect or "landscape",  # type: ignore[arg-type]
         )
-        self.model.validate(board)
+        rules.validate(board)
 
     async def _from_text(
         self,
@@ -166,17 +182,18 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
         try:
             data = await image.read()
             prepared = await prepare_image_async(data, self.model.image_spec)
+            rules = self.rules
             board = Storyboard(
-                shots=resolve(lines, length, self.model.limits),
+                shots=resolve(lines, length, rules.limits),
                 length=length,
                 aspect=aspect or prepared.orientation,  # type: ignore[arg-type]
             )
-            self.model.validate(board)
+            rules.validate(board)
             await check_guild_terms(self.bot, interaction.guild, board)
         except (StoryboardError, QuotaRefused) as exc:
             return await reply(interaction, error_text(exc, lang))
         except ImageError as exc:
-            return await reply(interaction, t("error.image", lang, reason=str(exc)))
+            return await reply(interaction, t("error.image", lang, reason=error_text(exc, lang)))
         except discord.HTTPException:
             return await reply(interaction, t("error.unexpected", lang))
 
@@ -191,7 +208,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             # What the card shows must fit the server's upload limit (Kling takes 50 MB).
             shown = await shrink_to_fit(prepared, guild.filesize_limit)
         except ImageError as exc:
-            refusal = _card_image_refusal(prepared, str(exc), guild.filesize_limit, lang)
+            refusal = _card_image_refusal(prepared, exc, guild.filesize_limit, lang)
             return await reply(interaction, refusal)
         drafts = self.bot.drafts
         draft = await drafts.create(
@@ -265,7 +282,7 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
             try:
                 shown = await shrink_to_fit(image, CARD_UPLOAD_FLOOR)
             except ImageError as error:
-                raise _CardTooLarge(str(error), CARD_UPLOAD_FLOOR) from None
+                raise _CardTooLarge(error, CARD_UPLOAD_FLOOR) from None
             log.info("draft %s: card refused as too large; posting a smaller copy", draft.id)
             msg = await channel.send(
                 embed=embed, file=discord.File(io.BytesIO(shown.data), filename=name), view=view
@@ -316,17 +333,23 @@ class StoryboardCog(commands.Cog, name="Storyboard"):
 class _CardTooLarge(Exception):
     """Discord refused the card's image as too large, and no copy small enough can be made."""
 
-    def __init__(self, reason: str, limit: int) -> None:
-        super().__init__(reason)
+    def __init__(self, reason: ImageError, limit: int) -> None:
+        super().__init__(str(reason))
         self.reason = reason
         self.limit = limit
 
 
-def _card_image_refusal(image: PreparedImage, reason: str, limit: int, lang: str) -> str:
+def _card_image_refusal(image: PreparedImage, reason: ImageError, limit: int, lang: str) -> str:
     def mib(n: int) -> str:
         return f"{n / MIB:.1f}".removesuffix(".0")
 
-    return t("storage.card_image", lang, size=mib(len(image.data)), limit=mib(limit), reason=reason)
+    return t(
+        "storage.card_image",
+        lang,
+        size=mib(len(image.data)),
+        limit=mib(limit),
+        reason=error_text(reason, lang),
+    )
 
 
 async def on_app_command_error(
@@ -339,7 +362,7 @@ async def on_app_command_error(
 
 async def setup(bot: StoryboardBot) -> None:
     bot.tree.on_error = on_app_command_error  # type: ignore[method-assign]
-    bot.add_dynamic_items(ActionButton, ShotSelect)
+    bot.add_dynamic_items(ActionButton, ShotSelect, ChainButton, RedoSelect)
     await bot.add_cog(StoryboardCog(bot))
 
 

@@ -43,7 +43,7 @@ def shot_edits(shown: Storyboard, number: int, values: Values) -> list[Edit]:
     edits: list[Edit] = []
     scene = _text(values, "scene")
     typed = _text(values, "duration")
-    tenths = parse_duration(typed, where=f"Shot {number}") if typed else None
+    tenths = parse_duration(typed, where=number) if typed else None
     if shot is None or scene != shot.scene:
         edits.append(Edit(kind="scene", line=f"#{number} {scene}", shot=number, scene=scene))
     if (
@@ -66,9 +66,10 @@ def add_edit(count: int, values: Values) -> Edit:
     duration that is not one."""
     scene = _text(values, "scene")
     typed = _text(values, "duration")
-    tenths = parse_duration(typed, where="New shot") if typed else None
     position = _text(values, "position")
     at = int(position) if position.isdigit() and int(position) <= count else None
+    # A duration that is not one is named by the number the new shot would have.
+    tenths = parse_duration(typed, where=at or count + 1) if typed else None
     head = "+" if at is None else f"+#{at}"
     line = f"{head} {fmt_tenths(tenths)}s | {scene}" if tenths is not None else f"{head} {scene}"
     return Edit(kind="add", line=line, shot=at, scene=scene, tenths=tenths)

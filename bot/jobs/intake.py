@@ -14,19 +14,28 @@ A crash at any point leaves a job that a restart finishes (and gives the status 
 lacks), never a reservation without a job. Whatever goes wrong before the job starts releases
 the reservation: a refusal is returned as a :class:`Refused`, an unexpected error cancels the
 stored job (so a restart does not start it) or settles the reservation, and propagates.
+
+A storyboard longer than the model takes in one call is planned into segments (bot.jobs.chain):
+:func:`plan_for` is the plan Generate makes, the card shows and the drafts are checked against
+(:class:`DraftRules`), and Generate reserves the whole plan's price. :meth:`Intake.again` is a
+chain's **Retry from segment k** and **Redo segment N**: the cost of the segments made again is
+reserved under the new job's id, the others are reused, and the same steps follow.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from bot.chain.plan import Plan
 from bot.domain.clock import Clock
 from bot.domain.errors import UserError
-from bot.domain.storyboard import Storyboard, StoryboardError
+from bot.domain.storyboard import Limits, Storyboard, StoryboardError, validate
+from bot.jobs.chain import ChainError
+from bot.jobs.states import JobState
 from bot.jobs.store import Job, new_id
 from bot.jobs.tracker import Tracker
 from bot.media.images import prepare_image_async, reuse_prepared
@@ -71,8 +80,9 @@ class Started:
 #: ``image_gone``: the stored image was removed (retention); ``invalid``: the model does not
 #: take the storyboard; ``quota``: a limit of the server refused (worth the admin log);
 #: ``refused``: the tracker refused the job when storing it; ``not_posted``: the caller could
-#: not show its status (and said why itself).
-Stage = Literal["image_gone", "invalid", "quota", "refused", "not_posted"]
+#: not show its status (and said why itself); ``already``: an earlier press of the same
+#: confirmation started it; ``gone``: the chain to retry or redo cannot be (any more).
+Stage = Literal["image_gone", "invalid", "quota", "refused", "not_posted", "already", "gone"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,105 @@ Acknowledge = Callable[[], Awaitable[None]]
 
 async def _nothing() -> None:
     return None
+
+
+#: A chain that ended in one of these without its video offers a retry from its segment.
+RETRYABLE = frozenset({JobState.FAILED, JobState.REFUSED, JobState.EXPIRED})
+#: How far apart the lengths a chain adds to the model's own are (s): 20, 25, 30 ... 60.
+LENGTH_STEP = 5
+
+
+def plan_for(tracker: Tracker, board: Storyboard, *, max_segments: int | None = None) -> Plan:
+    """The plan Generate makes of ``board`` now: on the model a new job goes to, or on the
+    fallback while the primary is unavailable and the fallback can make it in segments.
+    Raises StoryboardError with the rule when no plan can be made."""
+    chosen = tracker.model_for(board)
+    models = tracker.ctx.models
+    now = tracker.clock.now()
+    fb = models.fallback
+    if (
+        models.unavailable(chosen.name, now)
+        and fb is not None
+        and fb.name != chosen.name
+        and not models.unavailable(fb.name, now)
+    ):
+        try:
+            return tracker.plan(board, fb.name, max_segments=max_segments)
+        except StoryboardError:
+            pass  # the fallback cannot make it at all: the unavailable model's plan says why
+    return tracker.plan(board, chosen.name, max_segments=max_segments)
+
+
+def chain_limits(model: VideoModel, *, max_seconds: int, max_shots: int) -> Limits:
+    """``model``'s rules, with the lengths and shot count a chain of its segments reaches."""
+    lim = model.limits
+    top = max(lim.lengths)
+    extra = range(top - top % LENGTH_STEP + LENGTH_STEP, max_seconds + 1, LENGTH_STEP)
+    return replace(
+        lim,
+        max_shots=max(lim.max_shots, max_shots),
+        lengths=tuple(sorted({*lim.lengths, *extra})),
+    )
+
+
+class DraftRules(VideoModel):
+    """The primary model as a draft sees it: its limits, stretched to what a chain of segments
+    makes (up to the product's maximum), checked and priced by the plan Generate would make.
+    What the command, the card's forms and the thread check a storyboard against. It is not
+    sent to kie.ai: the plan names the model that is."""
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        primary: Callable[[], VideoModel],
+        *,
+        max_segments: int | None = None,
+    ) -> None:
+        self.tracker = tracker
+        self._primary = primary
+        self.max_segments = max_segments
+        model = primary()
+        self.name = model.name
+        self.label = model.label
+        self.image_spec = model.image_spec
+        self.reports_progress = model.reports_progress
+        chains = tracker.chains
+        self.limits = chain_limits(
+            model, max_seconds=chains.max_seconds, max_shots=chains.max_shots
+        )
+
+    def plan(self, board: Storyboard) -> Plan:
+        """The plan of ``board``; raises StoryboardError with the first rule it breaks."""
+        validate(board, self.limits)
+        return plan_for(self.tracker, board, max_segments=self.max_segments)
+
+    def validate(self, board: Storyboard) -> None:
+        self.plan(board)
+
+    def price(self, board: Storyboard) -> int:
+        return self.plan(board).price
+
+    def build_input(self, board: Storyboard, image_url: str) -> dict[str, Any]:
+        raise NotImplementedError("a draft's rules are not sent to kie.ai: its plan's model is")
+
+    @property
+    def options(self) -> dict[str, object]:
+        return self._primary().options
+
+
+@dataclass(frozen=True)
+class Again:
+    """A chain's **Retry from segment n** (``kind="retry"``, a chain that ended without its
+    video) or **Redo segment n** (``"redo"``, a delivered chain), for ``user_id``.
+    ``job_id``: the new chain's id, chosen when the confirmation was shown, so a second press
+    of the same confirmation starts nothing more."""
+
+    kind: Literal["retry", "redo"]
+    source_id: str
+    segment: int
+    job_id: str
+    user_id: int
+    role_ids: Sequence[int] = field(default_factory=tuple)
 
 
 class Intake:
@@ -121,15 +230,15 @@ class Intake:
         acknowledge: Acknowledge = _nothing,
     ) -> Outcome:
         """Run Generate for ``order`` (see the module's docstring for the steps)."""
-        primary = self._model()
         path = order.image_path
         if not path or not await asyncio.to_thread(Path(path).exists):
             return Refused("image_gone")
         try:
-            primary.validate(order.board)
+            plan = DraftRules(self.tracker, self._model).plan(order.board)
         except StoryboardError as exc:
             return Refused("invalid", exc)
-        model = self.tracker.model_for(order.board)
+        # A chain's whole price is reserved at once: the quota sees it before anything is spent.
+        model = self.tracker.ctx.models.get(plan.model)
         job_id = new_id()
         await acknowledge()
         try:
@@ -141,7 +250,7 @@ class Intake:
                 role_ids=list(order.role_ids),
                 board=order.board,
                 model_name=model.name,
-                credits=model.price(order.board),
+                credits=plan.price,
                 now=self.clock.now(),
                 options=model.options,
             )
@@ -189,11 +298,104 @@ class Intake:
         except StoryboardError as exc:
             await self.quotas.settle(job_id, outcome="refused")
             return Refused("refused", exc)
+        return await self._start(job, post_status)
+
+    async def _start(self, job: Job, post_status: PostStatus) -> Outcome:
+        """Have a held job's status shown, then start it (a status never shown cancels it)."""
         posted = await post_status(job)
         if posted is None:
-            await self.tracker.cancel(job_id)  # never shown: the reservation is released
+            await self.tracker.cancel(job.id)  # never shown: the reservation is released
             return Refused("not_posted")
         started = await self.tracker.release(
-            job_id, status_message_id=posted.message_id, channel_id=posted.channel_id
+            job.id, status_message_id=posted.message_id, channel_id=posted.channel_id
         )
         return Started(started or job, posted)
+
+    async def cost(self, kind: Literal["retry", "redo"], source_id: str, n: int) -> int | None:
+        """What a retry from segment ``n`` or a redo of it costs; None when it cannot be made
+        (not a chain, a segment out of range, or the chain is not in a state for it)."""
+        source = await self.tracker.store.get_job(source_id)
+        if source is None or _again_refusal(kind, source) is not None:
+            return None
+        try:
+            return await self.tracker.chains.cost_from(source_id, n)
+        except ChainError:
+            return None
+
+    async def again(
+        self, request: Again, *, post_status: PostStatus, acknowledge: Acknowledge = _nothing
+    ) -> Outcome:
+        """Retry a chain from a segment, or redo one of a delivered chain: the segments made
+        again are reserved under ``request.job_id``, then the new chain is stored held, its
+        status shown and it starts (the same steps as :meth:`generate`)."""
+        tracker = self.tracker
+        if await tracker.store.get_job(request.job_id) is not None:
+            return Refused("already")
+        source = await tracker.store.get_job(request.source_id)
+        cost = await self.cost(request.kind, request.source_id, request.segment)
+        if source is None or cost is None or source.guild_id is None:
+            return Refused("gone")
+        if not source.image_path or not await asyncio.to_thread(Path(source.image_path).exists):
+            return Refused("image_gone")
+        model = tracker.ctx.models.get(source.model)
+        job_id = request.job_id
+        await acknowledge()
+        try:
+            await self.quotas.reserve(
+                job_id=job_id,
+                guild_id=source.guild_id,
+                user_id=request.user_id,
+                channel_id=source.channel_id,
+                role_ids=list(request.role_ids),
+                board=source.storyboard,
+                model_name=model.name,
+                credits=cost,
+                now=self.clock.now(),
+                options=model.options,
+            )
+        except QuotaRefused as exc:
+            return Refused("quota", exc)
+        try:
+            make = (
+                tracker.chains.retry_from
+                if request.kind == "retry"
+                else tracker.chains.redo_segment
+            )
+            try:
+                job = await make(
+                    source.id, request.segment, id=job_id, hold=True, owner_id=request.user_id
+                )
+            except ChainError:
+                # Changed since the cost was shown (e.g. another retry ended it differently).
+                await self.quotas.settle(job_id, outcome="refused")
+                return Refused("gone")
+            return await self._start(job, post_status)
+        except BaseException:
+            if not await tracker.cancel(job_id):
+                await self.quotas.settle(job_id, outcome="cancelled")
+            raise
+
+
+def retry_segment(job: Job) -> int | None:
+    """The segment a chain that ended without its video is retried from (the one that failed;
+    the next one when a segment's last frame could not be handed on); None when there is
+    nothing to retry from (not a chain, delivered, or every segment was made)."""
+    if not job.is_chain or job.state not in RETRYABLE or not job.segments:
+        return None
+    if job.fail_code == "join_failed":
+        return None  # every segment was made: remaking one would not help the join
+    params = job.fail_params or {}
+    segment = params.get("segment")
+    n = segment if isinstance(segment, int) else (job.segment or 0) + 1
+    if job.fail_code == "frame_failed":
+        n += 1
+    return n if 1 <= n <= job.segments else None
+
+
+def _again_refusal(kind: str, job: Job) -> str | None:
+    """Why ``job`` cannot be retried (``kind="retry"``) or redone now; None: it can."""
+    if not job.is_chain:
+        return "not a chain"
+    if kind == "redo":
+        return None if job.state == JobState.DELIVERED else "not delivered"
+    return None if job.state in RETRYABLE else "not ended without its video"

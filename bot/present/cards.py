@@ -6,19 +6,24 @@ the translation layer.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
+from bot.chain.plan import Plan
 from bot.domain.markdown import clip, escape_markdown
 from bot.domain.storyboard import Storyboard, fmt_tenths
 from bot.i18n.strings import error_text, reason_text, t
+from bot.jobs.intake import retry_segment
 from bot.jobs.store import Job, JobState
 from bot.models.base import VideoModel
+from bot.present.chains import chain_line, kept_line, plan_cost, plan_text
 
 TIMELINE_WIDTH = 30
 BAR_WIDTH = 12
 # Discord refuses an embed whose description is longer.
 DESCRIPTION_LIMIT = 4096
 BLOCKS = "█▒"  # alternating shades so neighbouring shots stay apart
+CUT = "┃"  # where one segment of a long storyboard ends and the next begins
 
 
 @dataclass
@@ -30,8 +35,9 @@ class Card:
     color: int = 0x5865F2
 
 
-def timeline(board: Storyboard, width: int = TIMELINE_WIDTH) -> str:
-    """The shots against the length: ``1▇▇▇▇2▆▆▆▆░░`` (one cell per 1/width of the video)."""
+def timeline(board: Storyboard, width: int = TIMELINE_WIDTH, cuts: Collection[int] = ()) -> str:
+    """The shots against the length: ``█████▒▒▒▒░░`` (one cell per 1/width of the video).
+    ``cuts``: the shots (from 0) that begin a new segment, marked ``┃`` before them."""
     total = board.length * 10
     n = len(board.shots)
     # Cell boundaries in proportion to the time, then nudged so every shot (even 0.1 s) keeps
@@ -48,7 +54,10 @@ def timeline(board: Storyboard, width: int = TIMELINE_WIDTH) -> str:
             bounds[k] = min(bounds[k], bounds[k + 1] - 1)
     cells = [BLOCKS[i % 2] * (bounds[i + 1] - bounds[i]) for i in range(n)]
     bar = "".join(cells)[:width]
-    return f"`{bar}{'░' * (width - len(bar))}` {fmt_tenths(board.total_tenths)}/{board.length} s"
+    bar += "░" * (width - len(bar))
+    for at in sorted((bounds[k] for k in set(cuts) if 0 < k < n), reverse=True):
+        bar = bar[:at] + CUT + bar[at:]
+    return f"`{bar}` {fmt_tenths(board.total_tenths)}/{board.length} s"
 
 
 def shot_lines(board: Storyboard, lang: str, limit: int = DESCRIPTION_LIMIT) -> str:
@@ -91,18 +100,30 @@ def draft_card(
     discarded_by: str | None = None,
     image_removed: bool = False,
     availability: str | None = None,
+    plan: Plan | None = None,
 ) -> Card:
-    """``availability``: whether the author can generate now (or why not), when known."""
+    """``availability``: whether the author can generate now (or why not), when known.
+    ``plan``: the segments Generate would make (``model`` is the one that makes them); a plan
+    of several shows its cuts on the timeline, the segments and their total price."""
+    chained = plan is not None and plan.chained
     card = Card(
         title=t("card.title", lang, shots=len(board.shots), length=board.length),
         description="",
         footer=t("card.footer", lang, draft=draft_id, revision=revision),
     )
-    card.fields = [
-        (t("card.timeline", lang), timeline(board), False),
+    cuts = [seg.start for seg in plan.segments] if plan is not None and chained else []
+    cost = (
+        plan_cost(plan, credit_usd, lang)
+        if plan is not None and chained
+        else cost_text(model, board, credit_usd, lang)
+    )
+    card.fields = [(t("card.timeline", lang), timeline(board, cuts=cuts), False)]
+    if plan is not None and chained:
+        card.fields.append((t("chain.card.segments", lang), plan_text(plan, lang)[:1024], False))
+    card.fields += [
         (t("card.aspect", lang), t(f"aspect.{board.aspect}", lang), True),
         (t("card.model", lang), model.label, True),
-        (t("card.cost", lang), cost_text(model, board, credit_usd, lang), True),
+        (t("card.cost", lang), cost, True),
         (t("card.author", lang), author_mention, True),
     ]
     notes = []
@@ -128,9 +149,17 @@ def progress_bar(pct: int, width: int = BAR_WIDTH) -> str:
     return f"`{'█' * filled}{'░' * (width - filled)}` {pct}%"
 
 
-def status_text(job: Job, lang: str, *, position: int | None = None, counted: bool = False) -> str:
+def status_text(
+    job: Job,
+    lang: str,
+    *,
+    position: int | None = None,
+    counted: bool = False,
+    now: float | None = None,
+) -> str:
     """The status message for a job in any state. ``counted``: whether a failed, expired or
-    undeliverable job counted against the author's quota (the guild's policy decides)."""
+    undeliverable job counted against the author's quota (the guild's policy decides).
+    ``now``: for a chain of segments, which segment it is at and the time elapsed."""
     started = f"<t:{int(job.created_at)}:R>"
     lines: list[str] = []
     if job.fallback_from:
@@ -164,10 +193,11 @@ def status_text(job: Job, lang: str, *, position: int | None = None, counted: bo
             lines.append(t("status.fetching", lang, started=started))
         case JobState.FETCHED | JobState.POSTING:
             lines.append(t("status.posting", lang))
-        case JobState.CHAINING:
-            lines.append(t("status.chaining", lang, started=started))
-        case JobState.EXTRACTING | JobState.UPLOADING_FRAME | JobState.JOINING:
-            lines.append(t(f"status.{job.state}", lang))
+        case JobState.CHAINING | JobState.EXTRACTING | JobState.UPLOADING_FRAME | JobState.JOINING:
+            step = chain_line(job, lang, now, progress_bar) if now is not None else None
+            if step is None and job.state == JobState.CHAINING:
+                step = t("status.chaining", lang, started=started)
+            lines.append(step or t(f"status.{job.state}", lang))
         case JobState.DELIVERED:
             lines.append(t("status.done", lang))
         case JobState.CANCELLED:
@@ -182,6 +212,10 @@ def status_text(job: Job, lang: str, *, position: int | None = None, counted: bo
             # The plain reason in the reader's language; kie.ai's own words stay in the logs.
             reason = reason_text(job.fail_code, job.fail_params, lang)
             lines.append(t(f"status.{job.state}", lang, reason=reason))
+            retry = retry_segment(job)
+            kept = kept_line(job, retry, lang) if retry is not None else None
+            if kept:
+                lines.append(kept)
     if job.state in (JobState.REFUSED, JobState.CANCELLED):
         lines.append(t("status.not_counted", lang))
     elif counted and job.state in (JobState.FAILED, JobState.EXPIRED, JobState.UNDELIVERABLE):

@@ -15,10 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.chain.plan import Plan
+from bot.domain.errors import Ref
+from bot.domain.storyboard import StoryboardError
 from bot.drafts.store import Draft
 from bot.i18n.strings import error_text, t
 from bot.media.images import ImageError, PreparedImage, shrink_to_fit, sniff_format
+from bot.models.base import VideoModel
 from bot.present.cards import draft_card
+from cogs.utils.checks import draft_rules
 from cogs.utils.ui import guild_lang, to_embed
 from cogs.utils.views import draft_view
 
@@ -63,11 +68,13 @@ class Cards:
         discarded_by: str | None = None,
         availability: str | None = None,
     ) -> discord.Embed:
+        model, plan = self.plan(draft)
         card = draft_card(
             draft_id=draft.id,
             revision=draft.revision,
             board=draft.board,
-            model=self.bot.runtime.models.primary,
+            model=model,
+            plan=plan,
             author_mention=f"<@{draft.author_id}>",
             credit_usd=self.bot.settings.prices.credit_usd,
             lang=lang,
@@ -77,6 +84,16 @@ class Cards:
             availability=availability,
         )
         return to_embed(card, image_name=image_name)
+
+    def plan(self, draft: Draft) -> tuple[VideoModel, Plan | None]:
+        """The model Generate would send the draft to and its plan of segments (None: it
+        breaks a rule now, e.g. the model that was free became unavailable)."""
+        models = self.bot.runtime.models
+        try:
+            plan = draft_rules(self.bot).plan(draft.board)
+        except StoryboardError:
+            return models.primary, None
+        return models.get(plan.model), plan
 
     async def availability(self, draft: Draft, lang: str) -> str | None:
         """Whether the author could press Generate now, for the card."""
@@ -128,7 +145,7 @@ class Cards:
             fmt = sniff_format(data)
             try:
                 if fmt is None:
-                    raise ImageError("it is not an image any more")
+                    raise ImageError("not_image", what=Ref("image.kind.unknown"))
                 stored = PreparedImage(data, fmt, 0, 0, fmt, len(data))
                 data = (await shrink_to_fit(stored, limit)).data
             except ImageError as exc:

@@ -1,5 +1,6 @@
 """The checks a new draft, an edit or a new image passes before anything is stored: what
-Discord says of an attachment, the server's blocked terms, and a member's room to store."""
+Discord says of an attachment, the storyboard's rules (the model's, stretched by chaining
+segments: :func:`draft_rules`), the server's blocked terms, and a member's room to store."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import discord
 from bot.domain.storyboard import Storyboard
 from bot.drafts.editing import Check
 from bot.i18n.strings import t
+from bot.jobs.intake import DraftRules
 from bot.quota.policy import check_terms
 from bot.storage.retention import StorageRefused, check_room
 
@@ -20,6 +22,13 @@ if TYPE_CHECKING:
 MAX_ATTACHMENT = 50_000_000
 #: Drafts linked in a refusal over the cap on active drafts.
 LINKED_DRAFTS = 5
+
+
+def draft_rules(bot: StoryboardBot) -> DraftRules:
+    """The rules a draft follows: the primary model's, for storyboards up to the product's
+    maximum, checked and priced by the plan of segments Generate would make."""
+    runtime = bot.runtime
+    return DraftRules(runtime.tracker, lambda: runtime.models.primary)
 
 
 def precheck(image: discord.Attachment, lang: str) -> str | None:

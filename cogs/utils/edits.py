@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bot.domain.markdown import code_safe
 from bot.domain.storyboard import fmt_tenths
 from bot.drafts.editing import Outcome
-from bot.i18n.strings import t
+from bot.i18n.strings import error_text, t
 from bot.media.images import ImageError, prepare_image_async
 from cogs.utils.checks import storage_refusal
 
@@ -24,7 +24,7 @@ async def new_image(
     try:
         prepared = await prepare_image_async(data, model.image_spec)
     except ImageError as exc:
-        return t("error.image", lang, reason=str(exc))
+        return t("error.image", lang, reason=error_text(exc, lang))
     # The image is stored with the draft: it counts against its author's storage.
     draft = await bot.drafts.get(draft_id)
     guild = bot.get_guild(draft.guild_id) if draft and draft.guild_id else None

@@ -1,6 +1,7 @@
 """Generate on Discord: who asked and how to answer them, the status message, and the words
-for what :class:`bot.jobs.intake.Intake` decided. Shared by the Generate button, Regenerate
-and ``generate`` typed in a draft's thread."""
+for what :class:`bot.jobs.intake.Intake` decided. Shared by the Generate button, Regenerate,
+``generate`` typed in a draft's thread, and a long storyboard's Retry from segment k and Redo
+segment N (:func:`start_again`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import discord
 from bot.domain.storyboard import Storyboard
 from bot.drafts.store import Draft
 from bot.i18n.strings import error_text, t
-from bot.jobs.intake import Intake, Order, Refused, StatusPosted
+from bot.jobs.intake import Again, Intake, Order, Outcome, Refused, StatusPosted
 from bot.jobs.store import Job
 from bot.present.cards import status_text
 from cogs.utils.ui import admin_log, guild_lang, missing_permissions, user_lang
@@ -103,30 +104,10 @@ async def generate(
     """Generate: the intake's checks, the quota, the status message, then the job (which
     the tracker follows). ``who`` is answered (privately from a button, in the thread from a
     word). Returns the status message, or None when nothing was started."""
-    lang = who.lang
     guild = who.member.guild
-    quotas = bot.runtime.quotas
-    assert quotas is not None
-    intake = Intake(
-        tracker=bot.runtime.tracker,
-        quotas=quotas,
-        clock=bot.clock,
-        model=lambda: bot.runtime.models.primary,
-    )
     channel_id = getattr(channel, "id", None)
-    posted: list[discord.Message] = []
-
-    unposted: list[str] = []
-
-    async def post_status(job: Job) -> StatusPosted | None:
-        status = await _post_status(who, channel, job)
-        if isinstance(status, str):
-            unposted.append(status)  # told once the job is cancelled
-            return None
-        posted.append(status)
-        return StatusPosted(status.id, status.channel.id)
-
-    outcome = await intake.generate(
+    posting = _Posting(who, channel)
+    outcome = await intake_of(bot).generate(
         Order(
             board=board,
             image_path=image_path,
@@ -138,17 +119,82 @@ async def generate(
             revision=revision,
             card_message_id=card_message_id,
         ),
-        post_status=post_status,
+        post_status=posting.post,
         acknowledge=who.acknowledge,
     )
+    return await _answer(bot, who, outcome, posting, draft_id, revision)
+
+
+def intake_of(bot: StoryboardBot) -> Intake:
+    quotas = bot.runtime.quotas
+    assert quotas is not None
+    return Intake(
+        tracker=bot.runtime.tracker,
+        quotas=quotas,
+        clock=bot.clock,
+        model=lambda: bot.runtime.models.primary,
+    )
+
+
+class _Posting:
+    """Posts a held job's status for the intake, and remembers what happened."""
+
+    def __init__(self, who: Requester, channel: discord.abc.Messageable) -> None:
+        self.who = who
+        self.channel = channel
+        self.posted: list[discord.Message] = []
+        self.unposted: list[str] = []  # why not: told once the job is cancelled
+
+    async def post(self, job: Job) -> StatusPosted | None:
+        status = await _post_status(self.who, self.channel, job)
+        if isinstance(status, str):
+            self.unposted.append(status)
+            return None
+        self.posted.append(status)
+        return StatusPosted(status.id, status.channel.id)
+
+
+async def _answer(
+    bot: StoryboardBot,
+    who: Requester,
+    outcome: Outcome,
+    posting: _Posting,
+    draft_id: str | None,
+    revision: int | None,
+) -> discord.Message | None:
     if isinstance(outcome, Refused):
-        await _refused(bot, who, outcome, unposted)
+        await _refused(bot, who, outcome, posting.unposted)
         return None
-    status = posted[0]
-    await who.answer(t(who.started, lang, link=status.jump_url, revision=revision))
+    status = posting.posted[0]
+    await who.answer(t(who.started, who.lang, link=status.jump_url, revision=revision))
     draft = await bot.drafts.get(draft_id) if draft_id else None
     if draft is not None and draft.active:
         await bot.cards.refresh(draft)
+    return status
+
+
+async def start_again(
+    bot: StoryboardBot, who: Requester, source: Job, request: Again
+) -> discord.Message | None:
+    """A chain's retry or redo, confirmed: the cost reserved under the new id, its status
+    posted (replying to the card, in the source's channel), then it starts. A retry's old
+    status loses its Retry button once the new chain is started."""
+    channel = job_channel(bot, source.channel_id)
+    if channel is None:
+        await who.answer(t("error.job_gone", who.lang))
+        return None
+    posting = _Posting(who, channel)
+    outcome = await intake_of(bot).again(
+        request, post_status=posting.post, acknowledge=who.acknowledge
+    )
+    status = await _answer(bot, who, outcome, posting, source.draft_id, source.revision)
+    if status is not None and request.kind == "retry" and source.status_message_id:
+        get = getattr(channel, "get_partial_message", None)
+        if get is not None:
+            try:
+                await get(source.status_message_id).edit(view=None)
+            except discord.HTTPException:
+                pass  # the old status may be gone: the new one is what counts
     return status
 
 
@@ -160,6 +206,9 @@ async def _refused(
     if refused.stage == "not_posted":
         for text in unposted:
             await who.answer(text)
+        return
+    if refused.stage in ("already", "gone"):
+        await who.answer(t(f"chain.{refused.stage}", who.lang))
         return
     if refused.error is None:
         await who.answer(t("error.image_gone", who.lang))

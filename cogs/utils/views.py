@@ -2,7 +2,8 @@
 
 Every button and select is a DynamicItem whose custom_id carries the draft or job id, so it
 keeps working after a restart. A component only routes: the cog named in :data:`ACTIONS` handles
-the click.
+the click; a long storyboard's **Retry from segment k**, **Redo a segment** and their
+**Confirm** go to the Generate cog's ``on_chain``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Any
 
 import discord
 
+from bot.chain.record import ChainRecord
 from bot.domain.storyboard import fmt_tenths
 from bot.drafts.store import Draft
 from bot.i18n.strings import t
+from bot.jobs.intake import retry_segment
 from bot.jobs.store import Job, JobState
 from cogs.utils.ui import user_lang
 
@@ -121,6 +124,112 @@ class ShotSelect(
             await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
 
 
+async def _route_chain(
+    interaction: discord.Interaction[Any], kind: str, job_id: str, n: int, new: str | None
+) -> None:
+    cog: Any = interaction.client.get_cog("Generate")
+    try:
+        await cog.on_chain(interaction, kind, job_id, n, new)
+    except Exception:
+        log.exception("chain %s:%s:%s failed", kind, job_id, n)
+        await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
+
+
+class ChainButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"sb:(?P<kind>retry|okretry|okredo):(?P<job>[0-9a-f]+):(?P<n>[0-9]+)"
+    r"(?::(?P<new>[0-9a-f]+))?",
+):
+    """**Retry from segment n** on a failed chain's status (``sb:retry:<job>:<n>``), and the
+    **Confirm** of a retry or redo (``sb:okretry:<job>:<n>:<new job id>``, ``sb:okredo:...``)
+    on the private confirmation that showed its cost."""
+
+    def __init__(self, kind: str, job_id: str, n: int, new: str | None = None, lang: str = "en"):
+        confirm = kind.startswith("ok")
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.success if confirm else discord.ButtonStyle.primary,
+                emoji="✔️" if confirm else "🔁",
+                label=t(
+                    "chain.button.confirm" if confirm else "chain.button.retry", lang, segment=n
+                )[:80],
+                custom_id=f"sb:{kind}:{job_id}:{n}" + (f":{new}" if new else ""),
+            )
+        )
+        self.kind, self.job_id, self.n, self.new = kind, job_id, n, new
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: Any,
+        /,
+    ) -> ChainButton:
+        return cls(match["kind"], match["job"], int(match["n"]), match["new"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await _route_chain(interaction, self.kind, self.job_id, self.n, self.new)
+
+
+class RedoSelect(
+    discord.ui.DynamicItem[discord.ui.Select[Any]],
+    template=r"sb:redo:(?P<job>[0-9a-f]+)",
+):
+    """**Redo a segment** on a delivered chain's result: ``sb:redo:<job id>``; the value is
+    the segment's number."""
+
+    def __init__(self, job_id: str, options: list[discord.SelectOption], lang: str = "en") -> None:
+        super().__init__(
+            discord.ui.Select(
+                custom_id=f"sb:redo:{job_id}",
+                placeholder=t("chain.select.redo", lang)[:150],
+                options=options or [discord.SelectOption(label="1", value="1")],
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: Any,
+        /,
+    ) -> RedoSelect:
+        options = list(item.options) if isinstance(item, discord.ui.Select) else []
+        return cls(match["job"], options)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        value = self.item.values[0] if self.item.values else "1"
+        await _route_chain(
+            interaction, "redo", self.job_id, int(value) if value.isdigit() else 1, None
+        )
+
+
+def redo_options(job: Job, lang: str) -> list[discord.SelectOption]:
+    """One option per segment of a chain: ``Redo segment 2`` · its shots."""
+    if job.chain is None:
+        return []
+    options = []
+    for k, seg in enumerate(ChainRecord.load(job.chain).segments, 1):
+        first, count = seg.start + 1, len(seg.board.shots)
+        shots = str(first) if count == 1 else f"{first}-{first + count - 1}"
+        options.append(
+            discord.SelectOption(
+                label=t("chain.option.redo", lang, segment=k)[:100],
+                description=t("chain.option.redo_shots", lang, count=count, shots=shots)[:100],
+                value=str(k),
+            )
+        )
+    return options[:25]
+
+
+def confirm_view(kind: str, job_id: str, n: int, new: str, lang: str) -> discord.ui.View:
+    """The private confirmation's **Confirm**: the new chain's id is chosen here, once."""
+    return _view(ChainButton(f"ok{kind}", job_id, n, new, lang))
+
+
 def shot_options(draft: Draft, lang: str) -> list[discord.SelectOption]:
     options = []
     for n, shot in enumerate(draft.board.shots, 1):
@@ -153,11 +262,14 @@ def draft_view(draft: Draft, lang: str) -> discord.ui.View:
 def status_view(job: Job, lang: str) -> discord.ui.View | None:
     if job.state == JobState.QUEUED:
         return _view(ActionButton("cancel", job.id, lang))
+    segment = retry_segment(job)
+    if segment is not None:
+        return _view(ChainButton("retry", job.id, segment, lang=lang))
     return None
 
 
 #: The result's buttons that carry its job id (and appear on no other message).
-RESULT_ACTIONS = ("regen", "delete", "dl")
+RESULT_ACTIONS = ("regen", "delete", "dl", "redo")
 
 
 def result_custom_ids(job_id: str) -> frozenset[str]:
@@ -172,6 +284,9 @@ def result_view(job: Job, lang: str, *, downloadable: bool = False) -> discord.u
     buttons.append(ActionButton("delete", job.id, lang))
     if downloadable:
         buttons.append(ActionButton("dl", job.id, lang))
+    if job.is_chain:
+        # A long storyboard's video: one segment (and those after it) can be made again.
+        return _view(*buttons, RedoSelect(job.id, redo_options(job, lang), lang))
     return _view(*buttons)
 
 

@@ -147,7 +147,8 @@ async def test_shots_modal_path_and_fix_keeps_the_text(simcord_env, memkie):
         ("16 | too long", "Shot 1 lasts 16 s; a shot lasts 0.1 to 15 s."),
         ("9 | a; 9 | b", "The shots add up to 18 s, more than the 15 s video."),
         ("7,5 | a", 'Shot 1: "7,5" is not a duration'),
-        (";".join(f"{i}" for i in range(11)), "A storyboard has 1 to 10 shots; this one has 11."),
+        # Up to 20 shots: more than the model takes at once is made in segments.
+        (";".join(f"{i}" for i in range(21)), "A storyboard has 1 to 20 shots; this one has 21."),
     ],
 )
 async def test_invalid_shots_are_refused_privately(simcord_env, memkie, shots, message):
@@ -311,8 +312,11 @@ async def test_status_and_help_commands(simcord_env, memkie):
     h = await alice.slash(channel, "storyboard-help")
     assert "7.5 | A fluffy orange kitten" in h.response.embeds[0].description
     assert "1-10 shots" in h.response.embeds[0].description
-    (thread_help,) = h.response.embeds[0].fields
+    thread_help, long_help = h.response.embeds[0].fields
     assert thread_help.name == "Refining a draft in its thread"
+    assert long_help.name == "Long storyboards"
+    assert long_help.value.startswith("A storyboard can last up to 60 s with up to 20 shots.")
+    assert "(10 shots, 25 s) is made in segments" in long_help.value
     assert thread_help.value.startswith("`#3 new scene` replace shot 3's scene")
     assert "`undo` · `show` · `generate` (or `go`)" in thread_help.value
 

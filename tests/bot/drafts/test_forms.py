@@ -8,6 +8,7 @@ import pytest
 from bot.domain.edit_grammar import Edit, apply
 from bot.domain.storyboard import Shot, Storyboard, StoryboardError
 from bot.drafts.forms import add_edit, list_board, settings_edits, shot_edits, shot_values
+from bot.i18n.strings import error_text
 from bot.models.sora import SoraStoryboard
 
 LIMITS = SoraStoryboard.limits
@@ -74,9 +75,17 @@ def test_a_duration_that_is_not_one_names_the_shot_and_the_fix() -> None:
     with pytest.raises(StoryboardError) as err:
         shot_edits(BOARD, 2, {**shot_values(BOARD, 2), "duration": "soon"})
     assert str(err.value) == 'Shot 2: "soon" is not a duration; write seconds like 7.5 or 7.5s.'
+    # A new shot is named by the number it would have, in the reader's words.
     with pytest.raises(StoryboardError) as err:
         add_edit(3, {"scene": "It yawns", "duration": "soon"})
-    assert str(err.value).startswith('New shot: "soon" is not a duration')
+    assert str(err.value).startswith('Shot 4: "soon" is not a duration')
+    assert error_text(err.value, "zh-CN").startswith("第 4 个镜头：")
+    with pytest.raises(StoryboardError) as err:
+        add_edit(3, {"scene": "It yawns", "duration": "soon", "position": "2"})
+    assert str(err.value).startswith('Shot 2: "soon" is not a duration')
+    with pytest.raises(StoryboardError) as err:
+        shot_edits(BOARD, 2, {**shot_values(BOARD, 2), "duration": "soon"})
+    assert error_text(err.value, "zh-CN").startswith("第 2 个镜头：")
 
 
 def test_the_new_shot_form_adds_at_the_position_chosen_or_at_the_end() -> None:
