@@ -22,7 +22,6 @@ import pytest
 from aiohttp import web
 from PIL import Image, ImageFile, ImageOps
 
-import bot.media.images
 from bot.media.download import FetchPolicy
 from bot.media.images import (
     ACCEPTED_FORMATS,
@@ -32,9 +31,12 @@ from bot.media.images import (
     ImageError,
     ImageSpec,
     PreparedImage,
+    budget,
     fetch_image,
     prepare_image,
     prepare_image_async,
+    render,
+    slots,
     sniff_format,
 )
 from bot.models.kling import KlingOmni
@@ -836,10 +838,10 @@ def test_jpeg_decoded_at_a_draft_scale_when_it_would_be_shrunk_anyway(
     # With 12 MB to work in, a full 1600x1200 RGB decode (8.6 MB) leaves room to keep fewer
     # than the 1 megapixel a re-encode must keep; at 1/2 scale it fits whole, so libjpeg never
     # materialises the full size.
-    monkeypatch.setattr(bot.media.images, "MEMORY_BUDGET", 12_000_000)
-    monkeypatch.setattr(bot.media.images, "_RESERVE", 0)
-    monkeypatch.setattr(bot.media.images, "_MIN_WORK_PIXELS", 1_000_000)
-    monkeypatch.setattr(bot.media.images, "_OPTIMIZE_UP_TO", 100_000)
+    monkeypatch.setattr(budget, "MEMORY_BUDGET", 12_000_000)
+    monkeypatch.setattr(budget, "_RESERVE", 0)
+    monkeypatch.setattr(budget, "_MIN_WORK_PIXELS", 1_000_000)
+    monkeypatch.setattr(budget, "OPTIMIZE_UP_TO", 100_000)
     data = encode(noise((160, 120)).resize((1600, 1200)), "JPEG")
     out = prepare_image(data, ImageSpec(formats=frozenset({"PNG"}), max_bytes=10_000_000))
     assert pillow_calls["load"] == [("JPEG", (800, 600))]
@@ -851,9 +853,9 @@ def test_jpeg_decoded_at_a_draft_scale_when_it_would_be_shrunk_anyway(
 
 
 def test_shrinking_in_bands_matches_a_whole_image_resize(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bot.media.images, "MAX_WORK_PIXELS", 15_000)
-    monkeypatch.setattr(bot.media.images, "_MIN_WORK_PIXELS", 1_000)
-    monkeypatch.setattr(bot.media.images, "_BAND_BYTES", 5_000)  # bands of 4 output rows
+    monkeypatch.setattr(budget, "MAX_WORK_PIXELS", 15_000)
+    monkeypatch.setattr(budget, "_MIN_WORK_PIXELS", 1_000)
+    monkeypatch.setattr(render, "_BAND_BYTES", 5_000)  # bands of 4 output rows
     data = encode(noise((300, 200)), "PNG")
     out = prepare_image(data, ImageSpec(formats=frozenset({"PNG"}), max_bytes=len(data) - 1))
     assert out.changes == (ImageChange("downscaled", {"from": "300x200", "to": "150x100"}),)
@@ -865,7 +867,7 @@ def test_shrinking_in_bands_matches_a_whole_image_resize(monkeypatch: pytest.Mon
 def test_every_exif_orientation_applied_band_by_band(
     orientation: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.media.images, "_BAND_BYTES", 2_000)  # many bands
+    monkeypatch.setattr(render, "_BAND_BYTES", 2_000)  # many bands
     data = with_orientation(noise((40, 30)).resize((120, 90)), orientation)
     out = prepare_image(data, ImageSpec(formats=frozenset({"PNG"}), max_bytes=10_000_000))
     expected = ImageOps.exif_transpose(decode(data))
@@ -973,15 +975,15 @@ class Gate:
         return PreparedImage(data, "PNG", 1, 1, "PNG", len(data))
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        real_slot = bot.media.images._prepare_in_slot
+        real_slot = slots._prepare_in_slot
 
         def counted_slot(data: bytes, spec: ImageSpec) -> PreparedImage:
             with self.lock:
                 self.handed += 1
             return real_slot(data, spec)
 
-        monkeypatch.setattr(bot.media.images, "prepare_image", self.prepare)
-        monkeypatch.setattr(bot.media.images, "_prepare_in_slot", counted_slot)
+        monkeypatch.setattr(slots, "prepare_image", self.prepare)
+        monkeypatch.setattr(slots, "_prepare_in_slot", counted_slot)
 
 
 async def wait_until(condition: Callable[[], bool]) -> None:
@@ -1217,3 +1219,15 @@ def test_a_stored_image_that_meets_the_spec_is_reused_without_decoding(monkeypat
     assert reuse_prepared(png.data, ImageSpec(formats=frozenset({"JPEG"}), max_bytes=10**7)) is None
     assert reuse_prepared(png.data, ImageSpec(formats=frozenset({"PNG"}), max_bytes=10)) is None
     assert reuse_prepared(png.data, KlingOmni.image_spec) is not None
+
+
+@pytest.mark.parametrize("name", ["MEMORY_BUDGET", "MAX_WORK_PIXELS", "prepare_image"])
+def test_a_name_rebound_on_the_package_is_refused_not_ignored(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The modules read their own copies: a change made on the re-export would do nothing.
+    import bot.media.images
+
+    with pytest.raises(AttributeError, match=r"re-export of bot\.media\.images\."):
+        monkeypatch.setattr(bot.media.images, name, None)
+    assert budget.MEMORY_BUDGET == 100_000_000
