@@ -17,7 +17,10 @@ from discord.ext import commands
 
 from bot.domain.errors import UserError
 from bot.i18n.strings import error_text, t
-from bot.quota.policy import RELEASE_POLICY, SETTING_NAMES, Quotas, UsageReport
+from bot.quota.ledger import RELEASE_POLICY
+from bot.quota.policy import Quotas
+from bot.quota.reports import UsageReport
+from bot.quota.settings import SETTING_NAMES
 from cogs.utils.localization import ls
 from cogs.utils.settings_text import (
     FIELD_CHARS,

@@ -251,7 +251,7 @@ _UNLIMITED = {"", "none", "null", "unlimited", "no limit", "-"}
 class QuotaLimits(_Section):
     """What a guild may generate. ``None`` means unlimited; an empty list means "all".
 
-    These are the fields a guild admin can override (``bot.quota.policy.GuildQuota``); the
+    These are the fields a guild admin can override (``bot.quota.settings.GuildQuota``); the
     ``[quota]`` table of the config file gives their defaults.
     """
 

@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 
 from bot.i18n.strings import STRINGS, t
-from bot.quota.policy import SETTING_NAMES, SETTINGS_HELP
+from bot.quota.settings import SETTING_NAMES, SETTINGS_HELP
 from cogs.utils.ui import user_lang
 
 VALUE_CHARS = 150

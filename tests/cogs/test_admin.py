@@ -6,7 +6,8 @@ import discord
 import pytest
 
 from bot.i18n.strings import error_text
-from bot.quota.policy import RELEASE_POLICY, QuotaSettingError
+from bot.quota.errors import QuotaSettingError
+from bot.quota.ledger import RELEASE_POLICY
 
 ADMIN = "storyboard-admin"
 
