@@ -290,6 +290,9 @@ class QuotaLimits(_Section):
     # (checked when a draft is made or an image is added).
     user_active_drafts: Limit | None = 10
     user_storage_mb: Limit | None = 200
+    # The segments a long storyboard may be made of (one generation each, chained into one
+    # video); None: as many as the storyboard needs, within the product's maximum.
+    max_segments: Annotated[int, Field(gt=0)] | None = None
 
     @field_validator(
         "user_daily",
@@ -301,6 +304,7 @@ class QuotaLimits(_Section):
         "user_daily_failures",
         "user_active_drafts",
         "user_storage_mb",
+        "max_segments",
         mode="before",
     )
     @classmethod

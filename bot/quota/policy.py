@@ -13,7 +13,9 @@ Enforcement
     "Per day" and "per month" are the guild's (bot.quota.periods). The cooldown runs from the
     user's last reservation that was not released and did not fail: a failed generation never
     starts it. Failures are limited on their own, per user per day (``user_daily_failures``),
-    counted or not. "Running" means a reservation still in state ``reserved``.
+    counted or not. "Running" means a reservation still in state ``reserved``. A long
+    storyboard made of more segments than the guild's ``max_segments`` is refused
+    (``segments``); :meth:`Quotas.max_segments` gives the cap to whoever plans the segments.
 
 Owners and the kill switch
     Bot owners are never limited: their reservations skip every check (including a disabled
@@ -92,9 +94,10 @@ def check_what(
     model_name: str | None,
     options: Mapping[str, object] | None,
     board: Storyboard | None,
+    segments: int | None = None,
 ) -> None:
-    """The rules about what is made: the model, its options, the length and the aspect.
-    ``None`` arguments are not checked."""
+    """The rules about what is made: the model, its options, the length, the aspect and the
+    number of segments of a long storyboard. ``None`` arguments are not checked."""
     if model_name is not None and quota.models and model_name not in quota.models:
         raise QuotaRefused("model", model=model_name, allowed=list(quota.models))
     resolution = (options or {}).get("resolution")
@@ -112,6 +115,9 @@ def check_what(
             raise QuotaRefused("length", length=board.length, allowed=sorted(quota.lengths))
         if quota.aspects and board.aspect not in quota.aspects:
             raise QuotaRefused("aspect", aspect=board.aspect, allowed=list(quota.aspects))
+    cap = quota.max_segments
+    if segments is not None and cap is not None and segments > cap:
+        raise QuotaRefused("segments", segments=segments, limit=cap)
 
 
 def _budget_refusal(used: int, budget: int, credits: int | None, month_end: int) -> QuotaRefused:
@@ -162,6 +168,13 @@ class Quotas:
         """The validated value of setting ``name``; raises QuotaSettingError saying why."""
         return self.settings.validate_value(name, value)
 
+    async def max_segments(self, guild_id: int, user_id: int | None = None) -> int | None:
+        """The most segments a long storyboard of this guild may be made of (None: no cap),
+        for ``tracker.plan(board, max_segments=...)``. An owner (``user_id``) has no cap."""
+        if self.is_owner(user_id):
+            return None
+        return (await self.get(guild_id)).max_segments
+
     async def set(
         self, guild_id: int, name: str, value: Any, *, actor_id: int | None
     ) -> tuple[Any, Any]:
@@ -209,10 +222,12 @@ class Quotas:
         credits: int,
         now: float,
         options: Mapping[str, object] | None = None,
+        segments: int | None = None,
     ) -> None:
         """Check every limit and record the reservation, in one write transaction.
 
         ``options``: the model's options that cost money (``resolution``, ``audio``), if any.
+        ``segments``: the segments the job is made of (``Plan.count``; None: one video).
 
         Raises QuotaRefused when a limit refuses. Reserving a job id already reserved or
         charged does nothing (a retried press); a released one is reserved afresh.
@@ -233,6 +248,7 @@ class Quotas:
                 credits=credits,
                 now=now,
                 options=options,
+                segments=segments,
             )
 
         await self.ledger.reserve(
@@ -340,6 +356,7 @@ class Quotas:
         credits: int | None,
         now: float,
         options: Mapping[str, object] | None = None,
+        segments: int | None = None,
     ) -> None:
         """Raise QuotaRefused for the first limit that refuses. ``None`` arguments are skipped
         (``usage`` checks what it can without a storyboard)."""
@@ -351,7 +368,7 @@ class Quotas:
             raise QuotaRefused("channel", channels=[f"<#{c}>" for c in quota.channels])
         if role_ids is not None and quota.roles and not set(role_ids) & set(quota.roles):
             raise QuotaRefused("role", roles=[f"<@&{r}>" for r in quota.roles])
-        check_what(quota, model_name=model_name, options=options, board=board)
+        check_what(quota, model_name=model_name, options=options, board=board, segments=segments)
         if board is not None:
             check_terms(quota, [s.scene for s in board.shots])
 

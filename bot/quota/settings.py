@@ -47,6 +47,7 @@ SETTINGS_HELP: dict[str, str] = {
     "user_daily_failures": "videos kie.ai failed a member may have per day (a number or none)",
     "user_active_drafts": "drafts a member may have open at once (a number or none)",
     "user_storage_mb": "megabytes of images and videos a member may store (a number or none)",
+    "max_segments": "segments a long storyboard may be made of, one video each (a number or none)",
 }
 
 

@@ -128,6 +128,34 @@ async def test_reset_restores_the_default(simcord_env):
     assert "*set here*" not in show.description
 
 
+async def test_the_segment_cap_is_set_shown_and_reset(simcord_env):
+    env = simcord_env
+    guild, channel, admin, _ = world(env)
+    show = embed_of(await admin.slash(channel, f"{ADMIN} quota show"))
+    assert "`max_segments`: none · *default*" in setting_line(show, "max_segments")
+    choices = await admin.autocomplete(channel, f"{ADMIN} quota set", "setting", "segment")
+    assert [c["value"] for c in choices] == ["max_segments"]
+    assert choices[0]["name"].startswith("max_segments: segments a long storyboard may be")
+
+    r = await admin.slash(channel, f"{ADMIN} quota set", setting="max_segments", value="3")
+    assert said(r) == "`max_segments`: none → 3"
+    assert await env.bot.runtime.quotas.max_segments(guild.id) == 3
+    show = embed_of(await admin.slash(channel, f"{ADMIN} quota show"))
+    assert "`max_segments`: 3 · *set here*" in setting_line(show, "max_segments")
+    assert f"<@{admin.id}> `max_segments`: none → 3" in fields(show)["Latest changes"]
+
+    r = await admin.slash(channel, f"{ADMIN} quota set", setting="max_segments", value="0")
+    assert said(r) == (
+        "max_segments cannot be '0': Input should be greater than 0. Expected segments a long "
+        "storyboard may be made of, one video each (a number or none)."
+    )
+    assert (await quota_of(env, guild)).max_segments == 3
+
+    r = await admin.slash(channel, f"{ADMIN} quota reset", setting="max_segments")
+    assert said(r) == "Back to the defaults:\n`max_segments`: 3 → none"
+    assert await env.bot.runtime.quotas.max_segments(guild.id) is None
+
+
 async def test_channels_add_list_remove(simcord_env):
     env = simcord_env
     guild, channel, admin, _ = world(env)

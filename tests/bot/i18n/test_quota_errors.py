@@ -76,6 +76,7 @@ async def _quota_errors(db: Path) -> dict[str, UserError]:
             roles: tuple[int, ...] = (),
             options: dict[str, object] | None = None,
             now: float = NOON,
+            segments: int | None = None,
         ) -> None:
             await q.reserve(
                 job_id=f"job{next(jobs)}",
@@ -88,6 +89,7 @@ async def _quota_errors(db: Path) -> dict[str, UserError]:
                 credits=credits,
                 now=now,
                 options=options,
+                segments=segments,
             )
 
         async def refusal(action: Awaitable[object]) -> UserError:
@@ -110,6 +112,7 @@ async def _quota_errors(db: Path) -> dict[str, UserError]:
         out["length"] = await refusal(reserve(await server(lengths="10, 15"), board=long))
         tall = Storyboard(shots=(Shot(scene="a cat", tenths=100),), length=10, aspect="portrait")
         out["aspect"] = await refusal(reserve(await server(aspects="landscape"), board=tall))
+        out["segments"] = await refusal(reserve(await server(max_segments="2"), segments=3))
         guild = await server(blocked_terms="Headphones, 耳机")
         out["blocked_term"] = await refusal(reserve(guild))
         # A thread edit checks the terms on its own (cogs.editing).
@@ -200,6 +203,10 @@ QUOTA_CASES: dict[str, tuple[str, str]] = {
     ),
     "length": ("err.quota.length", "本服务器只允许时长为 10、15 秒的视频；不允许 25 秒。"),
     "aspect": ("err.quota.aspect", "本服务器只允许横屏画幅；不允许竖屏画幅。"),
+    "segments": (
+        "err.quota.segments",
+        "这个故事板需要 3 个片段；本服务器每个视频最多允许 2 个片段。请缩短镜头或删掉一些。",
+    ),
     "blocked_term": (
         "err.quota.blocked_term",
         "本服务器不允许在场景中使用“Headphones”。请删除后再试。",
@@ -247,7 +254,7 @@ QUOTA_CASES: dict[str, tuple[str, str]] = {
         "user_concurrent、user_cooldown_seconds、guild_daily、guild_concurrent、"
         "guild_monthly_credits、lengths、aspects、models、resolutions、audio、blocked_terms、"
         "log_channel、timezone、failed_counts、user_daily_failures、user_active_drafts、"
-        "user_storage_mb。",
+        "user_storage_mb、max_segments。",
     ),
     "bad_value_not_int": (
         "err.quota_bad_value",

@@ -54,6 +54,7 @@ async def reserve(
     channel: int | None = CHANNEL,
     roles: tuple[int, ...] = (),
     job_id: str | None = None,
+    segments: int | None = None,
 ) -> str:
     job_id = job_id or f"job{next(_ids)}"
     await q.reserve(
@@ -66,6 +67,7 @@ async def reserve(
         model_name=model,
         credits=credits,
         now=now,
+        segments=segments,
     )
     return job_id
 

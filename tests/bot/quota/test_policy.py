@@ -359,3 +359,30 @@ async def test_model_options_are_limited_per_guild(tmp_path):
     await quotas.reserve(job_id="a3", options={"resolution": "720p", "audio": False}, **common)
     assert await quotas.usage_state("a3") == "reserved"
     await store.close()
+
+
+# --------------------------------------------------------------------------- segments
+
+
+async def test_a_long_storyboard_over_the_segment_cap_is_refused(quotas: Quotas) -> None:
+    assert await quotas.max_segments(GUILD) is None  # no cap by default
+    await reserve(quotas, segments=9)
+    await quotas.set(GUILD, "max_segments", "3", actor_id=ALICE)
+    assert await quotas.max_segments(GUILD) == 3
+    err = await refused(quotas, "segments", segments=4, user=BOB)
+    assert err.params == {"segments": 4, "limit": 3}
+    assert str(err) == (
+        "This storyboard needs 4 segments; this server allows at most 3 segments per video. "
+        "Shorten the shots or remove some."
+    )
+    assert await count_rows(quotas.store) == 1  # nothing reserved for the refused one
+    await reserve(quotas, segments=3, user=BOB)  # at the cap
+    await reserve(quotas, user=BOB)  # one video: no segments to count
+
+
+async def test_the_segment_cap_does_not_limit_owners(quotas: Quotas) -> None:
+    await quotas.set(GUILD, "max_segments", "1", actor_id=ALICE)
+    assert await quotas.max_segments(GUILD, ALICE) == 1
+    assert await quotas.max_segments(GUILD, OWNER) is None
+    await reserve(quotas, user=OWNER, segments=5)
+    assert str((await refused(quotas, "segments", segments=2)).params["limit"]) == "1"

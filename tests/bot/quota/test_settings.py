@@ -22,6 +22,7 @@ async def test_defaults_come_from_the_config(store: Store) -> None:
     assert (quota.guild_daily, quota.guild_concurrent, quota.guild_monthly_credits) == (50, 5, None)
     assert quota.timezone == "UTC" and quota.enabled and not quota.failed_counts
     assert quota.user_daily_failures == 3
+    assert quota.max_segments is None  # no cap: as many segments as the storyboard needs
     assert set(SETTING_NAMES) == set(QuotaDefaults.model_fields) - {
         "owner_ids",
         "low_balance_credits",
@@ -65,6 +66,9 @@ async def test_overrides_keep_unspecified_defaults(store: Store) -> None:
         ("user_daily", 4, 4),
         ("user_daily", None, None),
         ("roles", [1, 2], [1, 2]),
+        ("max_segments", "3", 3),
+        ("max_segments", "none", None),
+        ("max_segments", 1, 1),
     ],
 )
 async def test_set_parses_values(quotas: Quotas, name: str, raw: Any, expected: Any) -> None:
@@ -84,6 +88,8 @@ async def test_set_parses_values(quotas: Quotas, name: str, raw: Any, expected: 
         ("lengths", "0", ["lengths", "greater than 0"]),
         ("models", "nope-model", ["models", "nope-model", "sora-2-pro-storyboard"]),
         ("channels", "general", ["channels", "not a whole number"]),
+        ("max_segments", "0", ["max_segments", "greater than 0", "segments a long storyboard"]),
+        ("max_segments", "many", ["max_segments", "not a whole number"]),
     ],
 )
 async def test_set_refuses_bad_values(quotas: Quotas, name: str, raw: str, words: list) -> None:
