@@ -17,7 +17,7 @@ import aiosqlite
 from pydantic import BaseModel, ConfigDict
 
 from bot.db.connection import Database
-from bot.quota.settings import SETTING_NAMES, Settings, dump
+from bot.quota.settings import SETTING_NAMES, QuotaSettings, dump
 
 PAUSED_KEY = "quota.paused"
 # The guild id of bot-wide entries in the change log (the kill switch).
@@ -45,7 +45,7 @@ async def is_paused(db: aiosqlite.Connection) -> bool:
 class Admin:
     """The changes guild admins and bot owners make, each one transaction."""
 
-    def __init__(self, store: Database, settings: Settings) -> None:
+    def __init__(self, store: Database, settings: QuotaSettings) -> None:
         self.store = store
         self.settings = settings
 

@@ -59,7 +59,7 @@ from bot.quota.ledger import (
 )
 from bot.quota.periods import day_bounds, month_bounds
 from bot.quota.reports import Reports, UsageReport, UsageSummary
-from bot.quota.settings import SETTING_NAMES, SETTINGS_HELP, GuildQuota, Settings
+from bot.quota.settings import SETTING_NAMES, SETTINGS_HELP, GuildQuota, QuotaSettings
 from bot.quota.terms import check_terms, normalize
 
 __all__ = [
@@ -139,7 +139,7 @@ class Quotas:
     def __init__(self, store: Database, defaults: QuotaDefaults) -> None:
         self.store = store
         self.defaults = defaults
-        self.settings = Settings(store, defaults)
+        self.settings = QuotaSettings(store, defaults)
         self.admin = Admin(store, self.settings)
         self.ledger = Ledger(store)
         self.reports = Reports(self.ledger)
@@ -443,7 +443,5 @@ class Quotas:
 
     async def report(self, guild_id: int, *, days: int, now: float) -> UsageReport:
         """Per-user videos and credits of the last ``days`` local days (today included)."""
-        if days < 1:
-            raise QuotaSettingError("quota_days", days=days)
         quota = await self.get(guild_id)
         return await self.reports.report(quota, guild_id=guild_id, days=days, now=now)

@@ -159,7 +159,7 @@ def dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-class Settings:
+class QuotaSettings:
     """The guilds' effective settings: the defaults from the config file and the overrides."""
 
     def __init__(self, store: Database, defaults: QuotaDefaults) -> None:
