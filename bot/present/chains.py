@@ -76,6 +76,8 @@ def chain_line(job: Job, lang: str, now: float, bar: Callable[[int], str]) -> st
             step = t(f"chain.step.{kie}", lang)
             if kie == "generating" and progress.progress is not None:
                 step += " " + bar(progress.progress)
+        elif kie == "success":
+            step = t("chain.step.fetching", lang)
         else:
             step = t("chain.step.starting", lang)
     else:

@@ -8,13 +8,24 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain.storyboard import Shot, Storyboard
+from bot.domain.storyboard import Shot, Storyboard, StoryboardError
 from bot.drafts.store import Draft, Drafts
-from bot.jobs.intake import Intake, Order, Refused, Started, StatusPosted
+from bot.jobs.intake import (
+    Again,
+    DraftRules,
+    Intake,
+    Order,
+    Refused,
+    Started,
+    StatusPosted,
+    retry_segment,
+)
 from bot.jobs.store import Job, JobState
 from bot.media.images import ImageError, prepare_image
 from bot.models.sora import SoraStoryboard
+from bot.quota.policy import QuotaRefused
 from bot.runtime import Runtime
+from tests.fakes.fakekie import KLING_MODEL, TaskPlan
 from tests.fakes.memkie import URL, MemoryKie
 from tests.helpers import RecordingDelivery, TestClock, make_settings, png_bytes
 
@@ -230,3 +241,93 @@ async def test_an_unreadable_image_releases_the_reservation_it_made(
     assert status.shown == []
     assert [state for _job, state in await usage(runtime)] == ["released"]
     assert await runtime.store.recent_jobs() == []
+
+
+# -- long storyboards ---------------------------------------------------------------------------
+#: The seed's longest storyboard: 10 shots of 2.5 s (two Kling segments of 13 s, 182 credits each).
+SEED = Storyboard(
+    shots=tuple(Shot(scene=f"Scene {i}: the kitten, moment {i}", tenths=25) for i in range(1, 11)),
+    length=25,
+    aspect="landscape",
+)
+
+
+@pytest.fixture
+async def kling(tmp_path: Path, clock: TestClock) -> AsyncIterator[Runtime]:
+    """A bot whose model is Kling (15 s and 6 shots a video)."""
+    settings = make_settings(tmp_path, URL, kie={"model": KLING_MODEL})
+    rt = await Runtime.build(
+        settings, RecordingDelivery(), kie=MemoryKie(clock), clock=clock, origin="discord"
+    )
+    yield rt
+    await rt.close()
+
+
+def intake_of(rt: Runtime, clock: TestClock) -> Intake:
+    assert rt.quotas is not None
+    return Intake(
+        tracker=rt.tracker, quotas=rt.quotas, clock=clock, model=lambda: rt.models.primary
+    )
+
+
+async def credits_of(rt: Runtime, job_id: str) -> int:
+    async with rt.store.db.execute("SELECT credits FROM usage WHERE job_id = ?", (job_id,)) as c:
+        return int((await c.fetchone())[0])
+
+
+async def test_a_long_storyboard_is_planned_checked_and_reserved_whole(
+    kling: Runtime, clock: TestClock, draft: Draft
+) -> None:
+    rules = DraftRules(kling.tracker, lambda: kling.models.primary)
+    assert rules.limits.lengths == (10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60)
+    assert rules.limits.max_shots == 20
+    plan = rules.plan(SEED)
+    assert (plan.count, plan.price, plan.model) == (2, 364, KLING_MODEL)
+    with pytest.raises(StoryboardError) as err:
+        rules.validate(SEED.model_copy(update={"length": 65}))
+    assert err.value.code == "length"
+    with pytest.raises(StoryboardError) as err:  # one shot longer than a segment holds
+        rules.validate(Storyboard(shots=(Shot(scene="a long take", tenths=160),), length=20))
+    assert err.value.code == "shot_duration" and err.value.params["max"] == "15"
+
+    outcome = await intake_of(kling, clock).generate(
+        order(draft, board=SEED), post_status=Status().post
+    )
+    assert isinstance(outcome, Started) and outcome.job.is_chain
+    assert outcome.job.segments == 2
+    assert await credits_of(kling, outcome.job.id) == 364  # the whole chain, before anything
+
+
+async def test_a_retry_is_priced_from_its_segment_and_refused_by_the_quota_like_generate(
+    kling: Runtime, clock: TestClock, draft: Draft
+) -> None:
+    kie = kling.kie
+    assert isinstance(kie, MemoryKie) and kling.quotas is not None
+    kie.plan = TaskPlan(waiting=2, duration=20, outcome="fail")  # segment 1 fails
+    intake = intake_of(kling, clock)
+    outcome = await intake.generate(order(draft, board=SEED), post_status=Status().post)
+    assert isinstance(outcome, Started)
+    failed = outcome.job
+    for _ in range(200):
+        await kling.tracker.run_once()
+        failed = await kling.store.get_job(failed.id) or failed
+        if not failed.active:
+            break
+        clock.advance(5)
+    assert failed.fail_code == "segment_failed" and retry_segment(failed) == 1
+    assert await intake.cost("retry", failed.id, 1) == 364
+    assert await intake.cost("redo", failed.id, 1) is None  # not delivered: no redo
+
+    await kling.quotas.set(GUILD, "guild_monthly_credits", "300", actor_id=0)
+    request = Again("retry", failed.id, 1, job_id="abc123abc123", user_id=ALICE)
+    status = Status()
+    refused = await intake.again(request, post_status=status.post, acknowledge=status.acknowledge)
+    assert isinstance(refused, Refused) and refused.stage == "quota"
+    assert isinstance(refused.error, QuotaRefused)
+    assert status.steps == ["acknowledged"] and await kling.store.get_job("abc123abc123") is None
+
+    await kling.quotas.set(GUILD, "guild_monthly_credits", "1000", actor_id=0)
+    started = await intake.again(request, post_status=status.post)
+    assert isinstance(started, Started) and started.job.id == "abc123abc123"
+    assert await credits_of(kling, "abc123abc123") == 364
+    assert await intake.again(request, post_status=status.post) == Refused("already")

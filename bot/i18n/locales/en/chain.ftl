@@ -23,6 +23,7 @@ chain-step-starting = starting
 chain-step-waiting = sent to kie.ai, waiting to start
 chain-step-queuing = in kie.ai's queue
 chain-step-generating = generating
+chain-step-fetching = made, fetching its video
 chain-step-frame = handing its last frame to the next segment
 chain-status-made = { $made ->
     [one] Segment 1 was made and is kept
@@ -44,10 +45,8 @@ chain-confirm-retry = 🔁 Retry from segment { $segment } of { $segments }: { $
    *[other] { $count } segments are
 } made again for { $credits } credits (≈ ${ $usd }); { $reused ->
     [0] nothing before it is reused.
-   *[other] the { $reused ->
-        [one] segment
-       *[other] { $reused } segments
-    } before it are reused and not paid again.
+    [one] the segment before it is reused and not paid again.
+   *[other] the { $reused } segments before it are reused and not paid again.
 } Press **Confirm** to start.
 chain-confirm-redo = 🎲 Redo segment { $segment } of { $segments }: { $count ->
     [one] it is
@@ -57,10 +56,8 @@ chain-confirm-redo = 🎲 Redo segment { $segment } of { $segments }: { $count -
     } after it are
 } made again for { $credits } credits (≈ ${ $usd }); { $reused ->
     [0] nothing before it is reused.
-   *[other] the { $reused ->
-        [one] segment
-       *[other] { $reused } segments
-    } before it are reused and not paid again.
+    [one] the segment before it is reused and not paid again.
+   *[other] the { $reused } segments before it are reused and not paid again.
 } The new video is posted beside this one. Press **Confirm** to start.
 chain-already = That was started already.
 chain-gone = That can no longer be done: the video changed since (it is running again, or was deleted).

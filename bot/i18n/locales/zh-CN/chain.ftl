@@ -13,6 +13,7 @@ chain-step-starting = 正在开始
 chain-step-waiting = 已提交到 kie.ai，等待开始
 chain-step-queuing = 在 kie.ai 的队列中
 chain-step-generating = 生成中
+chain-step-fetching = 已生成，正在获取视频
 chain-step-frame = 正在把这一段的最后一帧交给下一段
 chain-status-made = { $made ->
     [1] 第 1 段已生成并保留
