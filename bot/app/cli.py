@@ -2,8 +2,9 @@
 parser, and the dispatch of each command (loading the settings and logging first), which turns
 errors into messages and exit codes (bot/app/exits.py).
 
-The commands are elsewhere: render and resume in bot/app/render.py, backup and jobs in
-bot/app/database.py, doctor in bot/app/doctor.py, run and sync in bot/app/launcher.py.
+The commands are elsewhere: render and resume in bot/app/render.py (their progress lines in
+bot/app/progress.py), backup and jobs in bot/app/database.py, doctor in bot/app/doctor.py, run
+and sync in bot/app/launcher.py.
 """
 
 from __future__ import annotations
@@ -47,6 +48,16 @@ def _lengths_help() -> str:
     return "; ".join(f"{m.name}: {m.limits.lengths_text()}" for m in (SoraStoryboard, KlingOmni))
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="storyboard-bot",
@@ -83,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         help=f"kie.ai model: {', '.join(known_models())} (default: KIE_MODEL, "
         "sora-2-pro-storyboard, falling back to KIE_FALLBACK_MODEL when it is unavailable)",
+    )
+    render.add_argument(
+        "--max-segments",
+        type=_positive,
+        metavar="N",
+        help="refuse a long storyboard that needs more than N segments (one generation each, "
+        "chained into one video), before anything is spent (default: as many as it needs)",
     )
     render.add_argument("--out", type=Path, help="where to write the mp4")
 

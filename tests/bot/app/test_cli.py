@@ -338,12 +338,25 @@ async def test_paused_without_fallback_exits_1_and_explains(workdir, live_fake):
 
 
 async def test_model_flag_refuses_storyboard_beyond_kling_limits(workdir, live_fake):
+    # 7 shots are two Kling segments; one is all --max-segments allows.
     shots = [a for i in range(7) for a in ("--shot", f"1 | shot {i}")]
     r = await run_cli(
-        workdir, "render", "--image", "ref.png", *shots, "--model", KLING_MODEL, fake=live_fake
+        workdir,
+        "render",
+        "--image",
+        "ref.png",
+        *shots,
+        "--model",
+        KLING_MODEL,
+        "--max-segments",
+        "1",
+        fake=live_fake,
     )
     assert r.code == 2
-    assert "1 to 6 shots; this one has 7" in r.err
+    assert r.err.strip().splitlines() == [
+        "error: These 7 shots (7 s) need 2 segments on Kling 3.0 Omni (at most 6 shots and "
+        "15 s each); at most 1 are allowed. Shorten the shots or remove some."
+    ]
     assert sum(live_fake.calls.values()) == 0
 
 
