@@ -292,3 +292,27 @@ async def test_a_chinese_server_reads_the_plan_and_the_chain_in_chinese(simcord_
     [result] = videos(env, channel, card)
     selects = [c for row in result.components for c in row.children if c.type.value == 3]
     assert selects[0].placeholder == "重做某一段…"
+
+
+async def test_sora_found_gone_by_a_long_storyboard_redraws_its_card_for_kling(
+    simcord_env, memkie
+):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    memkie.fake.remove_model(SORA_MODEL)  # not known yet: the card plans one Sora video
+    card = await long_card(env, channel, alice)
+    assert fields(card)["Model"] == "Sora 2 Pro Storyboard"
+    assert "Segments" not in fields(card)
+    await alice.click(card, label="Generate")
+    status = bot_messages(env, channel)[-1]
+    await env.advance_time(10)
+    text = current(channel, status).content
+    assert text.startswith("❌ Not sent: ") and "Nothing was spent." in text, text
+    # The card now plans for the model that can make it: two Kling segments.
+    shown = fields(current(channel, card))
+    assert shown["Model"] == "Kling 3.0 Omni"
+    assert shown["Estimated cost"] == "364 credits (≈ $1.82) for 2 segments"
+    await alice.click(current(channel, card), label="Generate")
+    status = bot_messages(env, channel)[-1]
+    await run_until(env, channel, status, lambda: videos(env, channel, card))
+    assert [b["model"] for b in memkie.fake.create_attempts] == [SORA_MODEL, *[KLING_MODEL] * 2]
