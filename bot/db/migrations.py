@@ -162,6 +162,32 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN chain TEXT;
     CREATE INDEX jobs_parent ON jobs(parent_id, segment) WHERE parent_id IS NOT NULL;
     """,
+    # 7: how long each model took to make a video, by length and resolution (bot.jobs.history,
+    # behind the learned polling schedule): ``seconds`` from submission to the task's end,
+    # ``noticed`` when the bot saw it. Seeded from the videos already made, by when they were
+    # noticed; their resolution was not stored ("": right for models without one).
+    """
+    CREATE TABLE generation_times (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        model       TEXT NOT NULL,
+        length      INTEGER NOT NULL,
+        resolution  TEXT NOT NULL DEFAULT '',
+        seconds     REAL NOT NULL,
+        noticed     REAL NOT NULL,
+        finished_at REAL NOT NULL
+    );
+    CREATE INDEX generation_times_kind ON generation_times(model, length, resolution, id);
+    INSERT INTO generation_times (model, length, resolution, seconds, noticed, finished_at)
+        SELECT model, json_extract(storyboard, '$.length'), '', finished_at - submitted_at,
+               finished_at - submitted_at, finished_at
+        FROM jobs
+        WHERE result_url IS NOT NULL AND chain IS NULL AND submitted_at IS NOT NULL
+          AND finished_at >= submitted_at
+          AND CASE WHEN json_valid(storyboard) THEN json_type(storyboard, '$.length') END
+              = 'integer'
+          AND state IN ('succeeded', 'fetched', 'posting', 'delivered', 'undeliverable')
+        ORDER BY finished_at;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

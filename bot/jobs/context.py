@@ -13,6 +13,7 @@ from bot.config.settings import Settings
 from bot.domain.clock import Clock
 from bot.domain.storyboard import Storyboard
 from bot.jobs.delivery import Delivery
+from bot.jobs.history import History
 from bot.jobs.links import callback_url
 from bot.jobs.states import SENT_STATES, JobState
 from bot.jobs.store import Job, Store
@@ -79,6 +80,8 @@ class Context:
     # Where a chain's segments are delivered: to their parent job, never to a person
     # (bot.jobs.chaining.SegmentDelivery).
     internal: Delivery | None = None
+    # Each model's generation times, behind the learned polling schedule (bot.jobs.history).
+    history: History = field(default_factory=History)
 
     def delivery_for(self, job: Job) -> Delivery:
         """The owner's delivery; a chain's segment's is its chain's (``internal``)."""

@@ -1,7 +1,9 @@
 """running -> succeeded | failed: reading a task's state from kie.ai (recordInfo).
 
 A job is read once more before it may expire: under load its last read may have come late,
-and a video kie.ai finished must not be given up unread.
+and a video kie.ai finished must not be given up unread. When to read next is the polling
+schedule's (bot.jobs.polling), learned from the job's kind's history (bot.jobs.history) when it
+polls; each success seen here adds its generation time to that history.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from bot.jobs.context import Context
+from bot.jobs.history import Kind, generation_seconds
 from bot.jobs.polling import next_poll_delay
 from bot.jobs.reasons import generation_failure
 from bot.jobs.states import JobState
@@ -20,21 +23,34 @@ log = logging.getLogger("bot.jobs")
 POLLED = frozenset({JobState.RUNNING, JobState.UNKNOWN})
 
 
-def poll_delay(ctx: Context, elapsed: float) -> float:
+def poll_delay(ctx: Context, elapsed: float, start: float | None = None) -> float:
+    """Seconds until the next read; ``start``: the learned start of the job's kind, if any."""
     t = ctx.settings.tracker
     return next_poll_delay(
         elapsed,
         callbacks=ctx.callbacks,
         poll_min=t.poll_min_seconds,
         safety_min=t.callback_poll_min_seconds,
+        start=start,
     )
+
+
+def kind_of(ctx: Context, job: Job) -> Kind:
+    """The kind of task ``job`` is, for its history: its model, length and resolution."""
+    try:
+        options = ctx.models.get(job.model).options
+    except KeyError:  # a model no longer configured
+        options = {}
+    resolution = options.get("resolution")
+    return Kind(job.model, job.storyboard.length, str(resolution) if resolution else "")
 
 
 async def poll(ctx: Context, job: Job, now: float) -> Job:
     """Read the task and record what kie.ai says; expire the job only after that read."""
     assert job.task_id is not None
     elapsed = now - (job.submitted_at or now)
-    next_at = min(now + poll_delay(ctx, elapsed), max(job.deadline_at, now))
+    start = None if ctx.callbacks else await ctx.history.start(ctx.store, kind_of(ctx, job), now)
+    next_at = min(now + poll_delay(ctx, elapsed, start), max(job.deadline_at, now))
     try:
         record = await ctx.kie.record_info(job.task_id)
     except (KieError, KieUnreachable) as exc:
@@ -90,6 +106,15 @@ async def _apply(ctx: Context, job: Job, record: TaskRecord, next_at: float) -> 
             return await ctx.current(job)
         # kie.ai made the video: it counts, and it no longer holds a running slot.
         await ctx.settle(done, "delivered")
+        if job.submitted_at is not None:
+            noticed = now - job.submitted_at
+            await ctx.history.record(
+                ctx.store,
+                kind_of(ctx, job),
+                seconds=generation_seconds(record, noticed),
+                noticed=noticed,
+                at=now,
+            )
         return done
     if record.state == "fail":
         job = await ctx.set(job, reads=job.reads + 1, kie_state="fail")

@@ -1,6 +1,8 @@
 """bot.jobs.polling: the schedule of status reads keeps its promise (a task's end is noticed
 within max(10 s, 10 % of the time since submission); with callbacks, the safety net within
-max(60 s, 25 %)), its gaps never shrink, and a task costs few reads."""
+max(60 s, 25 %)), its gaps never shrink, and a task costs few reads. The schedule learned from
+history keeps that promise for every end after its learned start and the safety net's before
+it, never costs more reads than today's, and is today's without enough history."""
 
 from __future__ import annotations
 
@@ -10,7 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.jobs.polling import POLL_MIN, SAFETY_MIN, next_poll_delay, reads_for
+from bot.jobs import polling
+from bot.jobs.polling import (
+    EARLY_QUANTILE,
+    MIN_SAMPLES,
+    POLL_MIN,
+    SAFETY_MIN,
+    learned_start,
+    next_poll_delay,
+    reads_for,
+)
 
 DAY = 86_400.0
 # A task's duration: from a fraction of a second to a day (the deadline is far shorter).
@@ -108,3 +119,101 @@ def test_reads_grow_with_the_logarithm_of_the_duration(duration):
 def test_callbacks_make_polling_a_sparse_safety_net():
     for duration in (300.0, 900.0, 1800.0):
         assert reads_for(duration, callbacks=True) < reads_for(duration) / 2
+
+
+# ------------------------------------------------------------------------ the learned schedule
+# Any history: from none to more than is kept, of any times (nonsense ones included).
+samples = st.floats(min_value=0.0, max_value=DAY, allow_nan=False, allow_infinity=False)
+histories = st.lists(samples, max_size=3 * MIN_SAMPLES)
+enough = st.lists(samples, min_size=MIN_SAMPLES, max_size=3 * MIN_SAMPLES)
+gaps = st.floats(min_value=1.0, max_value=120.0)
+
+
+def learned_noticed_after(duration: float, start: float | None, **mins: float) -> float:
+    return polling.read_times(duration, start=start, **mins)[-1] - duration
+
+
+@given(histories, durations)
+def test_after_the_learned_start_the_end_is_noticed_within_todays_promise(history, duration):
+    start = learned_start(history)
+    if start is None or duration >= start:
+        late = learned_noticed_after(duration, start)
+        assert late <= max(POLL_MIN, 0.10 * duration) + 1e-9
+
+
+@given(histories, durations)
+def test_before_the_learned_start_the_end_is_noticed_within_the_safety_net(history, duration):
+    start = learned_start(history)
+    late = learned_noticed_after(duration, start)
+    assert late <= max(SAFETY_MIN, 0.25 * duration) + 1e-9
+
+
+@given(enough, durations, gaps, gaps)
+def test_the_configured_gaps_keep_both_promises_with_history(history, duration, short, safety):
+    start = learned_start(history)
+    late = learned_noticed_after(duration, start, poll_min=short, safety_min=safety)
+    assert late <= max(safety, short, 0.25 * duration) + 1e-9
+    if start is None or duration >= start:
+        assert late <= max(short, 0.10 * duration) + 1e-9
+
+
+@given(histories, durations)
+def test_the_learned_schedule_never_reads_more_nor_sooner_than_todays(history, duration):
+    start = learned_start(history)
+    learned = polling.read_times(duration, start=start)
+    today = polling.read_times(duration)
+    # The n-th learned read comes no earlier than today's n-th: fewer reads to any end.
+    assert len(learned) <= len(today)
+    assert all(a >= b - 1e-9 for a, b in zip(learned, today, strict=False))
+    assert reads_for(duration, start=start) <= reads_for(duration)
+
+
+@given(histories, elapsed)
+def test_from_the_learned_start_on_the_gaps_are_todays(history, at):
+    # A task running longer than its history is read exactly as today.
+    start = learned_start(history)
+    if start is not None and at >= start:
+        assert next_poll_delay(at, callbacks=False, start=start) == next_poll_delay(
+            at, callbacks=False
+        )
+
+
+@given(st.lists(samples, max_size=MIN_SAMPLES - 1), elapsed, durations)
+def test_with_little_history_the_schedule_is_todays(history, at, duration):
+    start = learned_start(history)
+    assert start is None
+    assert next_poll_delay(at, callbacks=False, start=start) == next_poll_delay(at, callbacks=False)
+    assert polling.read_times(duration, start=start) == polling.read_times(duration)
+
+
+@given(enough, elapsed)
+def test_with_callbacks_the_history_changes_nothing(history, at):
+    start = learned_start(history)
+    assert next_poll_delay(at, callbacks=True, start=start) == next_poll_delay(at, callbacks=True)
+
+
+@given(enough)
+def test_the_learned_start_lies_below_nearly_all_of_the_history(history):
+    start = learned_start(history)
+    assert start is not None
+    below = sum(1 for s in history if s < start)
+    assert below <= EARLY_QUANTILE * (len(history) - 1)
+    assert 0.0 <= start <= max(history)
+
+
+def test_nonsense_samples_are_not_history():
+    assert learned_start([math.nan, math.inf, -5.0] * MIN_SAMPLES) is None
+
+
+def test_a_history_of_four_minute_videos_halves_a_five_minute_jobs_reads():
+    # Twenty videos took 3.5-4.5 min; the 5th percentile is 210 s, the learned start 168 s.
+    history = [210.0 + 3.0 * n for n in range(MIN_SAMPLES)]
+    start = learned_start(history)
+    assert start == pytest.approx(168.0)
+    times = polling.read_times(300.0, start=start)
+    # The first read (it confirms the task is visible), the safety net's every 60 s, the
+    # start, then today's gaps: 10, 70, 130, 168, 184.8, 203.3 ...
+    assert times[:5] == pytest.approx([10.0, 70.0, 130.0, 168.0, 184.8])
+    assert len(times) == 11 and reads_for(300.0) == 22
+    # A task as fast as none before it is still noticed within a minute.
+    assert polling.read_times(15.0, start=start)[-1] == 70.0
