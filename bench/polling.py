@@ -18,6 +18,11 @@ d. in real time: many jobs (30) at once with tracker.poll_min_seconds=0.05, the 
    any 1 s window, at most 20 creates in any 10 s. The notice latency under this load is
    printed for information.
 
+e. the learned schedule against today's on the same simulated completion times (log-normal,
+   median 4 min): reads per job, and the worst lag after the learned start (target: within
+   max(10 s, 10 %), and fewer reads than today's) and before it (target: the safety net's
+   max(60 s, 25 %)); for jobs as long as their history, 30 % faster and 40 % slower.
+
 Everything runs on 127.0.0.1. Exit status 1 when any target is missed.
 """
 
@@ -28,6 +33,8 @@ import asyncio
 import contextlib
 import logging
 import math
+import random
+import statistics
 import sys
 import tempfile
 import time
@@ -41,6 +48,7 @@ if str(ROOT) not in sys.path:
 from aiohttp import web  # noqa: E402
 
 from bot.domain.storyboard import Shot, Storyboard  # noqa: E402
+from bot.jobs import polling  # noqa: E402
 from bot.jobs.polling import next_poll_delay, reads_for  # noqa: E402
 from bot.jobs.store import JobState  # noqa: E402
 from bot.kie import KieClient, RateLimits  # noqa: E402
@@ -192,10 +200,11 @@ async def one_job_e2e(duration: float, *, callbacks: bool) -> dict[str, float]:
             try:
                 if rt.web is not None:
                     await rt.web.start()
-                job = await rt.tracker.submit(BOARD, image)
+                submitted = await rt.tracker.submit(BOARD, image)
                 await rt.tracker.run_once()  # uploads and creates: the task starts now
-                job = await rt.store.get_job(job.id)
+                job = await rt.store.get_job(submitted.id)
                 assert job is not None and job.state == JobState.RUNNING, job
+                assert job.task_id is not None
                 task = fake.tasks[job.task_id]
                 limit = task.plan.total + 3600
                 while clock.now() - task.created_at < limit:
@@ -203,8 +212,9 @@ async def one_job_e2e(duration: float, *, callbacks: bool) -> dict[str, float]:
                     if callbacks:
                         await fake.fire_callbacks()
                     await rt.tracker.run_once()
-                    job = await rt.store.get_job(job.id)
-                    assert job is not None
+                    now_job = await rt.store.get_job(submitted.id)
+                    assert now_job is not None
+                    job = now_job
                     if job.state in DONE:
                         break
                 assert job.state in DONE and job.finished_at is not None, job
@@ -369,12 +379,60 @@ async def part_d(jobs: int, concurrency: int | None, task_seconds: float) -> Non
     check(all_done, f"d: not every job was delivered: {by_state}")
 
 
+# ------------------------------------------------------------------------------ e. learned
+def part_e(jobs: int = 10_000, seed: int = 7) -> None:
+    heading("e. the learned schedule against today's (bot.jobs.polling, polling)")
+    rng = random.Random(seed)
+    median, sigma = 240.0, 0.2  # 5-95 %: about 2.9-5.6 min
+    history = [rng.lognormvariate(math.log(median), sigma) for _ in range(50)]
+    start = polling.learned_start(history)
+    assert start is not None
+    print(f"history: 50 videos, median {median:g} s, sigma {sigma:g}: learned start {start:.0f} s")
+    print(
+        f"{'jobs take':>16} | {'schedule':>8} | {'reads mean':>10} | {'p95':>3} | "
+        f"{'max':>3} | {'worst lag/promise':>17} | {'ends before start':>17} | worst lag there"
+    )
+    print("-" * 106)
+    for label, factor in (("as history", 1.0), ("30 % faster", 0.7), ("40 % slower", 1.4)):
+        ends = [rng.lognormvariate(math.log(median * factor), sigma) for _ in range(jobs)]
+        means: dict[str, float] = {}
+        for name, s in (("today", None), ("learned", start)):
+            reads, worst, early, worst_early = [], 0.0, 0, 0.0
+            for c in ends:
+                times = polling.read_times(c, start=s)
+                reads.append(len(times))
+                late = times[-1] - c
+                if s is not None and c < s:
+                    early += 1
+                    worst_early = max(worst_early, late)
+                    ok = late <= max(polling.SAFETY_MIN, 0.25 * c) + 1e-9
+                    check(ok, f"e: {label}: an end at {c:.0f} s noticed {late:.1f} s late")
+                else:
+                    worst = max(worst, late / max(polling.POLL_MIN, 0.10 * c))
+            reads.sort()
+            means[name] = statistics.fmean(reads)
+            check(worst <= 1.0 + 1e-9, f"e: {label} {name}: worst lag ratio {worst:.3f} > 1")
+            there = f"{worst_early:.1f} s" if early else "-"
+            p95 = reads[len(reads) * 95 // 100]
+            print(
+                f"{label:>16} | {name:>8} | {means[name]:>10.1f} | {p95:>3} | {reads[-1]:>3} | "
+                f"{worst:>17.3f} | {early:>17} | {there}"
+            )
+        check(means["learned"] < means["today"], f"e: {label}: learned reads no fewer")
+    print(
+        f"{jobs} simulated jobs per row, the same completion times for both schedules; the first"
+        "\nread at 10 s either way. worst lag/promise: over ends at or after the learned start"
+        "\n(all ends for today's). Before the start an end is promised max(60 s, 25 %)."
+    )
+
+
 # ------------------------------------------------------------------------------ main
 async def amain(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     part_a()
     part_b()
     await part_c()
+    part_e()
     if not args.skip_realtime:
         for conc in args.concurrency or [None, 100]:
             await part_d(args.jobs, conc, args.task_seconds)
