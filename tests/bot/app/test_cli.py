@@ -168,6 +168,21 @@ async def test_not_an_image_exits_2(workdir, live_fake):
     assert sum(live_fake.calls.values()) == 0
 
 
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ("nope.png", "error: nope.png: no such file"),
+        (".", "error: . is a directory, not an image"),
+        ("ftp://example.com/a.png", "error: Only http(s) image links are accepted."),
+    ],
+)
+async def test_an_image_that_cannot_be_read_is_one_line(workdir, live_fake, image, message):
+    r = await run_cli(workdir, "render", "--image", image, "--shot", "a", fake=live_fake)
+    assert r.code == 2
+    assert r.err.strip().splitlines() == [message]
+    assert sum(live_fake.calls.values()) == 0
+
+
 async def test_configuration_error_exits_3_without_leaking_secrets(workdir):
     r = await run_cli(
         workdir, "render", "--image", "ref.png", "--shot", "a", STORYBOARD_HTTP_PORT="not-a-port"
