@@ -129,8 +129,14 @@ enough = st.lists(samples, min_size=MIN_SAMPLES, max_size=3 * MIN_SAMPLES)
 gaps = st.floats(min_value=1.0, max_value=120.0)
 
 
-def learned_noticed_after(duration: float, start: float | None, **mins: float) -> float:
-    return polling.read_times(duration, start=start, **mins)[-1] - duration
+def learned_noticed_after(
+    duration: float,
+    start: float | None,
+    poll_min: float = POLL_MIN,
+    safety_min: float = SAFETY_MIN,
+) -> float:
+    times = polling.read_times(duration, start=start, poll_min=poll_min, safety_min=safety_min)
+    return times[-1] - duration
 
 
 @given(histories, durations)
