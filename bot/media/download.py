@@ -16,6 +16,12 @@ fetched, and again at every redirect:
   goes to an address that was checked: a DNS answer that changes between the check and the
   connection (DNS rebinding) is never used. No proxy is used for these fetches;
 - a result video must start with an mp4 ``ftyp`` box.
+
+A refusal is a :class:`DownloadError` with a code and its parameters (the link without its
+query string, the host, the address and why it is refused), worded by the catalogs
+(``download.<code>``, in ``locales/<catalog>/download.ftl``) as a clause without a final stop:
+``str(err)`` is the English one the log and a job's ``fail_msg`` show, and an image link's
+refusal is shown to its reader in their language (bot.media.images.fetch_image).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from bot.db.files import open_private, private_dir
+from bot.domain.errors import Ref, UserError
 
 if TYPE_CHECKING:
     from bot.config.settings import KieSettings
@@ -53,8 +60,22 @@ Lookup = Callable[[str, int], Awaitable[list[tuple[Any, ...]]]]
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class DownloadError(Exception):
-    """The result could not be fetched; the message is safe to show (no query strings)."""
+class DownloadError(UserError):
+    """The result could not be fetched: ``code`` names why (``download.<code>`` words it) and
+    ``params`` hold what it shows, never a query string.
+
+    ``DownloadError("An English sentence.")`` (a sentence, not a code) still reads as that
+    sentence in every language.
+    """
+
+    prefix = "download"
+
+    def __init__(
+        self, code: str, message: str | None = None, /, *, shape: str | None = None, **params: Any
+    ) -> None:
+        if message is None and not code.isidentifier():
+            code, message = "legacy", code  # no catalog message: the sentence it was given
+        super().__init__(code, message, shape=shape, **params)
 
 
 class UnsafeURLError(DownloadError):
@@ -64,6 +85,10 @@ class UnsafeURLError(DownloadError):
 class _Refused(OSError):
     """A host resolved to an address that is not public (an OSError, so that aiohttp's
     connector, should it ever meet one, fails the connection instead of making it)."""
+
+    def __init__(self, host: str, address: str, why: Ref) -> None:
+        super().__init__(f"{host} resolves to {address}")
+        self.host, self.address, self.why = host, address, why
 
 
 def safe_url(url: str) -> str:
@@ -107,25 +132,43 @@ class FetchPolicy:
         return host.lower() in self.insecure_hosts
 
 
-def address_refusal(ip: IPAddress) -> str | None:
-    """Why the bot does not connect to ``ip`` (``"a loopback address"``), None when public."""
+def address_refusal(ip: IPAddress) -> Ref | None:
+    """Why the bot does not connect to ``ip``, as a catalog message (``download.why.loopback``:
+    "a loopback address"), None when it is public."""
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
         if embedded is None and ip in _NAT64:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None and (why := address_refusal(embedded)):
-            return f"{why} ({embedded})"
+            return Ref("download.why.embedded", why=why, address=str(embedded))
     checks = (
-        (ip.is_unspecified, "an unspecified address"),
-        (ip.is_loopback, "a loopback address"),
-        (ip.is_link_local, "a link-local address"),
-        (ip.is_multicast, "a multicast address"),
-        (ip.is_reserved, "a reserved address"),
-        (ip.is_private, "a private address"),
-        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "a site-local address"),
-        (not ip.is_global, "not a public address"),
+        (ip.is_unspecified, "unspecified"),
+        (ip.is_loopback, "loopback"),
+        (ip.is_link_local, "link_local"),
+        (ip.is_multicast, "multicast"),
+        (ip.is_reserved, "reserved"),
+        (ip.is_private, "private"),
+        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "site_local"),
+        (not ip.is_global, "not_public"),
     )
-    return next((why for refused, why in checks if refused), None)
+    return next((Ref(f"download.why.{why}") for refused, why in checks if refused), None)
+
+
+def _link(url: str) -> str | Ref:
+    """``url`` as a message shows it: :func:`safe_url`'s form, or "an invalid link" in the
+    reader's words."""
+    try:
+        urlsplit(url)
+    except ValueError:
+        return Ref("download.invalid_link")
+    return safe_url(url)
+
+
+def _via(redirected_from: str | None) -> str | Ref:
+    """What follows a link that a redirect led to: where it came from."""
+    if redirected_from is None:
+        return ""
+    return Ref("download.redirected", origin=_link(redirected_from))
 
 
 async def _getaddrinfo(host: str, port: int) -> list[tuple[Any, ...]]:
@@ -161,7 +204,7 @@ class CheckedResolver(AbstractResolver):
             if not trusted:
                 why = address_refusal(ipaddress.ip_address(address))
                 if why:
-                    raise _Refused(f"{host} resolves to {address}, {why}")
+                    raise _Refused(host, address, why)
             results.append(
                 ResolveResult(
                     hostname=host,
@@ -193,16 +236,14 @@ async def _check(
 ) -> None:
     """Refuse ``url`` (a link, or a redirect from one) unless the policy allows it; a host
     name is looked up here, through the resolver the connection will use."""
-    where = safe_url(str(url))
-    if redirected_from is not None:
-        where += f" (redirected from {safe_url(redirected_from)})"
+    link, via = _link(str(url)), _via(redirected_from)
     host = url.raw_host
     if url.scheme not in ("http", "https") or not host:
-        raise UnsafeURLError(f"refusing to download a non-http(s) link: {where}")
+        raise UnsafeURLError("scheme", url=link, via=via)
     if policy.trusts(host):
         return
     if url.scheme != "https":
-        raise UnsafeURLError(f"refusing a plain-http link: {where} (only https is fetched)")
+        raise UnsafeURLError("plain_http", url=link, via=via)
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -210,15 +251,17 @@ async def _check(
     if ip is not None:
         why = address_refusal(ip)
         if why:
-            raise UnsafeURLError(f"refusing to fetch {where}: {ip} is {why}")
+            raise UnsafeURLError("address", address=str(ip), why=why, url=link, via=via)
         return
     try:
         async with asyncio.timeout(budget):
             await resolver.resolve(host, url.port or 443)
     except _Refused as exc:
-        raise UnsafeURLError(f"refusing to fetch {where}: {exc}") from None
+        raise UnsafeURLError(
+            "resolves_to", host=exc.host, address=exc.address, why=exc.why, url=link, via=via
+        ) from None
     except OSError:
-        raise DownloadError(f"cannot resolve {host} fetching {where}") from None
+        raise DownloadError("unresolved", host=host, url=link, via=via) from None
 
 
 @contextlib.asynccontextmanager
@@ -238,7 +281,7 @@ async def open_checked(
     try:
         current = URL(url)
     except (ValueError, TypeError):
-        raise UnsafeURLError("refusing to download a non-http(s) link: (invalid link)") from None
+        raise UnsafeURLError("scheme", url=Ref("download.invalid_link"), via="") from None
     resolver = CheckedResolver(policy)
     connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False)
     async with aiohttp.ClientSession(
@@ -258,10 +301,8 @@ async def open_checked(
             try:
                 current = current.join(URL(location))
             except (ValueError, TypeError):
-                raise UnsafeURLError(
-                    f"refusing an invalid redirect from {safe_url(str(current))}"
-                ) from None
-    raise DownloadError(f"more than {policy.max_redirects} redirects fetching {safe_url(url)}")
+                raise UnsafeURLError("bad_redirect", url=safe_url(str(current))) from None
+    raise DownloadError("redirects", max=policy.max_redirects, url=_link(url))
 
 
 def is_mp4(head: bytes) -> bool:
@@ -282,9 +323,7 @@ def _stream_timeout(session: aiohttp.ClientSession) -> aiohttp.ClientTimeout:
 
 def _require_mp4(head: bytes, url: str) -> None:
     if not is_mp4(head):
-        raise DownloadError(
-            f"the file at {safe_url(url)} is not an mp4 video (it does not start with an ftyp box)"
-        )
+        raise DownloadError("not_mp4", url=safe_url(url))
 
 
 def _sync(fh: BinaryIO) -> None:
@@ -312,18 +351,16 @@ async def download_file(
             session, url, timeout=_stream_timeout(session), policy=policy
         ) as resp:
             if resp.status != 200:
-                raise DownloadError(f"HTTP {resp.status} fetching {safe_url(url)}")
+                raise DownloadError("status", status=resp.status, url=safe_url(url))
             if resp.content_length is not None and resp.content_length > max_bytes:
-                raise DownloadError(
-                    f"the video is {resp.content_length} bytes, over the {max_bytes}-byte cap"
-                )
+                raise DownloadError("declared_over", size=resp.content_length, max=max_bytes)
             fh = await asyncio.to_thread(open_private, part)
             head = b""
             try:
                 async for chunk in resp.content.iter_chunked(CHUNK):
                     size += len(chunk)
                     if size > max_bytes:
-                        raise DownloadError(f"the video is over the {max_bytes}-byte cap")
+                        raise DownloadError("over_cap", max=max_bytes)
                     if len(head) < 8:
                         head += chunk[: 8 - len(head)]
                         if len(head) == 8:
@@ -335,7 +372,7 @@ async def download_file(
                 await asyncio.to_thread(fh.close)
         await asyncio.to_thread(part.replace, dest)
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise DownloadError(f"{type(exc).__name__} fetching {safe_url(url)}") from None
+        raise DownloadError("client", error=type(exc).__name__, url=safe_url(url)) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             part.unlink()

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from bot.domain.errors import Ref
 from bot.media.download import DownloadError, FetchPolicy, open_checked, safe_url
 from bot.media.images.errors import ImageError, fmt_size
 
@@ -59,7 +60,8 @@ async def fetch_image(
     except ImageError:
         raise
     except DownloadError as exc:
-        raise ImageError("download_refused", detail=str(exc)) from None
+        # The refusal's own message, in the reader's language.
+        raise ImageError("download_refused", detail=Ref(exc.key, **exc.params)) from None
     except TimeoutError as exc:
         raise ImageError("download_timeout", url=safe, seconds=f"{timeout:g}") from exc
     except aiohttp.InvalidURL as exc:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +18,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.config.settings import KieSettings
+from bot.domain.errors import Ref
+from bot.i18n import catalog
+from bot.i18n.strings import error_text
 from bot.media.download import (
     DownloadError,
     FetchPolicy,
@@ -375,7 +379,9 @@ def test_public_addresses_are_allowed(ip):
     ],
 )
 def test_ipv4_inside_ipv6_is_checked_as_ipv4(ip):
-    assert "link-local" in (address_refusal(ipaddress.ip_address(ip)) or "")
+    why = Ref("download.why.link_local")
+    embedded = Ref("download.why.embedded", why=why, address="169.254.169.254")
+    assert address_refusal(ipaddress.ip_address(ip)) == embedded
 
 
 # -- redirects ---------------------------------------------------------------------------------
@@ -473,3 +479,83 @@ async def test_an_image_link_gets_the_same_checks(server, session):
         await fetch_image(session, url, max_bytes=10**6, policy=trusted)
     assert str(err.value).startswith("Could not download the image: refusing to fetch ")
     assert server.hits == ["/redirect"]
+
+
+# -- a Chinese reader reads no English ---------------------------------------------------------
+
+# What a Chinese refusal may hold in Latin letters: links, hosts and IPv6 addresses, HTTP(S),
+# mp4, code in backticks.
+ALLOWED_LATIN = re.compile(
+    r"[a-z]+://[^\s（）：，]+|[\w.-]+\.(?:com|test)|[0-9a-f]*::?[0-9a-f:.]+"
+    r"|https?\(s\)|HTTPS?|mp4|`[^`]*`"
+)
+
+
+def latin_words(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z]{3,}", ALLOWED_LATIN.sub("", text))
+
+
+async def refusals(server: Server, session: aiohttp.ClientSession, tmp_path: Path) -> dict:
+    """Every refusal download.py raises, each through the code path that raises it."""
+    dns = DNS({"cdn.test": ["127.0.0.1"], "private.example.com": ["10.0.0.5"]})
+    trusted = FetchPolicy(insecure_hosts={"cdn.test"}, lookup=dns)
+    redirect = f"{server.via('cdn.test')}/redirect?to="
+    fetches = {
+        "scheme": ("ftp://host/v.mp4", LOCAL),
+        "scheme_invalid": ("http://[::1/v.mp4", LOCAL),
+        "plain_http": (f"{server.via('cdn.test')}/chunked/1", FetchPolicy(lookup=dns)),
+        "address": ("https://169.254.169.254/latest/meta-data/", LOCAL),
+        "address_embedded": ("https://[::ffff:127.0.0.1]/v.mp4", LOCAL),
+        "resolves_to": ("https://private.example.com/v.mp4", FetchPolicy(lookup=dns)),
+        "resolves_to_redirected": (redirect + "https://private.example.com/v.mp4", trusted),
+        "unresolved": ("https://nowhere.example.com/v.mp4", FetchPolicy(lookup=dns)),
+        "bad_redirect": (redirect + "http://[::1/v.mp4", trusted),
+        "redirects": (f"{server.url}/loop", LOCAL),
+        "status": (f"{server.url}/status/404", LOCAL),
+        "declared_over": (f"{server.url}/slow", LOCAL),
+        "over_cap": (f"{server.url}/chunked/20", LOCAL),
+        "not_mp4": (f"{server.url}/body/page", LOCAL),
+        "client": (f"http://127.0.0.1:{free_port()}/v.mp4", LOCAL),
+    }
+    found = {}
+    for name, (url, policy) in fetches.items():
+        with pytest.raises(DownloadError) as err:
+            await download_file(session, url, tmp_path / "out.mp4", max_bytes=2048, policy=policy)
+        found[name] = err.value
+    return found
+
+
+async def test_every_download_refusal_reads_chinese(server, session, tmp_path):
+    found = await refusals(server, session, tmp_path)
+    codes = {err.code for err in found.values()}
+    ftl = (catalog.LOCALES_DIR / "en" / "download.ftl").read_text(encoding="utf-8")
+    raised = set(re.findall(r"^download-(\w+)", ftl, re.MULTILINE))
+    assert codes == raised - {"why", "invalid_link", "redirected"}  # every refusal, triggered
+    for name, err in found.items():
+        text = error_text(err, "zh-CN")
+        assert text != str(err) and "{" not in text, (name, text)
+        assert not latin_words(text), (name, text)
+    # The operator's detail is still there, in the English of the log.
+    assert str(found["resolves_to"]) == (
+        "refusing to fetch https://private.example.com/v.mp4: private.example.com resolves to "
+        "10.0.0.5, a private address"
+    )
+    assert error_text(found["resolves_to"], "zh-CN") == (
+        "拒绝下载 https://private.example.com/v.mp4：private.example.com 解析到 10.0.0.5，"
+        "这是私有地址"
+    )
+    assert error_text(found["address_embedded"], "zh-CN") == (
+        "拒绝下载 https://[::ffff:7f00:1]/v.mp4：::ffff:7f00:1 是回环地址（127.0.0.1）"
+    )
+
+
+async def test_an_image_link_refusal_reads_chinese(session):
+    dns = DNS({"img.example.com": ["169.254.169.254"]})
+    with pytest.raises(ImageError) as err:
+        url = "https://img.example.com/cat.png"
+        await fetch_image(session, url, max_bytes=10**6, policy=FetchPolicy(lookup=dns))
+    assert error_text(err.value, "zh-CN") == (
+        "无法下载图片：该链接不能安全下载（拒绝下载 https://img.example.com/cat.png："
+        "img.example.com 解析到 169.254.169.254，这是链路本地地址）。"
+    )
+    assert "refusing to fetch https://img.example.com/cat.png" in str(err.value)
