@@ -330,6 +330,25 @@ class Store(Database):
         async with self.db.execute(sql, (now, *params)) as cur:
             return [r[0] for r in await cur.fetchall()]
 
+    async def make_due(self, owner: JobOwner | None, now: float) -> int:
+        """Every unfinished job (or untold end) of ``owner`` due at ``now``, in one statement;
+        a listed job's chain segments too. Returns how many rows."""
+        states = [str(s) for s in ACTIVE_STATES]
+        marks = ", ".join("?" for _ in states)
+        sql = (
+            f"UPDATE jobs SET next_check_at = ? WHERE (state IN ({marks}) OR delivery = 'pending')"
+        )
+        params: list[object] = [now, *states]
+        if owner is not None and owner.ids is not None:
+            ids = sorted(owner.ids)
+            marks = ", ".join("?" for _ in ids)
+            sql += f" AND (id IN ({marks}) OR parent_id IN ({marks}))" if ids else " AND 0"
+            params.extend([*ids, *ids])
+        elif owner is not None and owner.origin:
+            sql += " AND origin = ?"
+            params.append(owner.origin)
+        return await self.write(sql, params)
+
     async def next_check_at(
         self,
         *,

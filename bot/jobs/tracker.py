@@ -30,7 +30,7 @@ from bot.jobs.links import MEDIA_SECRET_KEY, media_url
 from bot.jobs.poll import poll
 from bot.jobs.queue import QueueSpot, estimated_starts, spot_in
 from bot.jobs.scheduler import Scheduler
-from bot.jobs.states import ACTIVE_STATES, CHAIN_STATES, SENT_STATES, JobState
+from bot.jobs.states import CHAIN_STATES, SENT_STATES, JobState
 from bot.jobs.store import Job, JobOwner, Store, new_id
 from bot.jobs.store import lane_of as _lane
 from bot.jobs.submit import Submitter, unknown
@@ -303,23 +303,7 @@ class Tracker:
     async def resume(self) -> int:
         """At start-up: make every unfinished job (or untold end) of this tracker due now."""
         await self.settle_leftovers()
-        now = self.clock.now()
-        states = [str(s) for s in ACTIVE_STATES]
-        marks = ", ".join("?" for _ in states)
-        sql = (
-            f"UPDATE jobs SET next_check_at = ? WHERE (state IN ({marks}) OR delivery = 'pending')"
-        )
-        params: list[object] = [now, *states]
-        owner = self.scheduler.owner
-        if owner is not None and owner.ids is not None:
-            ids = sorted(owner.ids)
-            marks = ", ".join("?" for _ in ids)
-            sql += f" AND (id IN ({marks}) OR parent_id IN ({marks}))" if ids else " AND 0"
-            params.extend([*ids, *ids])
-        elif owner is not None and owner.origin:
-            sql += " AND origin = ?"
-            params.append(owner.origin)
-        count = await self.store.write(sql, params)
+        count = await self.store.make_due(self.scheduler.owner, self.clock.now())
         self.scheduler.wake()
         return count
 
