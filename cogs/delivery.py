@@ -7,6 +7,10 @@ recognised only by what the bot alone sets: its own author id, and the video's f
 result button's custom id, both made from the job id; never by text, since members can make the
 bot repeat theirs. The search covers every message after the job's status message, and the post
 carries the job id as its nonce, so Discord itself drops a quick repeat.
+
+A queued job's status shows its place in the queue; any change the tracker reports (a job sent,
+refused, cancelled) has the places redrawn soon, and then every 5 s while jobs wait, front first
+within the edit budgets (bot.present.queue).
 """
 
 from __future__ import annotations
@@ -23,8 +27,10 @@ import discord
 
 from bot.i18n.strings import reason_text, t
 from bot.jobs.delivery import DeliveryRetry, UndeliverableError
+from bot.jobs.queue import QueueSpot
 from bot.jobs.store import Job, JobState
 from bot.present.cards import result_text, status_text
+from bot.present.queue import QueueBoard, waiting_line
 from cogs.utils.ui import admin_log, guild_lang, message_link
 from cogs.utils.views import result_custom_ids, result_view, status_view
 
@@ -38,6 +44,8 @@ LOGGED_ENDS = frozenset(
     {JobState.FAILED, JobState.REFUSED, JobState.EXPIRED, JobState.UNKNOWN, JobState.UNDELIVERABLE}
 )
 MIN_EDIT_INTERVAL = 5.0  # seconds between two edits of one status message
+QUEUE_EDITS_PER_CHANNEL = 5  # queue place edits in one channel per MIN_EDIT_INTERVAL
+QUEUE_SETTLE = 1.0  # after the queue moved, wait this long (a batch sent together) to redraw
 MIB = 1024 * 1024
 #: Discord's upload limits (no boost or tier 1, tier 2, tier 3).
 UPLOAD_LIMITS = (10 * MIB, 50 * MIB, 100 * MIB)
@@ -59,6 +67,10 @@ class DiscordDelivery:
         self.bot = bot
         self._shown: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self.queue = QueueBoard(interval=MIN_EDIT_INTERVAL, per_channel=QUEUE_EDITS_PER_CHANNEL)
+        self._queue_task: asyncio.Task[None] | None = None
+        self._queue_moved = False
+        self._edit_locks: dict[str, asyncio.Lock] = {}  # one status edit of a job at a time
 
     # -- helpers --------------------------------------------------------------------------
     async def _channel(self, job: Job) -> discord.abc.Messageable | None:
@@ -85,29 +97,34 @@ class DiscordDelivery:
                 return None
         return guild
 
-    async def _edit_status(self, job: Job, *, force: bool = False) -> None:
+    async def _edit_status(
+        self, job: Job, *, force: bool = False, spot: QueueSpot | None = None
+    ) -> bool:
+        """Show ``job`` as it is (a queued job with its ``spot``, read when not given); False
+        when Discord refused the edit."""
         if job.status_message_id is None:
             job = await self._post_status(job)
             if job.status_message_id is None:
-                return
+                return False
         lang = guild_lang(await self._guild(job))
-        position = None
-        if job.state == JobState.QUEUED:
-            position = await self.bot.runtime.store.queue_position(job.id)
+        if job.state == JobState.QUEUED and spot is None:
+            spot = await self.bot.runtime.tracker.queue_spot(job.id)
+        elif job.state != JobState.QUEUED:
+            spot = None
         counted = False
         quotas = self.bot.runtime.quotas
         if not job.active and quotas is not None:
             counted = await quotas.usage_state(job.id) == "charged"
         now = self.bot.clock.now()
-        text = status_text(job, lang, position=position, counted=counted, now=now)
+        text = status_text(job, lang, spot=spot, counted=counted, now=now)
         last = self._shown.get(job.id)
         if last is not None and last[0] == text:
-            return
+            return True
         if not force and last is not None and now - last[1] < MIN_EDIT_INTERVAL:
-            return
+            return True
         channel = await self._channel(job)
         if channel is None or not hasattr(channel, "get_partial_message"):
-            return
+            return False
         msg = channel.get_partial_message(job.status_message_id)
         try:
             await msg.edit(content=text, view=status_view(job, lang))
@@ -115,8 +132,45 @@ class DiscordDelivery:
             log.info("job %s: status message is gone", job.id)
         except discord.HTTPException as exc:
             log.warning("job %s: could not edit the status message: %s", job.id, exc)
-            return
+            return False
         self._shown[job.id] = (text, now)
+        self.queue.drawn(job.id, spot.position if spot is not None else None)
+        return True
+
+    # -- the queue's places -----------------------------------------------------------------
+    def _queue_changed(self) -> None:
+        """A job changed state, so the queue may have moved: look at the places shown soon."""
+        self._queue_moved = True
+        if self._queue_task is None or self._queue_task.done():
+            self._queue_task = asyncio.create_task(self._follow_queue(), name="storyboard-queue")
+
+    async def _follow_queue(self) -> None:
+        """Redraw the places shown while jobs wait in the queue, then end."""
+        while not self.bot.is_closed():
+            await self.bot.clock.sleep(QUEUE_SETTLE if self._queue_moved else MIN_EDIT_INTERVAL)
+            self._queue_moved = False
+            try:
+                waiting = await self._redraw_queue()
+            except Exception:
+                log.exception("redrawing the queue's places failed")
+                waiting = True
+            if not waiting and not self._queue_moved:
+                return
+
+    async def _redraw_queue(self) -> bool:
+        """Redraw the places that changed (bot.present.queue); whether any job still waits."""
+        runtime = self.bot.runtime
+        line, any_waiting = await waiting_line(runtime.store, runtime.tracker)
+        edited = {job_id: at for job_id, (_text, at) in self._shown.items()}
+        picks, _ = self.queue.redraws(line, edited, self.bot.clock.now())
+        for pick in picks:
+            async with self._edit_locks.setdefault(pick.job_id, asyncio.Lock()):
+                fresh = await runtime.store.get_job(pick.job_id)
+                if fresh is None or fresh.state != JobState.QUEUED:
+                    continue  # sent meanwhile: its own notice shows it
+                if not await self._edit_status(fresh, force=True, spot=pick.spot):
+                    break  # the places behind it must not pass the one it still shows
+        return any_waiting
 
     async def _post_status(self, job: Job) -> Job:
         """A Discord job without a status message: the bot stopped between storing the job
@@ -146,17 +200,20 @@ class DiscordDelivery:
     # -- Delivery ---------------------------------------------------------------------------
     async def job_updated(self, job: Job) -> None:
         # Notices can arrive late (they queue behind Discord's rate limits): show the job as it
-        # is stored now, and never after it ended (the end and the result edit it themselves).
-        fresh = await self.bot.runtime.store.get_job(job.id)
-        if fresh is None or not fresh.active:
-            return
-        # Progress alone (a job at kie.ai, a chain's segment generating) waits for the edit
-        # interval; any other change is shown at once.
-        progress_only = fresh.state == JobState.RUNNING or (
-            fresh.state == JobState.CHAINING and fresh.kie_state == "generating"
-        )
-        state_changed = self._shown.get(job.id) is None or not progress_only
-        await self._edit_status(fresh, force=state_changed)
+        # is stored now, and never after it ended (the end and the result edit it themselves),
+        # and after a queue redraw of it, never beside one.
+        self._queue_changed()
+        async with self._edit_locks.setdefault(job.id, asyncio.Lock()):
+            fresh = await self.bot.runtime.store.get_job(job.id)
+            if fresh is None or not fresh.active:
+                return
+            # Progress alone (a job at kie.ai, a chain's segment generating) waits for the edit
+            # interval; any other change is shown at once.
+            progress_only = fresh.state == JobState.RUNNING or (
+                fresh.state == JobState.CHAINING and fresh.kie_state == "generating"
+            )
+            state_changed = self._shown.get(job.id) is None or not progress_only
+            await self._edit_status(fresh, force=state_changed)
 
     async def deliver_video(self, job: Job, path: Path) -> None:
         lock = self._locks.setdefault(job.id, asyncio.Lock())
@@ -312,6 +369,7 @@ class DiscordDelivery:
             await self._link_status(done, msg)
         self._shown.pop(job.id, None)
         self._locks.pop(job.id, None)
+        self._edit_locks.pop(job.id, None)
         self._finished(job)
 
     def _finished(self, job: Job) -> None:
@@ -334,7 +392,11 @@ class DiscordDelivery:
             pass
 
     async def job_ended(self, job: Job) -> None:
-        await self._edit_status(job, force=True)
+        self._queue_changed()
+        async with self._edit_locks.setdefault(job.id, asyncio.Lock()):
+            await self._edit_status(job, force=True)
+        self.queue.forget(job.id)
+        self._edit_locks.pop(job.id, None)
         guild = await self._guild(job)
         if guild is not None and job.state in LOGGED_ENDS:
             lang = guild_lang(guild)

@@ -1,4 +1,7 @@
-"""``/storyboard-status`` and ``/storyboard-help``: what a member asks about their videos."""
+"""``/storyboard-status`` and ``/storyboard-help``: what a member asks about their videos.
+
+``/storyboard-status`` lists a member's recent jobs; one waiting to be sent says its place in
+the submit queue and its estimated start, as its status message does."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from discord.ext import commands
 from bot.chain.plan import segment_max_tenths
 from bot.domain.storyboard import fmt_tenths
 from bot.i18n.strings import error_text, t
+from bot.jobs.states import JobState
 from bot.present.cards import job_line
 from cogs.utils.localization import ls
 from cogs.utils.ui import message_link, user_lang
@@ -33,10 +37,13 @@ class MetaCog(commands.Cog, name="StoryboardMeta"):
             await interaction.response.send_message(t("status.list_empty", lang), ephemeral=True)
             return
         lines = []
+        tracker = self.bot.runtime.tracker
         for job in jobs:
             target = job.result_message_id or job.status_message_id
             link = message_link(job.guild_id, job.channel_id, target) if target else None
-            lines.append(job_line(job, lang, link))
+            # A job waiting to be sent says its place in the queue and when it should start.
+            spot = await tracker.queue_spot(job.id) if job.state == JobState.QUEUED else None
+            lines.append(job_line(job, lang, link, spot))
         embed = discord.Embed(title=t("status.list_title", lang), description="\n".join(lines))
         await interaction.response.send_message(embed=embed, ephemeral=True)
 

@@ -14,9 +14,11 @@ from bot.domain.markdown import clip, escape_markdown
 from bot.domain.storyboard import Storyboard, fmt_tenths
 from bot.i18n.strings import error_text, reason_text, t
 from bot.jobs.intake import retry_segment
+from bot.jobs.queue import QueueSpot
 from bot.jobs.store import Job, JobState
 from bot.models.base import VideoModel
 from bot.present.chains import chain_line, kept_line, plan_cost, plan_text
+from bot.present.queue import queue_line, queue_status
 
 TIMELINE_WIDTH = 30
 BAR_WIDTH = 12
@@ -153,13 +155,15 @@ def status_text(
     job: Job,
     lang: str,
     *,
-    position: int | None = None,
+    spot: QueueSpot | None = None,
     counted: bool = False,
     now: float | None = None,
 ) -> str:
-    """The status message for a job in any state. ``counted``: whether a failed, expired or
-    undeliverable job counted against the author's quota (the guild's policy decides).
-    ``now``: for a chain of segments, which segment it is at and the time elapsed."""
+    """The status message for a job in any state. ``spot``: a queued job's place in the
+    submit queue and its estimated start (bot.jobs.tracker.Tracker.queue_spot), shown while
+    it waits. ``counted``: whether a failed, expired or undeliverable job counted against the
+    author's quota (the guild's policy decides). ``now``: for a chain of segments, which
+    segment it is at and the time elapsed."""
     started = f"<t:{int(job.created_at)}:R>"
     lines: list[str] = []
     if job.fallback_from:
@@ -174,8 +178,8 @@ def status_text(
         )
     match job.state:
         case JobState.QUEUED | JobState.SUBMITTING:
-            if position and position > 1:
-                lines.append(t("status.queued_position", lang, position=position, started=started))
+            if spot is not None and job.state == JobState.QUEUED:
+                lines.append(queue_status(spot, lang))
             else:
                 lines.append(t("status.queued", lang, started=started))
             if job.stall:
@@ -249,9 +253,12 @@ def result_text(
     return "\n".join(lines)
 
 
-def job_line(job: Job, lang: str, link: str | None = None) -> str:
+def job_line(job: Job, lang: str, link: str | None = None, spot: QueueSpot | None = None) -> str:
+    """One line of a job list; a queued job with a ``spot`` says its place and start."""
     when = f"<t:{int(job.created_at)}:R>"
     state = t(f"state.{job.state}", lang)
+    if spot is not None and job.state == JobState.QUEUED:
+        state += f" · {queue_line(spot, lang)}"
     shots = len(job.storyboard.shots)
     where = f" · {link}" if link else ""
     return f"`{job.id}` {state} · {shots} × {job.storyboard.length} s · {when}{where}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.domain.storyboard import Shot, Storyboard
+from bot.jobs.queue import QueueSpot
 from bot.jobs.store import Job, JobState
 from bot.models.kling import KlingOmni
 from bot.models.sora import SoraStoryboard
@@ -361,22 +362,36 @@ def test_a_queued_job_that_cannot_reach_kie_says_so_and_until_when():
     assert zh.startswith("⚠️ 暂时无法连接 kie.ai（kieai.redpandaai.co）")
 
 
-@pytest.mark.parametrize("state", [JobState.QUEUED, JobState.SUBMITTING])
-def test_queued_position(state):
-    text = status_text(job(state), "en", position=3)
-    assert text.split("\n") == [
-        "⏳ Queued: position 3 (the bot sends at most 20 jobs per 10 s to kie.ai), "
-        f"started {STARTED}. You can still cancel.",
+def test_a_queued_job_shows_its_place_and_start():
+    spot = QueueSpot(position=37, starts_at=CREATED + 40.7, length=80)
+    assert status_text(job(JobState.QUEUED), "en", spot=spot).split("\n") == [
+        "⏳ #37 in the queue, starts <t:1700000040:R>. You can still cancel.",
         FOOTER_EN,
     ]
-    zh = status_text(job(state), "zh", position=3)
-    assert zh.startswith("⏳ 排队中：第 3 位（每 10 秒最多向 kie.ai 提交 20 个任务），")
-    assert "仍可取消。" in zh
+    zh = status_text(job(JobState.QUEUED), "zh", spot=spot)
+    assert zh.startswith("⏳ 队列第 37 位，预计开始于 <t:1700000040:R>。仍可取消。\n")
 
 
-def test_first_in_the_queue_shows_no_position():
-    assert status_text(job(JobState.QUEUED), "en", position=1).startswith(
-        f"⏳ Queued, started {STARTED}\n"
+def test_the_head_of_the_queue_shows_number_one():
+    spot = QueueSpot(position=1, starts_at=CREATED, length=1)
+    assert status_text(job(JobState.QUEUED), "en", spot=spot).startswith(
+        "⏳ #1 in the queue, starts <t:1700000000:R>."
+    )
+
+
+def test_without_a_spot_or_once_sending_no_place_is_shown():
+    spot = QueueSpot(position=2, starts_at=CREATED, length=2)
+    assert status_text(job(JobState.QUEUED), "en").startswith(f"⏳ Queued, started {STARTED}\n")
+    sending = status_text(job(JobState.SUBMITTING), "en", spot=spot)
+    assert sending.startswith(f"⏳ Queued, started {STARTED}\n")
+
+
+def test_a_job_list_line_says_a_queued_jobs_place():
+    spot = QueueSpot(position=3, starts_at=CREATED + 20, length=9)
+    line = job_line(job(JobState.QUEUED), "en", spot=spot)
+    assert "queued · #3 in the queue, starts <t:1700000020:R> · " in line
+    assert "队列第 3 位，预计开始于 <t:1700000020:R>" in job_line(
+        job(JobState.QUEUED), "zh", spot=spot
     )
 
 
