@@ -43,6 +43,7 @@ values), ``frame_failed`` or ``join_failed`` (``segment``, ``segments``); bot.jo
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,6 +62,25 @@ from bot.models.base import VideoModel
 S = JobState
 #: States in which a chain has ended without its video (``retry_from`` takes these).
 ENDED = frozenset({S.FAILED, S.REFUSED, S.EXPIRED, S.CANCELLED, S.UNDELIVERABLE})
+
+
+def chain_fields(ctx: Context, rec: ChainRecord, now: float) -> dict[str, object]:
+    """What makes a job the parent of the chain ``rec`` (stored so from ``now``): a chain
+    stored directly, and a job a fallback turns into one, have the same."""
+    minutes = ctx.settings.tracker.deadline_minutes
+    return {
+        # Each segment has the engine's deadline of its own; the chain has them all.
+        "deadline_at": now + minutes * 60 * rec.count,
+        "credits": rec.price,
+        "segments": rec.count,
+        "segment": 0,
+        "chain": rec.dump(),
+    }
+
+
+class JobExists(Exception):
+    """The id given for a new chain is taken: an earlier press of the same confirmation
+    stored it (the jobs' ids are unique). Nothing was stored or reserved by this one."""
 
 
 class ChainError(ValueError):
@@ -109,6 +129,7 @@ class Chains:
         self._wake = wake
         self.max_seconds = max_seconds
         self.max_shots = max_shots
+        ctx.chain_plan = lambda board, model: self.plan(board, model, max_segments=None)
 
     def plan(self, board: Storyboard, model: VideoModel, *, max_segments: int | None) -> Plan:
         """``board``'s segments on ``model``; a board ``model`` takes is one segment."""
@@ -155,25 +176,24 @@ class Chains:
         **fields: object,
     ) -> Job:
         now = self.ctx.clock.now()
-        minutes = self.ctx.settings.tracker.deadline_minutes
-        job = await self.ctx.store.create_job(
-            id=job_id,
-            image_path=image_path,
-            origin=origin,
-            model=model,
-            storyboard=board,
-            state=S.QUEUED,
-            created_at=now,
-            updated_at=now,
-            next_check_at=None if hold else now,
-            # Each segment has the engine's deadline of its own; the chain has them all.
-            deadline_at=now + minutes * 60 * rec.count,
-            credits=rec.price,
-            segments=rec.count,
-            segment=0,
-            chain=rec.dump(),
-            **fields,
-        )
+        try:
+            job = await self.ctx.store.create_job(
+                id=job_id,
+                image_path=image_path,
+                origin=origin,
+                model=model,
+                storyboard=board,
+                state=S.QUEUED,
+                created_at=now,
+                updated_at=now,
+                next_check_at=None if hold else now,
+                **chain_fields(self.ctx, rec, now),
+                **fields,
+            )
+        except sqlite3.IntegrityError as exc:
+            if await self.ctx.store.get_job(job_id) is None:
+                raise
+            raise JobExists(f"Job {job_id} was stored already.") from exc
         self._follow(job.id)
         if not hold:
             self._wake()
@@ -293,4 +313,12 @@ class Chains:
         return True
 
 
-__all__ = ["ENDED", "ChainError", "ChainProgress", "Chains", "chain_progress"]
+__all__ = [
+    "ENDED",
+    "ChainError",
+    "ChainProgress",
+    "Chains",
+    "JobExists",
+    "chain_fields",
+    "chain_progress",
+]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.chain.plan import Plan
 from bot.config.settings import Settings
 from bot.domain.clock import Clock
 from bot.domain.storyboard import Storyboard
@@ -19,6 +20,7 @@ from bot.jobs.states import SENT_STATES, JobState
 from bot.jobs.store import Job, Store
 from bot.kie import KieApi
 from bot.models import ModelRegistry
+from bot.models.base import VideoModel
 from bot.quota.policy import Outcome
 
 log = logging.getLogger("bot.jobs")
@@ -40,9 +42,11 @@ class Ledger(Protocol):
         *,
         board: Storyboard,
         options: Mapping[str, object],
+        segments: int | None = None,
     ) -> None:
         """Before a fallback takes the job: check the guild's rules against the fallback as it
-        would be submitted and charge its price, or raise QuotaRefused (nothing changes)."""
+        would be submitted (``segments``: the chain it makes the storyboard as; None: one
+        video) and charge its price, or raise QuotaRefused (nothing changes)."""
         ...
 
     async def reserved_jobs(self) -> list[tuple[str, float]]: ...
@@ -82,6 +86,10 @@ class Context:
     internal: Delivery | None = None
     # Each model's generation times, behind the learned polling schedule (bot.jobs.history).
     history: History = field(default_factory=History)
+    # How a storyboard is planned into segments on a model, within the product's maximum
+    # (bot.jobs.chain.Chains.plan, set by it): what a fallback that takes a storyboard only as
+    # a chain makes of it. Raises StoryboardError when no plan can be made.
+    chain_plan: Callable[[Storyboard, VideoModel], Plan] | None = None
 
     def delivery_for(self, job: Job) -> Delivery:
         """The owner's delivery; a chain's segment's is its chain's (``internal``)."""

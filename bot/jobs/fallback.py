@@ -1,11 +1,24 @@
 """The fallback model: which one may take a job whose model kie.ai cannot run, and the switch
-(re-checked against the guild's rules, repriced, re-queued)."""
+(re-checked against the guild's rules, repriced, re-queued).
+
+A storyboard the fallback takes in one call is re-queued as one job on it. One it takes only
+as a chain of segments (the primary made it in one call, the fallback's calls are shorter) is
+planned again on the fallback and the job becomes that chain's parent, in place: the same id,
+status message and reservation, repriced to the plan's price (the guild's rules checked at
+that price and segment count), then made as a chain stored directly is (bot.jobs.chaining).
+Nothing was spent on the job before: the switch runs only before createTask or after kie.ai
+proved it made no task. It is one write of the job (after the reservation's repricing, which
+a crash before it simply repeats), so a restart finds either the job as it was or the chain.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from bot.chain.plan import Plan, check_long_storyboard, plan_segments
+from bot.chain.record import ChainRecord
 from bot.domain.storyboard import Storyboard, StoryboardError
+from bot.jobs.chain import chain_fields
 from bot.jobs.context import Context
 from bot.jobs.states import JobState
 from bot.jobs.store import Job
@@ -25,12 +38,28 @@ def misfit(board: Storyboard, model: VideoModel) -> str | None:
     return None
 
 
+def plan_on(ctx: Context, board: Storyboard, model: VideoModel) -> Plan | StoryboardError:
+    """What ``model`` makes of ``board``: one segment when it takes it as it is, else the
+    chain's plan (within the product's maximum); the rule that refuses when neither."""
+    try:
+        if ctx.chain_plan is not None:
+            return ctx.chain_plan(board, model)
+        if misfit(board, model) is not None:
+            check_long_storyboard(board)
+        return plan_segments(board, model)
+    except StoryboardError as exc:
+        return exc
+
+
 def fallback_for(ctx: Context, board: Storyboard, model: VideoModel) -> VideoModel | None:
-    """The configured fallback, if it may take ``board`` now instead of ``model``."""
+    """The configured fallback, if it may take ``board`` now instead of ``model`` (in one call
+    or as a chain of segments)."""
     fb = ctx.models.fallback
-    if fb is None or fb.name == model.name or misfit(board, fb):
+    if fb is None or fb.name == model.name:
         return None
     if ctx.models.unavailable(fb.name, ctx.clock.now()):
+        return None
+    if isinstance(plan_on(ctx, board, fb), StoryboardError):
         return None
     return fb
 
@@ -53,13 +82,20 @@ async def switch(ctx: Context, job: Job, model: VideoModel) -> Job | None:
     audio, the length, the monthly budget at its price); when one refuses, the job ends
     refused with that rule and nothing is spent."""
     fb = fallback_for(ctx, job.storyboard, model)
-    if fb is None:
+    plan = plan_on(ctx, job.storyboard, fb) if fb is not None else None
+    if fb is None or not isinstance(plan, Plan):
         return None
-    price = fb.price(job.storyboard)
+    chained = plan.chained
+    price = plan.price if chained else fb.price(job.storyboard)
     if ctx.ledger is not None:
         try:
             await ctx.ledger.switch_model(
-                job.id, fb.name, price, board=job.storyboard, options=fb.options
+                job.id,
+                fb.name,
+                price,
+                board=job.storyboard,
+                options=fb.options,
+                segments=plan.count if chained else None,
             )
         except QuotaRefused as refusal:
             log.warning(
@@ -83,16 +119,29 @@ async def switch(ctx: Context, job: Job, model: VideoModel) -> Job | None:
                     "rule_params": refusal.params,
                 },
             )
-    log.warning("job %s: %s is unavailable; falling back to %s", job.id, model.name, fb.name)
+    now = ctx.clock.now()
+    fields: dict[str, object] = {"credits": price}
+    if chained:
+        # The job becomes the chain's parent: its first step makes segment 1.
+        fields = chain_fields(ctx, ChainRecord.from_plan(plan), now)
+        log.warning(
+            "job %s: %s is unavailable; falling back to %s as a chain of %d segments",
+            job.id,
+            model.name,
+            fb.name,
+            plan.count,
+        )
+    else:
+        log.warning("job %s: %s is unavailable; falling back to %s", job.id, model.name, fb.name)
     switched = await ctx.move(
         job,
         JobState.QUEUED,
         notify=True,
         model=fb.name,
         fallback_from=model.name,
-        credits=price,
         image_url=None,
-        next_check_at=ctx.clock.now(),
+        next_check_at=now,
+        **fields,
     )
     return switched or await ctx.current(job)
 
@@ -112,7 +161,8 @@ def unavailable(ctx: Context, model: VideoModel, job: Job, exc: KieError) -> tup
         )
     if ctx.models.unavailable(fb.name, ctx.clock.now()):
         return "models_unavailable", f"{text}, and the fallback {fb.name} is unavailable too"
-    reason = misfit(job.storyboard, fb)
+    found = plan_on(ctx, job.storyboard, fb)
+    reason = found if isinstance(found, StoryboardError) else misfit(job.storyboard, fb)
     return "model_unavailable_misfit", (
         f"{text}, and the fallback {fb.name} cannot take this storyboard: {reason}"
     )

@@ -157,9 +157,16 @@ class Submitter:
         ctx = self.ctx
         if exc.model_unavailable:
             ctx.models.mark_unavailable(model.name, ctx.clock.now(), exc.meaning)
-            switched = None if job.is_segment else await fallback.switch(ctx, job, model)
-            if switched is not None:
-                return switched
+            if not job.is_segment and fallback.fallback_for(ctx, job.storyboard, model):
+                # kie.ai proved no task was made: that is written first, so a crash during
+                # the switch (a repricing, a chain's plan) finds the job unsent, not unknown.
+                queued = await ctx.move(job, JobState.QUEUED)
+                if queued is None:
+                    return await ctx.current(job)
+                job = queued
+                switched = await fallback.switch(ctx, job, model)
+                if switched is not None:
+                    return switched
             code, detail = fallback.unavailable(ctx, model, job, exc)
             fb = ctx.models.fallback
             params: dict[str, object] = {"model": model.name, "fallback": fb.name if fb else ""}

@@ -272,10 +272,12 @@ class Quotas:
         board: Storyboard,
         options: Mapping[str, object] | None = None,
         now: float | None = None,
+        segments: int | None = None,
     ) -> None:
         """Before a fallback model takes a reserved job: the guild's rules must allow it as it
-        would be submitted (the model, its resolution and audio, the length and aspect, and
-        the monthly budget at its price), then the reservation is charged at its price.
+        would be submitted (the model, its resolution and audio, the length and aspect, the
+        ``segments`` it is made of when it makes the storyboard as a chain, and the monthly
+        budget at its price), then the reservation is charged at its price.
 
         Raises QuotaRefused (nothing changes) when a rule refuses. The job already holds its
         running slot and its place in the day's count, so only what differs is checked. A job
@@ -284,7 +286,9 @@ class Quotas:
 
         async def check(db: aiosqlite.Connection, held: Reservation) -> None:
             quota = await self.settings.get(held.guild_id, db)
-            check_what(quota, model_name=model_name, options=options, board=board)
+            check_what(
+                quota, model_name=model_name, options=options, board=board, segments=segments
+            )
             budget = quota.guild_monthly_credits
             if budget is None:
                 return

@@ -294,25 +294,43 @@ async def test_a_chinese_server_reads_the_plan_and_the_chain_in_chinese(simcord_
     assert selects[0].placeholder == "重做某一段…"
 
 
-async def test_sora_found_gone_by_a_long_storyboard_redraws_its_card_for_kling(
-    simcord_env, memkie
+async def test_sora_found_gone_at_the_first_generate_makes_the_seed_in_two_kling_segments(
+    simcord_env, memkie, tmp_path
 ):
+    """A default install that does not know yet that Sora is gone: the card plans one Sora
+    video; kie.ai answers Sora's createTask "not supported" (no task made), and the same job
+    goes on as a chain of two Kling segments, in the same status message."""
     env = simcord_env
     _guild, channel, alice = world(env)
-    memkie.fake.remove_model(SORA_MODEL)  # not known yet: the card plans one Sora video
+    memkie.fake.remove_model(SORA_MODEL)
     card = await long_card(env, channel, alice)
     assert fields(card)["Model"] == "Sora 2 Pro Storyboard"
     assert "Segments" not in fields(card)
-    await alice.click(card, label="Generate")
+    g = await alice.click(card, label="Generate")
+    assert said(g).startswith("Started:")
     status = bot_messages(env, channel)[-1]
-    await env.advance_time(10)
-    text = current(channel, status).content
-    assert text.startswith("❌ Not sent: ") and "Nothing was spent." in text, text
-    # The card now plans for the model that can make it: two Kling segments.
-    shown = fields(current(channel, card))
-    assert shown["Model"] == "Kling 3.0 Omni"
-    assert shown["Estimated cost"] == "364 credits (≈ $1.82) for 2 segments"
-    await alice.click(current(channel, card), label="Generate")
-    status = bot_messages(env, channel)[-1]
-    await run_until(env, channel, status, lambda: videos(env, channel, card))
+    job_id = (await env.bot.runtime.store.recent_jobs(1))[0].id
+
+    seen = await run_until(env, channel, status, lambda: videos(env, channel, card))
+    lines = [line for text in seen for line in text.splitlines()]
+    assert any(line.startswith("🎞️ Segment 1 of 2 · ") for line in lines), seen
+    assert any(line.startswith("🎞️ Segment 2 of 2 · ") for line in lines), seen
+    assert not any(line.startswith("❌") for line in lines), seen
+    assert seen[-1].startswith(
+        f"ℹ️ {SORA_MODEL} is unavailable at kie.ai; using {KLING_MODEL} instead (364 credits)."
+    )
+    [result] = videos(env, channel, card)
+    path = tmp_path / "posted.mp4"
+    path.write_bytes(await result.attachments[0].read())
+    assert probe(path).frames == 13 * FPS * 2 - 1  # two 13 s segments, joined
+    # One Sora createTask (refused: no task), then one per Kling segment.
     assert [b["model"] for b in memkie.fake.create_attempts] == [SORA_MODEL, *[KLING_MODEL] * 2]
+    assert len(memkie.created) == 2
+    # The same job, its status message and its reservation, charged at the chain's price.
+    job = await env.bot.runtime.store.get_job(job_id)
+    assert job.is_chain and job.state == JobState.DELIVERED and job.status_message_id == status.id
+    async with env.bot.runtime.store.db.execute(
+        "SELECT credits, state FROM usage WHERE job_id = ?", (job_id,)
+    ) as cur:
+        assert tuple(await cur.fetchone()) == (364, "charged")
+    assert [m.id for m in bot_messages(env, channel) if m.content.startswith("ℹ️")] == [status.id]

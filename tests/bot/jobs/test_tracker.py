@@ -326,8 +326,10 @@ async def test_paused_without_fallback_says_how_to_configure(
 
 
 async def test_storyboard_beyond_the_fallback_is_refused_naming_the_limit(
-    settings, fake, clock, make_runtime, image
+    tmp_path, fake, clock, make_runtime, image
 ):
+    # Sora takes 8 shots in one video; Kling only as a chain, which [storyboards] forbids here.
+    settings = make_settings(tmp_path, fake.url, storyboards={"max_shots": 6})
     fake.pause_model(SORA_MODEL)
     board = Storyboard(shots=tuple(Shot(scene=f"shot {i}", tenths=20) for i in range(8)), length=25)
     rt, delivery = await make_runtime(settings)
