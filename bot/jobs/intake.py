@@ -19,7 +19,12 @@ A storyboard longer than the model takes in one call is planned into segments (b
 :func:`plan_for` is the plan Generate makes, the card shows and the drafts are checked against
 (:class:`DraftRules`), and Generate reserves the whole plan's price. :meth:`Intake.again` is a
 chain's **Retry from segment k** and **Redo segment N**: the cost of the segments made again is
-reserved under the new job's id, the others are reused, and the same steps follow.
+reserved under the new job's id, the others are reused, and the same steps follow. The new id
+is chosen when the confirmation is shown and stored once (the jobs' ids are unique): of two
+presses of one confirmation, the one that stores it second is answered ``already`` and leaves
+the first one's reservation and start alone. Generate plans within the guild's segment cap
+(:meth:`Quotas.max_segments`) and reserves with the plan's segment count, so a plan of more
+segments is refused with the quota's ``segments`` rule before anything is spent.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from bot.chain.plan import Plan
 from bot.domain.clock import Clock
 from bot.domain.errors import UserError
 from bot.domain.storyboard import Limits, Storyboard, StoryboardError, validate
-from bot.jobs.chain import ChainError
+from bot.jobs.chain import ChainError, JobExists
 from bot.jobs.states import JobState
 from bot.jobs.store import Job, new_id
 from bot.jobs.tracker import Tracker
@@ -233,9 +238,15 @@ class Intake:
         path = order.image_path
         if not path or not await asyncio.to_thread(Path(path).exists):
             return Refused("image_gone")
+        # The guild's segment cap (None: none, or a bot owner) holds for the plan itself.
+        cap = await self.quotas.max_segments(order.guild_id, user_id=order.user_id)
         try:
-            plan = DraftRules(self.tracker, self._model).plan(order.board)
+            plan = DraftRules(self.tracker, self._model, max_segments=cap).plan(order.board)
         except StoryboardError as exc:
+            if exc.code == "segments_over" and cap is not None:
+                # A rule of the server, worded as the quota's, as the reservation would.
+                needed = exc.params.get("needed")
+                return Refused("quota", QuotaRefused("segments", segments=needed, limit=cap))
             return Refused("invalid", exc)
         # A chain's whole price is reserved at once: the quota sees it before anything is spent.
         model = self.tracker.ctx.models.get(plan.model)
@@ -253,6 +264,7 @@ class Intake:
                 credits=plan.price,
                 now=self.clock.now(),
                 options=model.options,
+                segments=plan.count,
             )
         except QuotaRefused as exc:
             return Refused("quota", exc)
@@ -365,6 +377,10 @@ class Intake:
                 job = await make(
                     source.id, request.segment, id=job_id, hold=True, owner_id=request.user_id
                 )
+            except JobExists:
+                # Another press of the same confirmation stored it first: its reservation and
+                # its start are that press's.
+                return Refused("already")
             except ChainError:
                 # Changed since the cost was shown (e.g. another retry ended it differently).
                 await self.quotas.settle(job_id, outcome="refused")

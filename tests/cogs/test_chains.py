@@ -334,3 +334,66 @@ async def test_sora_found_gone_at_the_first_generate_makes_the_seed_in_two_kling
     ) as cur:
         assert tuple(await cur.fetchone()) == (364, "charged")
     assert [m.id for m in bot_messages(env, channel) if m.content.startswith("ℹ️")] == [status.id]
+
+
+async def test_a_server_capping_segments_at_one_refuses_the_seed_at_generate(simcord_env, memkie):
+    env = simcord_env
+    guild, channel, alice = world(env)
+    sora_is_gone(env, memkie)
+    await env.bot.runtime.quotas.set(guild.id, "max_segments", "1", actor_id=0)
+    card = await long_card(env, channel, alice)
+    assert fields(card)["Model"] == "Kling 3.0 Omni"
+    g = await alice.click(card, label="Generate")
+    assert g.ephemeral and said(g) == (
+        "This storyboard needs 2 segments; this server allows at most 1 segment per video. "
+        "Shorten the shots or remove some."
+    )
+    assert not any(m.content.startswith("⏳") for m in bot_messages(env, channel))  # no status
+    assert memkie.fake.create_attempts == [] and memkie.uploads == []
+    assert await env.bot.runtime.store.recent_jobs(1) == []
+
+
+async def _press_together(env, member, message, label):
+    """Two presses of one button reaching the bot in the same step (before either is
+    answered): both interactions are dispatched, then the bot's work runs."""
+    settle = env._settle_internal
+
+    async def later(**_: object) -> None:
+        return None
+
+    env._settle_internal = later
+    try:
+        first = await member.click(message, label=label)
+        second = await member.click(message, label=label)
+    finally:
+        env._settle_internal = settle
+    await env.settle()
+    return first, second
+
+
+async def test_two_confirm_presses_at_once_start_one_retry(simcord_env, memkie):
+    env = simcord_env
+    _guild, channel, alice = world(env)
+    sora_is_gone(env, memkie)
+    memkie.plan = TaskPlan(waiting=2, duration=20, outcome="fail")  # segment 1 fails
+    card = await long_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    status = bot_messages(env, channel)[-1]
+    job = (await env.bot.runtime.store.recent_jobs(1))[0]
+    for _ in range(60):
+        if not (await env.bot.runtime.store.get_job(job.id)).active:
+            break
+        await env.advance_time(10)
+    memkie.plan = TaskPlan(waiting=2, duration=20)
+    r = await alice.click(current(channel, status), label="Retry from segment 1")
+    before = len(bot_messages(env, channel))
+
+    one, two = await _press_together(env, alice, r.response.message, "Confirm")
+    answers = sorted([said(one), said(two)])
+    assert answers[0].startswith("Started:") and answers[1] == "That was started already."
+    assert len(bot_messages(env, channel)) == before + 1  # one new status message
+    jobs = [j for j in await env.bot.runtime.store.recent_jobs(10) if j.parent_id is None]
+    assert len(jobs) == 2  # the failed chain and one retry
+    new_status = bot_messages(env, channel)[-1]
+    await run_until(env, channel, new_status, lambda: videos(env, channel, card))
+    assert len(memkie.created) == 3  # the failed segment 1, then both segments once

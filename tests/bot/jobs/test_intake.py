@@ -3,6 +3,7 @@ then starts it; each refusal leaves nothing reserved and says why."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -331,3 +332,58 @@ async def test_a_retry_is_priced_from_its_segment_and_refused_by_the_quota_like_
     assert isinstance(started, Started) and started.job.id == "abc123abc123"
     assert await credits_of(kling, "abc123abc123") == 364
     assert await intake.again(request, post_status=status.post) == Refused("already")
+
+
+async def test_a_plan_over_the_servers_segment_cap_is_refused_before_anything(
+    kling: Runtime, clock: TestClock, draft: Draft
+) -> None:
+    assert kling.quotas is not None
+    await kling.quotas.set(GUILD, "max_segments", "1", actor_id=0)
+    status = Status()
+    refused = await intake_of(kling, clock).generate(
+        order(draft, board=SEED), post_status=status.post, acknowledge=status.acknowledge
+    )
+    assert isinstance(refused, Refused) and refused.stage == "quota"
+    assert isinstance(refused.error, QuotaRefused) and refused.error.code == "segments"
+    assert refused.error.params == {"segments": 2, "limit": 1}
+    assert status.steps == [] and await usage(kling) == []
+    assert await kling.store.recent_jobs(5) == []
+    assert kling.kie.created == []  # type: ignore[attr-defined]
+
+    # Within the cap, the plan's segments are what the reservation is checked against.
+    await kling.quotas.set(GUILD, "max_segments", "2", actor_id=0)
+    started = await intake_of(kling, clock).generate(
+        order(draft, board=SEED), post_status=status.post
+    )
+    assert isinstance(started, Started) and started.job.segments == 2
+
+
+async def test_two_presses_of_one_retry_confirmation_start_one_chain(
+    kling: Runtime, clock: TestClock, draft: Draft
+) -> None:
+    kie = kling.kie
+    assert isinstance(kie, MemoryKie)
+    kie.plan = TaskPlan(waiting=2, duration=20, outcome="fail")  # segment 1 fails
+    intake = intake_of(kling, clock)
+    outcome = await intake.generate(order(draft, board=SEED), post_status=Status().post)
+    assert isinstance(outcome, Started)
+    failed = outcome.job
+    for _ in range(200):
+        await kling.tracker.run_once()
+        failed = await kling.store.get_job(failed.id) or failed
+        if not failed.active:
+            break
+        clock.advance(5)
+    request = Again("retry", failed.id, 1, job_id="abc123abc123", user_id=ALICE)
+    status = Status()
+    answers = await asyncio.gather(
+        intake.again(request, post_status=status.post),
+        intake.again(request, post_status=status.post),
+    )
+    assert sorted(type(a).__name__ for a in answers) == ["Refused", "Started"]
+    assert Refused("already") in answers
+    # One status shown, one chain stored and reserved, still held by the press that won.
+    assert [j.id for j in status.shown] == ["abc123abc123"]
+    job = await kling.store.get_job("abc123abc123")
+    assert job is not None and job.state == JobState.QUEUED
+    assert await kling.quotas.usage_state("abc123abc123") == "reserved"
