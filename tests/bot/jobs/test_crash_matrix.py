@@ -2,7 +2,8 @@
 job, start it again with `resume`, and check what kie.ai received and what was delivered: one
 task at most, never a second createTask for a job kie.ai may have, the video written once.
 A long storyboard (a chain of two segments, tests/bot/jobs/chain_render.py) is killed at each
-of its steps too: one createTask per segment, one joined video.
+of its steps too: one createTask per segment, one joined video; and right after a job whose
+model kie.ai no longer offers was made a chain on the fallback.
 SIGTERM takes the graceful path instead: the createTask in flight is answered and recorded.
 
 Each boundary runs once by default; ``STORYBOARD_CRASH_RUNS=3 pytest tests/jobs`` repeats it.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.fakekie import FakeKie, TaskPlan
+from tests.fakes.fakekie import KLING_MODEL, SORA_MODEL, FakeKie, TaskPlan
 from tests.helpers import free_port, png_bytes
 
 RUNS = range(int(os.environ.get("STORYBOARD_CRASH_RUNS", "1")))
@@ -349,6 +350,74 @@ async def test_a_chain_killed_at_each_step_resumes_with_one_task_per_segment(
     # One video, joined from both segments, written once.
     rows = _rows(workdir)
     assert rows["chain"] == "delivered"
+    assert rows["segment 1"] == rows["segment 2"] == "delivered"
+    from bot.media.video import probe
+
+    assert probe(workdir / "v.mp4").frames == 2 * SEGMENT_FRAMES - 1
+
+
+def _converted(workdir: Path) -> Callable[[], bool]:
+    """The job was turned into a chain (on the fallback), before its first segment was sent."""
+
+    def done() -> bool:
+        try:
+            with sqlite3.connect(workdir / "cli.db") as db:
+                rows = db.execute(
+                    "SELECT 1 FROM jobs WHERE parent_id IS NULL AND chain IS NOT NULL"
+                ).fetchall()
+        except sqlite3.Error:
+            return False
+        return bool(rows)
+
+    return done
+
+
+@pytest.mark.parametrize("run", RUNS)
+async def test_killed_right_after_the_fallback_made_the_job_a_chain(workdir, chain_kie, run):
+    """A default install (Sora, Kling as the fallback) whose Sora kie.ai no longer offers: the
+    seed's storyboard goes to Sora as one video, Sora's createTask is answered "not supported"
+    (no task), the job becomes a chain of two Kling segments, and the process is killed."""
+    kie = chain_kie
+    kie.remove_model(SORA_MODEL)
+    env = _env(kie, workdir, free_port())
+    env.update(PYTHONPATH=str(REPO))
+    kie.delay_next("upload", 0.0)  # the reference image, for Sora
+    kie.delay_next("upload", 3.0)  # again, for Kling's first segment: the kill lands before
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.bot.jobs.chain_render",
+        "render",
+        cwd=workdir,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await _when(_converted(workdir), within=40)
+    proc.send_signal(signal.SIGKILL)
+    killed = await _finish(proc)
+    assert killed.code == -signal.SIGKILL
+    assert [b["model"] for b in kie.create_attempts] == [SORA_MODEL]
+    parent = _rows(workdir)["id"]
+    r = await _finish(
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.bot.jobs.chain_render",
+            "resume",
+            parent,
+            cwd=workdir,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    )
+    assert r.code == 0, r.err
+    # Sora's refused createTask, then one per Kling segment: two tasks in all.
+    assert [b["model"] for b in kie.create_attempts] == [SORA_MODEL, KLING_MODEL, KLING_MODEL]
+    assert len(kie.created) == len(kie.tasks) == 2
+    rows = _rows(workdir)
+    assert rows["id"] == parent and rows["chain"] == "delivered"
     assert rows["segment 1"] == rows["segment 2"] == "delivered"
     from bot.media.video import probe
 
