@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from bot.chain.record import ChainRecord
 from bot.jobs.chain import ChainProgress, chain_progress
 from bot.jobs.store import Job, JobState
 
@@ -87,6 +88,9 @@ class CliDelivery:
                 f"{job.fallback_from} is unavailable at kie.ai; using {job.model} instead "
                 f"({job.credits} credits)"
             )
+            if job.is_chain:
+                for line in segment_lines(ChainRecord.load(job.chain)):
+                    self.say(line)
         if job.stall and (self._last is None or self._last[4] != job.stall.get("host")):
             until = time.strftime("%H:%M:%S", time.localtime(float(job.stall["until"])))
             self.say(
@@ -117,3 +121,16 @@ class CliDelivery:
     async def job_ended(self, job: Job) -> None:
         self.final = job
         self.done.set()
+
+
+def segment_lines(record: ChainRecord) -> list[str]:
+    """A chain's segments, a line each, as ``render`` prints a plan's."""
+    lines = []
+    for k, seg in enumerate(record.segments, 1):
+        first, last = seg.start + 1, seg.start + len(seg.board.shots)
+        which = f"shot {first}" if first == last else f"shots {first}-{last}"
+        lines.append(
+            f"  segment {k}: {which}, {seg.board.total_tenths / 10:g} s "
+            f"({seg.seconds} s of video), {seg.price} credits"
+        )
+    return lines

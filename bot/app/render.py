@@ -157,6 +157,8 @@ async def render_command(args: argparse.Namespace, settings: Settings, err: Text
     try:
         # Planned (and refused) before anything is started or sent.
         plan = rt.tracker.plan(board, max_segments=max_segments)
+        # A fallback that makes it as a chain keeps within --max-segments too.
+        rt.tracker.chains.fallback_max_segments = max_segments
         await rt.start()
         job = await _submit(rt, args, plan, image, err)
         code = await follow(rt, delivery, job.id, err, quiet=True)

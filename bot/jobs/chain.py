@@ -129,7 +129,13 @@ class Chains:
         self._wake = wake
         self.max_seconds = max_seconds
         self.max_shots = max_shots
-        ctx.chain_plan = lambda board, model: self.plan(board, model, max_segments=None)
+        #: The most segments a job of this process may be planned into again when its model
+        #: is unavailable (the command line's ``--max-segments``); a guild's own cap is the
+        #: ledger's to check (``Ledger.switch_model(..., segments=)``).
+        self.fallback_max_segments: int | None = None
+        ctx.chain_plan = lambda board, model: self.plan(
+            board, model, max_segments=self.fallback_max_segments
+        )
 
     def plan(self, board: Storyboard, model: VideoModel, *, max_segments: int | None) -> Plan:
         """``board``'s segments on ``model``; a board ``model`` takes is one segment."""
