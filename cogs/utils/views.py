@@ -9,6 +9,7 @@ the click; a long storyboard's **Retry from segment k**, **Redo a segment** and 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -38,13 +39,52 @@ ACTIONS: dict[str, tuple[discord.ButtonStyle, str, str, str]] = {
 }
 
 
+async def _guarded(
+    interaction: discord.Interaction[Any],
+    handler: Callable[[], Awaitable[None]],
+    what: str,
+    *args: object,
+) -> None:
+    """Await a cog's handler of a click; an unexpected error is logged and told to the user."""
+    try:
+        await handler()
+    except Exception:
+        log.exception(what, *args)
+        await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
+
+
+def _select(
+    custom_id: str, placeholder: str, options: list[discord.SelectOption], *, row: int | None = None
+) -> discord.ui.Select[Any]:
+    """A persistent select; Discord refuses one without options, so an empty list gets ``1``."""
+    return discord.ui.Select(
+        custom_id=custom_id,
+        placeholder=placeholder[:150],
+        options=options or [discord.SelectOption(label="1", value="1")],
+        row=row,
+    )
+
+
+def _options_of(item: discord.ui.Item[Any]) -> list[discord.SelectOption]:
+    """The options of the select a click came from (to rebuild it after a restart)."""
+    return list(item.options) if isinstance(item, discord.ui.Select) else []
+
+
+def _chosen(select: discord.ui.Select[Any]) -> int:
+    """The number the user picked in a select whose values are numbers (1 if none)."""
+    value = select.values[0] if select.values else "1"
+    return int(value) if value.isdigit() else 1
+
+
 async def _route(interaction: discord.Interaction[Any], action: str, target: str) -> None:
     cog: Any = interaction.client.get_cog(ACTIONS[action][3])
-    try:
-        await cog.on_action(interaction, action, target)
-    except Exception:
-        log.exception("component %s:%s failed", action, target)
-        await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
+    await _guarded(
+        interaction,
+        lambda: cog.on_action(interaction, action, target),
+        "component %s:%s failed",
+        action,
+        target,
+    )
 
 
 class ActionButton(
@@ -91,14 +131,7 @@ class ShotSelect(
     """The card's "edit one shot" menu: ``sb:shot:<draft id>``; the value is the shot number."""
 
     def __init__(self, target: str, options: list[discord.SelectOption], lang: str = "en") -> None:
-        super().__init__(
-            discord.ui.Select(
-                custom_id=f"sb:shot:{target}",
-                placeholder=t("select.shot", lang)[:150],
-                options=options or [discord.SelectOption(label="1", value="1")],
-                row=1,
-            )
-        )
+        super().__init__(_select(f"sb:shot:{target}", t("select.shot", lang), options, row=1))
         self.target = target
 
     @classmethod
@@ -109,30 +142,30 @@ class ShotSelect(
         match: Any,
         /,
     ) -> ShotSelect:
-        options = list(item.options) if isinstance(item, discord.ui.Select) else []
-        return cls(match["target"], options)
+        return cls(match["target"], _options_of(item))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        value = self.item.values[0] if self.item.values else "1"
         cog: Any = interaction.client.get_cog("DraftControls")
-        try:
-            await cog.on_shot_selected(
-                interaction, self.target, int(value) if value.isdigit() else 1
-            )
-        except Exception:
-            log.exception("shot select on %s failed", self.target)
-            await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
+        await _guarded(
+            interaction,
+            lambda: cog.on_shot_selected(interaction, self.target, _chosen(self.item)),
+            "shot select on %s failed",
+            self.target,
+        )
 
 
 async def _route_chain(
     interaction: discord.Interaction[Any], kind: str, job_id: str, n: int, new: str | None
 ) -> None:
     cog: Any = interaction.client.get_cog("Generate")
-    try:
-        await cog.on_chain(interaction, kind, job_id, n, new)
-    except Exception:
-        log.exception("chain %s:%s:%s failed", kind, job_id, n)
-        await safe_reply(interaction, t("error.unexpected", user_lang(interaction)))
+    await _guarded(
+        interaction,
+        lambda: cog.on_chain(interaction, kind, job_id, n, new),
+        "chain %s:%s:%s failed",
+        kind,
+        job_id,
+        n,
+    )
 
 
 class ChainButton(
@@ -180,13 +213,7 @@ class RedoSelect(
     the segment's number."""
 
     def __init__(self, job_id: str, options: list[discord.SelectOption], lang: str = "en") -> None:
-        super().__init__(
-            discord.ui.Select(
-                custom_id=f"sb:redo:{job_id}",
-                placeholder=t("chain.select.redo", lang)[:150],
-                options=options or [discord.SelectOption(label="1", value="1")],
-            )
-        )
+        super().__init__(_select(f"sb:redo:{job_id}", t("chain.select.redo", lang), options))
         self.job_id = job_id
 
     @classmethod
@@ -197,14 +224,10 @@ class RedoSelect(
         match: Any,
         /,
     ) -> RedoSelect:
-        options = list(item.options) if isinstance(item, discord.ui.Select) else []
-        return cls(match["job"], options)
+        return cls(match["job"], _options_of(item))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        value = self.item.values[0] if self.item.values else "1"
-        await _route_chain(
-            interaction, "redo", self.job_id, int(value) if value.isdigit() else 1, None
-        )
+        await _route_chain(interaction, "redo", self.job_id, _chosen(self.item), None)
 
 
 def redo_options(job: Job, lang: str) -> list[discord.SelectOption]:
