@@ -46,6 +46,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.chain.plan import DEFAULT_MAX_SECONDS, DEFAULT_MAX_SHOTS, Plan, check_long_storyboard
 from bot.chain.plan import plan_segments as _plan_segments
@@ -221,7 +222,22 @@ class Chains:
         """What remaking segments ``n`` (from 1) to the end costs, in credits."""
         _, rec = await self._chain(job_id)
         self._check_number(rec, n)
-        return rec.cost_from(n - 1)
+        return rec.cost_from(await self._first_to_make(rec, n) - 1)
+
+    async def _first_to_make(self, rec: ChainRecord, n: int) -> int:
+        """The first segment (from 1) a chain starting again at ``n`` really makes: ``n``, or
+        an earlier one whose video (or one before it) is no longer stored (the storage sweep
+        removes a chain's segments some time after it ended), so it is made again too.
+        ChainError when a segment before ``n`` was never made."""
+        for k, seg in enumerate(rec.segments[: n - 1], start=1):
+            child = await self.ctx.store.get_job(seg.job) if seg.job else None
+            if child is None or child.state != S.DELIVERED or child.video_path is None:
+                raise ChainError(
+                    f"Segment {k} was not made: the chain cannot start again after it."
+                )
+            if not await asyncio.to_thread(Path(child.video_path).is_file):
+                return k
+        return n
 
     async def retry_from(self, job_id: str, n: int, *, hold: bool = False, **fields: object) -> Job:
         """A new chain for a chain that ended without its video, reusing segments before
@@ -250,13 +266,8 @@ class Chains:
         self, job: Job, rec: ChainRecord, n: int, *, hold: bool, **fields: object
     ) -> Job:
         self._check_number(rec, n)
+        n = await self._first_to_make(rec, n)
         reused = rec.segments[: n - 1]
-        for k, seg in enumerate(reused, start=1):
-            child = await self.ctx.store.get_job(seg.job) if seg.job else None
-            if child is None or child.state != S.DELIVERED or child.video_path is None:
-                raise ChainError(
-                    f"Segment {k} was not made: the chain cannot start again after it."
-                )
         fresh = ChainRecord(
             segments=[
                 *(s.model_copy(update={"reused": True}) for s in reused),

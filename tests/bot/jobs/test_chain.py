@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bot.chain.record import ChainRecord
 from bot.domain.storyboard import Shot, Storyboard
 from bot.jobs.chain import ChainError, chain_progress
 from bot.jobs.states import JobState
@@ -242,6 +243,28 @@ async def test_redo_a_segment_of_a_delivered_chain(tmp_path):
         path = tmp_path / "redo.mp4"
         path.write_bytes(second)
         assert _first_colour(path) == colour_of(1) and _last_colour(path) == colour_of(3)
+    finally:
+        await rt.close()
+
+
+async def test_a_redo_after_the_sweep_removed_a_segment_makes_it_again_and_says_so_in_its_cost(
+    tmp_path,
+):
+    clock = TestClock()
+    rt, kie, delivery = await _runtime(tmp_path, clock)
+    try:
+        job = await _drive(rt, clock, (await rt.tracker.submit(SEED, IMAGE)).id)
+        assert job.state == JobState.DELIVERED
+        rec = ChainRecord.load(job.chain)
+        first = await rt.store.get_job(rec.segments[0].job or "")
+        assert first is not None and first.video_path is not None
+        Path(first.video_path).unlink()  # what the storage sweep does after the chain's grace
+        # Redo segment 2 needs segment 1's last frame: segment 1 is made again, and costs.
+        assert await rt.tracker.chains.cost_from(job.id, 2) == 364
+        redo = await _drive(rt, clock, (await rt.tracker.chains.redo_segment(job.id, 2)).id)
+        assert redo.state == JobState.DELIVERED
+        assert len(kie.created) == 4  # 2 for the chain, 2 for the redo: nothing reused
+        assert len(delivery.videos) == 2
     finally:
         await rt.close()
 
