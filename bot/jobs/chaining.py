@@ -338,19 +338,7 @@ async def _end(
     msg: str,
     params: dict[str, object] | None,
 ) -> Job:
-    now = ctx.clock.now()
-    ended = await ctx.store.transition(
-        job.id,
-        job.state,
-        state,
-        fail_code=code,
-        fail_msg=msg,
-        fail_params=params,
-        finished_at=now,
-        delivery="pending",
-        next_check_at=now,
-        chain=rec.dump(),
-    )
+    ended = await ctx.record_end(job, state, code, msg, params, chain=rec.dump())
     if ended is None:
         return await ctx.current(job)
     await settle_end(ctx, ended)

@@ -144,6 +144,32 @@ class Context:
     async def current(self, job: Job) -> Job:
         return await self.store.get_job(job.id) or job
 
+    async def record_end(
+        self,
+        job: Job,
+        state: JobState,
+        code: str,
+        msg: str,
+        params: dict[str, object] | None,
+        **fields: Any,
+    ) -> Job | None:
+        """Write a terminal state without a video (and ``fields``), due for delivery now, if
+        the job is still in the state this step started from; None when it had moved on.
+        Settles nothing: :meth:`end` (or a chain's end) does that."""
+        now = self.clock.now()
+        return await self.store.transition(
+            job.id,
+            job.state,
+            state,
+            fail_code=code,
+            fail_msg=msg,
+            fail_params=params,
+            finished_at=now,
+            delivery="pending",
+            next_check_at=now,
+            **fields,
+        )
+
     async def end(
         self,
         job: Job,
@@ -157,18 +183,7 @@ class Context:
         ``code`` is the reason members read (bot.jobs.reasons) with its ``params``; ``msg`` is the
         operator's detail. Written only if the job is still in the state this step started
         from (a Cancel press may have ended it meanwhile): an end is settled once."""
-        now = self.clock.now()
-        ended = await self.store.transition(
-            job.id,
-            job.state,
-            state,
-            fail_code=code,
-            fail_msg=msg,
-            fail_params=params,
-            finished_at=now,
-            delivery="pending",
-            next_check_at=now,
-        )
+        ended = await self.record_end(job, state, code, msg, params)
         if ended is None:
             return await self.current(job)
         if state == JobState.EXPIRED:
