@@ -252,30 +252,62 @@ class Intake:
         model = self.tracker.ctx.models.get(plan.model)
         job_id = new_id()
         await acknowledge()
-        try:
-            await self.quotas.reserve(
-                job_id=job_id,
-                guild_id=order.guild_id,
-                user_id=order.user_id,
-                channel_id=order.channel_id,
-                role_ids=list(order.role_ids),
-                board=order.board,
-                model_name=model.name,
-                credits=plan.price,
-                now=self.clock.now(),
-                options=model.options,
-                segments=plan.count,
-            )
-        except QuotaRefused as exc:
-            return Refused("quota", exc)
+        refused = await self._reserve(
+            job_id,
+            model,
+            plan.price,
+            guild_id=order.guild_id,
+            user_id=order.user_id,
+            channel_id=order.channel_id,
+            role_ids=order.role_ids,
+            board=order.board,
+            segments=plan.count,
+        )
+        if refused is not None:
+            return refused
         try:
             return await self._submit(order, path, job_id, model, post_status)
         except BaseException:
-            # Whatever went wrong before the job started: it never will (a stored job is
-            # cancelled, so a restart does not start it), and nothing was spent.
-            if not await self.tracker.cancel(job_id):
-                await self.quotas.settle(job_id, outcome="cancelled")
+            await self._abandon(job_id)
             raise
+
+    async def _reserve(
+        self,
+        job_id: str,
+        model: VideoModel,
+        credits: int,
+        *,
+        guild_id: int,
+        user_id: int,
+        channel_id: int | None,
+        role_ids: Sequence[int],
+        board: Storyboard,
+        segments: int | None = None,
+    ) -> Refused | None:
+        """Reserve ``credits`` on ``model`` under ``job_id``; the quota's refusal, if it refuses."""
+        try:
+            await self.quotas.reserve(
+                job_id=job_id,
+                guild_id=guild_id,
+                user_id=user_id,
+                channel_id=channel_id,
+                role_ids=list(role_ids),
+                board=board,
+                model_name=model.name,
+                credits=credits,
+                now=self.clock.now(),
+                options=model.options,
+                segments=segments,
+            )
+        except QuotaRefused as exc:
+            return Refused("quota", exc)
+        return None
+
+    async def _abandon(self, job_id: str) -> None:
+        """Whatever went wrong before the job started: it never will (a stored job is
+        cancelled, so a restart does not start it), and nothing was spent."""
+        if not await self.tracker.cancel(job_id):
+            await self.quotas.settle(job_id, outcome="cancelled")
 
     async def _submit(
         self,
@@ -352,21 +384,18 @@ class Intake:
         model = tracker.ctx.models.get(source.model)
         job_id = request.job_id
         await acknowledge()
-        try:
-            await self.quotas.reserve(
-                job_id=job_id,
-                guild_id=source.guild_id,
-                user_id=request.user_id,
-                channel_id=source.channel_id,
-                role_ids=list(request.role_ids),
-                board=source.storyboard,
-                model_name=model.name,
-                credits=cost,
-                now=self.clock.now(),
-                options=model.options,
-            )
-        except QuotaRefused as exc:
-            return Refused("quota", exc)
+        refused = await self._reserve(
+            job_id,
+            model,
+            cost,
+            guild_id=source.guild_id,
+            user_id=request.user_id,
+            channel_id=source.channel_id,
+            role_ids=request.role_ids,
+            board=source.storyboard,
+        )
+        if refused is not None:
+            return refused
         try:
             make = (
                 tracker.chains.retry_from
@@ -387,8 +416,7 @@ class Intake:
                 return Refused("gone")
             return await self._start(job, post_status)
         except BaseException:
-            if not await tracker.cancel(job_id):
-                await self.quotas.settle(job_id, outcome="cancelled")
+            await self._abandon(job_id)
             raise
 
 
