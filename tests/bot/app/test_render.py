@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.media.video import probe
-from tests.bot.app.test_cli import CONFIG, run_cli
+from tests.bot.app.test_cli import CONFIG, Result, run_cli
 from tests.fakes.fakekie import KLING_MODEL, SORA_MODEL, FakeKie, TaskPlan
 from tests.fakes.videos import FPS
 from tests.helpers import png_bytes
@@ -39,24 +40,22 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+async def _render(
+    workdir: Path, shots: list[str], length: str, *args: str, **kwargs: Any
+) -> Result:
+    """``storyboard-bot render --image ref.png <shots> --length <length> <args>``."""
+    return await run_cli(
+        workdir, "render", "--image", "ref.png", *shots, "--length", length, *args, **kwargs
+    )
+
+
 def _err_lines(err: str) -> list[str]:
     """stderr without the time prefix of the progress lines."""
     return [line.split("] ", 1)[1] if line.startswith("[") else line for line in err.splitlines()]
 
 
 async def test_the_seeds_storyboard_is_two_kling_segments_joined_into_one_video(workdir, fake):
-    r = await run_cli(
-        workdir,
-        "render",
-        "--image",
-        "ref.png",
-        *SEED,
-        "--length",
-        "25",
-        "--out",
-        "seed.mp4",
-        fake=fake,
-    )
+    r = await _render(workdir, SEED, "25", "--out", "seed.mp4", fake=fake)
     assert r.code == 0, r.err
     assert r.out.strip() == "seed.mp4"
     lines = _err_lines(r.err)
@@ -90,18 +89,7 @@ async def test_the_seeds_storyboard_is_two_kling_segments_joined_into_one_video(
 
 
 async def test_a_60_second_storyboard_is_four_segments_of_15_seconds(workdir, fake):
-    r = await run_cli(
-        workdir,
-        "render",
-        "--image",
-        "ref.png",
-        *MINUTE,
-        "--length",
-        "60",
-        "--out",
-        "minute.mp4",
-        fake=fake,
-    )
+    r = await _render(workdir, MINUTE, "60", "--out", "minute.mp4", fake=fake)
     assert r.code == 0, r.err
     lines = _err_lines(r.err)
     assert f"plan: {KLING_MODEL}, 4 segments, about 12-20 min, 840 credits" in lines
@@ -117,20 +105,7 @@ async def test_max_segments_refuses_a_longer_plan_in_one_line_before_anything_is
     workdir, fake
 ):
     # Kling chosen: the plan is refused before any call to kie.ai at all.
-    r = await run_cli(
-        workdir,
-        "render",
-        "--image",
-        "ref.png",
-        *SEED,
-        "--length",
-        "25",
-        "--model",
-        KLING_MODEL,
-        "--max-segments",
-        "1",
-        fake=fake,
-    )
+    r = await _render(workdir, SEED, "25", "--model", KLING_MODEL, "--max-segments", "1", fake=fake)
     assert r.code == 2
     assert r.err.strip().splitlines() == [
         "error: These 10 shots (25 s) need 2 segments on Kling 3.0 Omni (at most 6 shots and "
@@ -139,18 +114,7 @@ async def test_max_segments_refuses_a_longer_plan_in_one_line_before_anything_is
     assert sum(fake.calls.values()) == 0
 
     # The defaults: Sora takes it in one, refuses (no task), and Kling's plan is refused.
-    r = await run_cli(
-        workdir,
-        "render",
-        "--image",
-        "ref.png",
-        *SEED,
-        "--length",
-        "25",
-        "--max-segments",
-        "1",
-        fake=fake,
-    )
+    r = await _render(workdir, SEED, "25", "--max-segments", "1", fake=fake)
     assert r.code == 2
     errors = [x for x in r.err.splitlines() if "error" in x]
     assert errors == [r.err.strip().splitlines()[-1]]
@@ -185,13 +149,9 @@ async def test_the_longest_storyboard_follows_the_config_file(workdir, fake):
 
 async def test_an_interrupted_chain_is_resumed_with_its_segments(workdir, fake):
     fake.plan = TaskPlan(waiting=0.1, queuing=0.1, duration=3)  # segment 1 still generating
-    r = await run_cli(
+    r = await _render(
         workdir,
-        "render",
-        "--image",
-        "ref.png",
-        *SEED,
-        "--length",
+        SEED,
         "25",
         "--model",
         KLING_MODEL,
