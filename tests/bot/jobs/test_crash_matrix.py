@@ -78,11 +78,14 @@ def _env(kie: FakeKie, workdir: Path, callbacks_port: int | None) -> dict[str, s
     return env
 
 
-async def _start(workdir: Path, env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+async def _start(
+    workdir: Path, env: dict[str, str], *args: str, module: str = "bot"
+) -> asyncio.subprocess.Process:
+    """``python -m <module> <args>`` in ``workdir``: ``bot`` is ``storyboard-bot``."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot",
+        module,
         *args,
         cwd=workdir,
         env=env,
@@ -124,8 +127,8 @@ async def _render_killed_at(
     return await _finish(proc), env
 
 
-async def _resume(workdir: Path, env: dict[str, str], job_id: str) -> Run:
-    return await _finish(await _start(workdir, env, "resume", job_id))
+async def _resume(workdir: Path, env: dict[str, str], job_id: str, module: str = "bot") -> Run:
+    return await _finish(await _start(workdir, env, "resume", job_id, module=module))
 
 
 def _video_written_once(workdir: Path, kie: FakeKie) -> None:
@@ -258,6 +261,10 @@ async def chain_kie() -> AsyncIterator[FakeKie]:
         yield server
 
 
+#: ``storyboard-bot`` with a long storyboard (tests/bot/jobs/chain_render.py).
+CHAIN_RENDER = "tests.bot.jobs.chain_render"
+
+
 def _chain_env(kie: FakeKie, workdir: Path, port: int) -> dict[str, str]:
     env = _env(kie, workdir, port)
     env.update(KIE_MODEL="kling-3.0-omni/image-to-video", PYTHONPATH=str(REPO))
@@ -305,19 +312,20 @@ async def _chain_killed_at(
         # kie.ai's file host, and its answer takes a while (the kill lands before it).
         kie.delay_next("upload", 0.0)
         kie.delay_next("upload", 3.0)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.bot.jobs.chain_render",
-        "render",
-        cwd=workdir,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await _start(workdir, env, "render", module=CHAIN_RENDER)
     await _when(BOUNDARIES[boundary](workdir, kie), within=40)
     proc.send_signal(signal.SIGKILL)
     return await _finish(proc), env
+
+
+def _chain_delivered(workdir: Path) -> None:
+    """The chain and both its segments delivered, as one video joined from the two."""
+    from bot.media.video import probe
+
+    rows = _rows(workdir)
+    assert rows["chain"] == "delivered"
+    assert rows["segment 1"] == rows["segment 2"] == "delivered"
+    assert probe(workdir / "v.mp4").frames == 2 * SEGMENT_FRAMES - 1
 
 
 @pytest.mark.parametrize("run", RUNS)
@@ -329,31 +337,14 @@ async def test_a_chain_killed_at_each_step_resumes_with_one_task_per_segment(
     killed, env = await _chain_killed_at(workdir, kie, boundary)
     assert killed.code == -signal.SIGKILL
     parent = _rows(workdir)["id"]
-    r = await _finish(
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.bot.jobs.chain_render",
-            "resume",
-            parent,
-            cwd=workdir,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    )
+    r = await _resume(workdir, env, parent, module=CHAIN_RENDER)
     assert r.code == 0, r.err
     # Exactly one createTask per segment, each from its own first frame.
     assert len(kie.create_attempts) == len(kie.created) == len(kie.tasks) == 2
     first, second = (b["input"]["image_urls"][0] for b in kie.created)
     assert first != second
     # One video, joined from both segments, written once.
-    rows = _rows(workdir)
-    assert rows["chain"] == "delivered"
-    assert rows["segment 1"] == rows["segment 2"] == "delivered"
-    from bot.media.video import probe
-
-    assert probe(workdir / "v.mp4").frames == 2 * SEGMENT_FRAMES - 1
+    _chain_delivered(workdir)
 
 
 def _converted(workdir: Path) -> Callable[[], bool]:
@@ -383,42 +374,17 @@ async def test_killed_right_after_the_fallback_made_the_job_a_chain(workdir, cha
     env.update(PYTHONPATH=str(REPO))
     kie.delay_next("upload", 0.0)  # the reference image, for Sora
     kie.delay_next("upload", 3.0)  # again, for Kling's first segment: the kill lands before
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.bot.jobs.chain_render",
-        "render",
-        cwd=workdir,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await _start(workdir, env, "render", module=CHAIN_RENDER)
     await _when(_converted(workdir), within=40)
     proc.send_signal(signal.SIGKILL)
     killed = await _finish(proc)
     assert killed.code == -signal.SIGKILL
     assert [b["model"] for b in kie.create_attempts] == [SORA_MODEL]
     parent = _rows(workdir)["id"]
-    r = await _finish(
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "tests.bot.jobs.chain_render",
-            "resume",
-            parent,
-            cwd=workdir,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    )
+    r = await _resume(workdir, env, parent, module=CHAIN_RENDER)
     assert r.code == 0, r.err
     # Sora's refused createTask, then one per Kling segment: two tasks in all.
     assert [b["model"] for b in kie.create_attempts] == [SORA_MODEL, KLING_MODEL, KLING_MODEL]
     assert len(kie.created) == len(kie.tasks) == 2
-    rows = _rows(workdir)
-    assert rows["id"] == parent and rows["chain"] == "delivered"
-    assert rows["segment 1"] == rows["segment 2"] == "delivered"
-    from bot.media.video import probe
-
-    assert probe(workdir / "v.mp4").frames == 2 * SEGMENT_FRAMES - 1
+    assert _rows(workdir)["id"] == parent  # the job itself became the chain
+    _chain_delivered(workdir)
