@@ -254,10 +254,10 @@ SEGMENT_FRAMES = 13 * 4  # a 13 s segment of the fake's 4 frames a second
 
 @pytest.fixture
 async def chain_kie() -> AsyncIterator[FakeKie]:
-    # Real time, callbacks on, real little mp4 results. A segment takes long enough that a
-    # kill during its createTask is followed by a resumed bot before its callback comes.
+    # Real time, callbacks on, real little mp4 results. A segment may end while the bot is
+    # down (its callback then finds no one): the resumed bot reads it, never sends it again.
     async with FakeKie(video_results=True) as server:
-        server.plan = TaskPlan(waiting=0.1, duration=4.0)
+        server.plan = TaskPlan(waiting=0.1, duration=1.5)
         yield server
 
 

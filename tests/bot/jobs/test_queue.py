@@ -257,7 +257,9 @@ def test_a_burst_of_100_presses_is_sent_in_the_order_shown_and_within_the_limit(
     assert times[-1] - times[0] <= 55.0
     # Every place shown was the place kept: shown n-th with k sent, it was the (k+n)-th.
     shown = result["shown"]
-    assert len({job_id for _, job_id, _, _ in shown}) >= 80
+    # Places are sampled while the burst runs (how many depends on the machine's speed); at
+    # least half of the jobs must have been seen, so the check below is never vacuous.
+    assert len({job_id for _, job_id, _, _ in shown}) >= 50
     for already, job_id, position, starts_at in shown:
         assert sent_index[job_id] == already + position - 1, (job_id, already, position)
         # The estimated start, from the limiter's window: within a second of the real one.
