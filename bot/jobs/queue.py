@@ -37,16 +37,6 @@ class QueueSpot:
         return self.position - 1
 
 
-def spot_in(line: Sequence[str], job_id: str, starts: Sequence[float]) -> QueueSpot | None:
-    """``job_id``'s spot in ``line`` (ids in queue order), ``starts`` being the estimated
-    start of each place (at least as long as the line); None when it is not in the line."""
-    try:
-        index = list(line).index(job_id)
-    except ValueError:
-        return None
-    return QueueSpot(position=index + 1, starts_at=starts[index], length=len(line))
-
-
 def estimated_starts(limiter: SlidingWindowLimiter, count: int, now: float) -> list[float]:
     """The Unix times of the limiter's next ``count`` admissions if callers keep coming."""
     return [now + delay for delay in limiter.delays(count)]
@@ -95,3 +85,20 @@ class Turns:
         finally:
             self.drop(job_id)
         yield
+
+
+def spots_of(
+    line: Sequence[str], limiter: SlidingWindowLimiter, now: float, upto: str | None = None
+) -> dict[str, QueueSpot]:
+    """The spot of each job in ``line`` (ids in queue order) up to ``upto`` (all when None or
+    not in the line: then ``upto`` has none)."""
+    count = len(line)
+    if upto is not None:
+        if upto not in line:
+            return {}
+        count = list(line).index(upto) + 1
+    starts = estimated_starts(limiter, count, now)
+    return {
+        job_id: QueueSpot(position=i + 1, starts_at=starts[i], length=len(line))
+        for i, job_id in enumerate(list(line)[:count])
+    }

@@ -28,7 +28,7 @@ from bot.jobs.delivery import Delivery
 from bot.jobs.finish import fetch, post
 from bot.jobs.links import MEDIA_SECRET_KEY, media_url
 from bot.jobs.poll import poll
-from bot.jobs.queue import QueueSpot, estimated_starts, spot_in
+from bot.jobs.queue import QueueSpot, spots_of
 from bot.jobs.scheduler import Scheduler
 from bot.jobs.states import CHAIN_STATES, SENT_STATES, JobState
 from bot.jobs.store import Job, JobOwner, Store, new_id
@@ -228,15 +228,14 @@ class Tracker:
         """Where a job waiting to be sent to kie.ai stands in the submit queue: its exact
         place (1 = the next createTask) and estimated start (bot.jobs.queue.QueueSpot); None
         when it is not waiting (held, sent, ended, or retrying later)."""
+        return (await self.queue_spots(upto=job_id)).get(job_id)
+
+    async def queue_spots(self, *, upto: str | None = None) -> dict[str, QueueSpot]:
+        """Every waiting job's :meth:`queue_spot` (up to ``upto``'s), from one read."""
         sched = self.scheduler
-        taken = sched.turns.waiting()  # taken from the queue, in the order they pass
         now = self.clock.now()
         rest = await self.store.queue_order(now, owner=sched.owner, skip=list(sched.inflight))
-        line = [*taken, *rest]
-        if job_id not in line:
-            return None
-        starts = estimated_starts(self.ctx.kie.limits.create, line.index(job_id) + 1, now)
-        return spot_in(line, job_id, starts + [now] * (len(line) - len(starts)))
+        return spots_of([*sched.turns.waiting(), *rest], self.ctx.kie.limits.create, now, upto)
 
     async def on_callback(self, job_id: str, task_id: str | None) -> bool:
         """A callback arrived for ``job_id``: wake the job. The truth is read with recordInfo.

@@ -56,12 +56,13 @@ async def waiting_line(store: Store, tracker: Tracker) -> tuple[list[Waiting], b
     waits in the queue at all (one held, retrying or without a status message included)."""
     ids = await store.queue_order(float("inf"))
     jobs = await store.get_jobs(ids)
+    spots = await tracker.queue_spots()  # one read of the queue for every place
     line: list[Waiting] = []
     for job_id in ids:
         job = jobs.get(job_id)
         if job is None or job.status_message_id is None or job.channel_id is None:
             continue
-        spot = await tracker.queue_spot(job_id)
+        spot = spots.get(job_id)
         if spot is not None:
             line.append(Waiting(job_id, job.channel_id, spot))
     return line, bool(ids)

@@ -224,7 +224,11 @@ async def _burst(tmp: Path) -> dict[str, Any]:
             before = len(sent)
             taken = len(rt.tracker.scheduler.turns.waiting())
             spots = {j.id: await rt.tracker.queue_spot(j.id) for j in jobs}
+            every = await rt.tracker.queue_spots()  # the statuses' one read of the whole queue
             if len(sent) == before:  # nothing moved while the places were read
+                assert {j: s.position for j, s in every.items()} == {
+                    j: s.position for j, s in spots.items() if s is not None
+                }
                 for job_id, spot in spots.items():
                     # The head the scheduler has taken keeps its order (bot.jobs.queue.Turns).
                     if spot is not None and spot.position <= max(taken, 1):
