@@ -95,7 +95,9 @@ def test_the_queue_is_round_robin_by_member_then_guild_oldest_first(rows):
         turn_of[job_id] = seen[info[job_id][1]]
     for turn in set(turn_of.values()):
         block = [i for i in order if turn_of[i] == turn]
-        assert block == [i for i in order if turn_of[i] == turn]
+        # A turn is one unbroken run of the order: every member's k-th job before any (k+1)-th.
+        places = [order.index(i) for i in block]
+        assert places == list(range(places[0], places[0] + len(block))), (turn, places)
         guild_totals = collections.Counter(info[i][0] for i in block)
         guild_served: collections.Counter[int] = collections.Counter()
         for job_id in block:
@@ -141,6 +143,7 @@ async def test_turns_admit_in_the_order_taken_whatever_order_they_arrive_in():
     turns = Turns()
     limiter = SlidingWindowLimiter(100, 10.0)
     admitted: list[str] = []
+    two_in = asyncio.Event()
     for job_id in ("a", "b", "c", "d"):
         turns.issue(job_id)
 
@@ -148,6 +151,8 @@ async def test_turns_admit_in_the_order_taken_whatever_order_they_arrive_in():
         await asyncio.sleep(after)
         async with turns.admit(job_id, limiter):
             admitted.append(job_id)
+            if len(admitted) == 2:
+                two_in.set()
 
     # d and b are ready first (their uploads were quicker); c leaves without being sent.
     tasks = [
@@ -155,7 +160,9 @@ async def test_turns_admit_in_the_order_taken_whatever_order_they_arrive_in():
         asyncio.create_task(arrive("b", 0.01)),
         asyncio.create_task(arrive("a", 0.03)),
     ]
-    await asyncio.sleep(0.05)
+    async with asyncio.timeout(5):
+        await two_in.wait()
+    await asyncio.sleep(0.05)  # d is ready too, and would be in by now if it could pass c
     assert admitted == ["a", "b"]  # c still holds its turn: d waits
     turns.drop("c")
     await asyncio.gather(*tasks)
