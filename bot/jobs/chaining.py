@@ -77,17 +77,15 @@ async def _start(ctx: Context, job: Job, now: float) -> Job:
     if first > 0:
         moved = await ctx.move(job, S.EXTRACTING, notify=True, segment=first - 1, next_check_at=now)
         return moved or await ctx.current(job)
-    child = await _make_segment(ctx, job, rec, 0, job.image_path, job.image_url)
+    # The chain moves on before its first segment is stored: a job cancelled meanwhile stores
+    # none (a segment is never made for a chain that ended). A crash in between leaves a
+    # chaining parent with no segment job, which its next check makes (_check).
+    moved = await ctx.move(job, S.CHAINING, notify=True, segment=0, next_check_at=now)
+    if moved is None:
+        return await ctx.current(job)
+    child = await _make_segment(ctx, moved, rec, 0, job.image_path, job.image_url)
     rec.segments[0].job = child.id
-    moved = await ctx.move(
-        job,
-        S.CHAINING,
-        notify=True,
-        segment=0,
-        chain=rec.dump(),
-        next_check_at=now + CHAIN_CHECK,
-    )
-    return moved or await ctx.current(job)
+    return await ctx.set(moved, chain=rec.dump(), next_check_at=now + CHAIN_CHECK)
 
 
 async def _check(ctx: Context, job: Job, now: float) -> Job:

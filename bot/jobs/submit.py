@@ -61,6 +61,8 @@ class Submitter:
                 "deadline_queued",
                 "the job waited too long to be sent to kie.ai; nothing was spent",
             )
+        if await self._orphaned(job):
+            return await self._drop_orphan(job)
         model = ctx.models.get(job.model)
         # A chain's segment keeps its chain's model: its segments were planned for it.
         if ctx.models.unavailable(model.name, now) and not job.is_segment:
@@ -91,6 +93,8 @@ class Submitter:
             body = await chaining.segment_body(ctx, job, body)
         async with self._admit(job.id, ctx.kie.limits.create):
             # Recorded before sending: from here a crash means "outcome unknown".
+            if await self._orphaned(job):  # its chain ended while it waited for the limit
+                return await self._drop_orphan(job)
             sending = await ctx.move(job, JobState.SUBMITTING)
             if sending is None:  # cancelled while waiting for the rate limit
                 return await ctx.current(job)
@@ -100,6 +104,19 @@ class Submitter:
             self.creating.add(creating)
             creating.add_done_callback(self.creating.discard)
             return await asyncio.shield(creating)
+
+    async def _orphaned(self, job: Job) -> bool:
+        """A chain's segment whose chain has ended (cancelled, given up): never sent."""
+        if not job.is_segment or job.parent_id is None:
+            return False
+        parent = await self.ctx.store.get_job(job.parent_id)
+        return parent is None or not parent.active
+
+    async def _drop_orphan(self, job: Job) -> Job:
+        log.info("job %s: its chain %s ended; the segment is not sent", job.id, job.parent_id)
+        return await self.ctx.end(
+            job, JobState.CANCELLED, "cancelled", "its chain ended before it was sent"
+        )
 
     async def _upload(self, job: Job, model: VideoModel) -> str:
         raw = await asyncio.to_thread(Path(job.image_path).read_bytes)

@@ -310,6 +310,31 @@ async def test_a_chain_not_yet_sent_can_be_cancelled(tmp_path):
         await rt.close()
 
 
+async def test_a_segment_whose_chain_ended_before_it_was_sent_is_never_sent(tmp_path):
+    clock = TestClock()
+    rt, kie, _ = await _runtime(tmp_path, clock)
+    try:
+        job = await rt.tracker.submit(SEED, IMAGE)
+        await rt.tracker.scheduler.run_due()  # the parent's first step stores segment 1
+        while rt.tracker.scheduler.inflight:
+            await next(iter(rt.tracker.scheduler.inflight.values()))
+        parent = await rt.store.get_job(job.id)
+        assert parent is not None and parent.state == JobState.CHAINING
+        segment = ChainRecord.load(parent.chain).segments[0].job
+        assert segment is not None
+        # The chain ends by another path than Cancel (given up at its deadline, say), with its
+        # first segment stored and not sent yet.
+        await rt.tracker.ctx.end(parent, JobState.EXPIRED, "deadline", "given up")
+        for _ in range(20):
+            await rt.tracker.run_once()
+            clock.advance(5)
+        child = await rt.store.get_job(segment)
+        assert child is not None and child.state == JobState.CANCELLED
+        assert kie.created == []  # nothing was sent to kie.ai, so nothing is paid for
+    finally:
+        await rt.close()
+
+
 async def test_a_storyboard_that_fits_is_one_job_as_before(tmp_path):
     clock = TestClock()
     rt, kie, _ = await _runtime(tmp_path, clock)
