@@ -327,6 +327,33 @@ async def _fail_made(
     return await _end(ctx, job, rec, S.UNDELIVERABLE, code, msg, params)
 
 
+#: The chain's states between its segments, where a give-up settles only what was made.
+MIDWAY = frozenset({S.CHAINING, S.EXTRACTING, S.UPLOADING_FRAME})
+
+
+async def give_up(ctx: Context, job: Job, msg: str, minutes: dict[str, object]) -> Job:
+    """A chain given up part-way (its step kept failing past the deadline), settled as what
+    it made: the segments done count, the current one too if kie.ai was sent it (it may still
+    charge for it), the rest is released. Expired while a segment is made, else
+    undeliverable (a made segment could not be handed on)."""
+    state, code, params = S.UNDELIVERABLE, "undeliverable", None
+    if job.state == S.CHAINING:
+        state, code, params = S.EXPIRED, "deadline", minutes
+    rec = ChainRecord.load(job.chain)
+    index = _index(job)
+    last = 0
+    if job.state == S.CHAINING:
+        made = rec.made_before(index)
+        seg = rec.segments[index]
+        child = await ctx.store.get_job(seg.job) if seg.job else None
+        if child is not None and child.task_id is not None and not seg.reused:
+            last = seg.price
+    else:  # extracting or uploading_frame: the current segment is made
+        made = rec.made_before(index + 1)
+    rec.settle = Settlement(made=made, last=last, outcome="delivered")
+    return await _end(ctx, job, rec, state, code, msg, params)
+
+
 async def _end(
     ctx: Context,
     job: Job,

@@ -374,14 +374,14 @@ class Tracker:
 
     async def _give_up(self, job: Job) -> Job:
         msg = "the bot kept failing on this job; the operator can see why in the log"
-        if job.state in (JobState.SUCCEEDED, JobState.FETCHED, JobState.POSTING) or (
-            job.state in CHAIN_STATES and job.state != JobState.CHAINING
-        ):
+        minutes: dict[str, object] = {"minutes": f"{self.settings.tracker.deadline_minutes:g}"}
+        if job.state in chaining.MIDWAY:
+            return await chaining.give_up(self.ctx, job, msg, minutes)
+        if job.state in (JobState.SUCCEEDED, JobState.FETCHED, JobState.POSTING, *CHAIN_STATES):
             return await self.ctx.end(job, JobState.UNDELIVERABLE, "undeliverable", msg)
         if job.state == JobState.QUEUED:
             return await self.ctx.end(job, JobState.EXPIRED, "deadline_queued", msg)
-        minutes = f"{self.settings.tracker.deadline_minutes:g}"
-        return await self.ctx.end(job, JobState.EXPIRED, "deadline", msg, {"minutes": minutes})
+        return await self.ctx.end(job, JobState.EXPIRED, "deadline", msg, minutes)
 
     async def step(self, job: Job) -> None:
         """Advance ``job`` as far as it can go now in its lane, writing each state as it is

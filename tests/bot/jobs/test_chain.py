@@ -335,6 +335,35 @@ async def test_a_segment_whose_chain_ended_before_it_was_sent_is_never_sent(tmp_
         await rt.close()
 
 
+async def test_a_chain_given_up_between_segments_counts_only_what_it_made(tmp_path, monkeypatch):
+    from bot.jobs import chaining
+
+    async def broken(*args: object) -> Path:
+        raise RuntimeError("a bug in handing the frame on")
+
+    monkeypatch.setattr(chaining, "_prepare_frame", broken)
+    clock = TestClock()
+    rt, kie, _ = await _runtime(tmp_path, clock)
+    assert rt.quotas is not None
+    try:
+        await _reserve(rt, "stuck", 364)
+        job = await rt.tracker.submit(SEED, IMAGE, id="stuck")
+        for _ in range(200):  # the step keeps failing until the deadline and its grace
+            await rt.tracker.run_once()
+            job = await rt.store.get_job("stuck")
+            assert job is not None
+            if not job.active:
+                break
+            clock.advance(60)
+        assert job.state == JobState.UNDELIVERABLE and len(kie.created) == 1
+        # Segment 1 was made and counts; segment 2 was never sent and is released.
+        assert await rt.quotas.usage_state("stuck") == "charged"
+        async with rt.store.db.execute("SELECT credits FROM usage WHERE job_id = 'stuck'") as c:
+            assert (await c.fetchone())[0] == 182
+    finally:
+        await rt.close()
+
+
 async def test_a_storyboard_that_fits_is_one_job_as_before(tmp_path):
     clock = TestClock()
     rt, kie, _ = await _runtime(tmp_path, clock)
