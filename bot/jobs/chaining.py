@@ -370,6 +370,12 @@ async def _end(
     return ended
 
 
+def settled_by_parts(job: Job) -> bool:
+    """Whether ``job`` is a chain whose end says what it made (else it settles as one job:
+    a chain cancelled before its first segment was sent has nothing to count)."""
+    return job.chain is not None and ChainRecord.load(job.chain).settle is not None
+
+
 async def settle_end(ctx: Context, job: Job) -> None:
     """Settle a chain that ended without a video: what it made counts, what it never sent
     is released (the quota's ``settle_part``; a ledger without it settles the whole)."""

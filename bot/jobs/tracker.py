@@ -274,7 +274,7 @@ class Tracker:
                     await ledger.settle(job_id, outcome="cancelled", now=now)
                     settled += 1
                 continue
-            if job.is_chain and job.state in ENDED:
+            if job.state in ENDED and chaining.settled_by_parts(job):
                 # A chain that ended without its video: what it made counts, no more.
                 await chaining.settle_end(self.ctx, job)
                 settled += 1

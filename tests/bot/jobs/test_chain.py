@@ -364,6 +364,23 @@ async def test_a_chain_given_up_between_segments_counts_only_what_it_made(tmp_pa
         await rt.close()
 
 
+async def test_a_chain_that_ended_before_saying_what_it_made_is_released_by_the_sweep(tmp_path):
+    clock = TestClock()
+    rt, _, _ = await _runtime(tmp_path, clock)
+    assert rt.quotas is not None
+    try:
+        await _reserve(rt, "gone", 364)
+        job = await rt.tracker.submit(SEED, IMAGE, id="gone", hold=True)
+        # Cancelled before its first segment, and the settling of it was lost (a crash, a
+        # database error): the chain records no settlement of its own.
+        ended = await rt.tracker.ctx.record_end(job, JobState.CANCELLED, "cancelled", "x", None)
+        assert ended is not None and await rt.quotas.usage_state("gone") == "reserved"
+        assert await rt.tracker.settle_leftovers() == 1
+        assert await rt.quotas.usage_state("gone") == "released"  # no slot held for ever
+    finally:
+        await rt.close()
+
+
 async def test_a_storyboard_that_fits_is_one_job_as_before(tmp_path):
     clock = TestClock()
     rt, kie, _ = await _runtime(tmp_path, clock)
