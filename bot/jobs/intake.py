@@ -305,8 +305,12 @@ class Intake:
 
     async def _abandon(self, job_id: str) -> None:
         """Whatever went wrong before the job started: it never will (a stored job is
-        cancelled, so a restart does not start it), and nothing was spent."""
-        if not await self.tracker.cancel(job_id):
+        cancelled, so a restart does not start it), and nothing was spent. A job already on
+        its way (being sent, or its end already settled) keeps its reservation: the engine
+        settles it."""
+        if await self.tracker.cancel(job_id):
+            return
+        if await self.tracker.store.get_job(job_id) is None:  # never stored
             await self.quotas.settle(job_id, outcome="cancelled")
 
     async def _submit(

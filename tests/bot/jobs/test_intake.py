@@ -231,6 +231,27 @@ async def test_an_error_while_showing_the_status_cancels_the_job_and_propagates(
     assert await usage(runtime) == [(held.id, "released")]
 
 
+async def test_an_error_after_the_job_left_the_queue_keeps_its_reservation(
+    runtime: Runtime, intake: Intake, draft: Draft, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = runtime.tracker.release
+
+    async def released_then_broken(job_id: str, **fields: object) -> None:
+        await release(job_id, **fields)
+        # The job is on its way to kie.ai when the press's own task fails.
+        await runtime.store.transition(job_id, JobState.QUEUED, JobState.SUBMITTING)
+        raise RuntimeError("the interaction's task was cancelled")
+
+    monkeypatch.setattr(runtime.tracker, "release", released_then_broken)
+    with pytest.raises(RuntimeError):
+        status = Status()
+        await intake.generate(order(draft), post_status=status.post, acknowledge=status.acknowledge)
+    [(job_id, state)] = await usage(runtime)
+    job = await runtime.store.get_job(job_id)
+    assert job is not None and job.state == JobState.SUBMITTING
+    assert state == "reserved"  # what kie.ai may make still counts; the engine settles it
+
+
 async def test_an_unreadable_image_releases_the_reservation_it_made(
     runtime: Runtime, intake: Intake, draft: Draft, tmp_path: Path
 ) -> None:
