@@ -188,6 +188,16 @@ MIGRATIONS: list[str] = [
           AND state IN ('succeeded', 'fetched', 'posting', 'delivered', 'undeliverable')
         ORDER BY finished_at;
     """,
+    # 8: a job's place in the submit queue (bot.jobs.fairness), given once when it joins the
+    # queue: its member's turn and its guild's slot within that turn. Jobs already queued get
+    # theirs when the queue is next read.
+    """
+    ALTER TABLE jobs ADD COLUMN queue_turn INTEGER;
+    ALTER TABLE jobs ADD COLUMN queue_slot INTEGER;
+    CREATE INDEX jobs_queue ON jobs(queue_turn, queue_slot, created_at, id)
+        WHERE state = 'queued';
+    CREATE INDEX jobs_turns ON jobs(queue_turn, guild_id) WHERE queue_turn IS NOT NULL;
+    """,
 ]
 
 LATEST = len(MIGRATIONS)

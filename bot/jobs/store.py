@@ -4,8 +4,9 @@ Every change of state is a compare-and-set against the transition table (bot.job
 committed before the step it announces starts. A job's lane (which kind of wait its next step
 is: submit, kie, deliver, chain) is defined here once, in Python (:func:`lane_of`) and in SQL,
 so the scheduler reads only as many due jobs of a lane as the lane has room for, in the lane's
-order: the submit queue round-robin by member then guild (oldest first), running jobs oldest
-submission first (the likeliest to be done), the rest by when they fell due.
+order: the submit queue fair by member then guild, each job keeping the place it was given
+when it joined (bot.jobs.fairness), running jobs oldest submission first (the likeliest to be
+done), the rest by when they fell due.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.db.connection import Database, dumps, new_id
 from bot.domain.storyboard import Storyboard
+from bot.jobs.fairness import FAIR_ORDER, place_newcomers
 from bot.jobs.states import (
     ACTIVE_STATES,
     CHAIN_STATES,
@@ -77,6 +79,9 @@ class Job(BaseModel):
     segment: int | None = None  # a segment's index (from 0); a parent's: the current segment
     segments: int | None = None  # how many segments the chain has (parent and children)
     chain: dict[str, Any] | None = None  # a parent's plan and progress (bot.jobs.chaining)
+    # Its place in the submit queue, given once when it joins it (bot.jobs.fairness).
+    queue_turn: int | None = None
+    queue_slot: int | None = None
 
     @property
     def active(self) -> bool:
@@ -144,16 +149,8 @@ _LANE_SQL = {
     "kie": f"state IN ({_quoted([JobState.RUNNING, JobState.UNKNOWN])})",
 }
 _LANE_SQL["deliver"] = " AND ".join(f"NOT ({sql})" for sql in _LANE_SQL.values())
-# The submit queue, fair: each member's jobs take turns (a member's 2nd job comes after every
-# member's 1st), and within a turn the guilds take turns; oldest first within that.
-_FAIR_ORDER = "turn, guild_turn, created_at, id"
-_TURNS = (
-    "SELECT *, ROW_NUMBER() OVER (PARTITION BY guild_id, turn ORDER BY created_at, id) "
-    "AS guild_turn FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY guild_id, owner_id "
-    "ORDER BY created_at, id) AS turn FROM jobs WHERE {where})"
-)
 _LANE_ORDER = {
-    "submit": _FAIR_ORDER,
+    "submit": FAIR_ORDER,
     "kie": "submitted_at IS NULL, submitted_at, id",
     "deliver": "next_check_at, id",
     "chain": "next_check_at, id",
@@ -307,11 +304,10 @@ class Store(Database):
         if limit <= 0:
             return []
         where, params = _owned(owner, skip)
-        cond = f"next_check_at IS NOT NULL AND next_check_at <= ? AND {_LANE_SQL[lane]}{where}"
         if lane == "submit":
-            sql = f"{_TURNS.format(where=cond)} ORDER BY {_FAIR_ORDER} LIMIT ?"
-        else:
-            sql = f"SELECT * FROM jobs WHERE {cond} ORDER BY {_LANE_ORDER[lane]} LIMIT ?"
+            await self.place_newcomers(owner)
+        cond = f"next_check_at IS NOT NULL AND next_check_at <= ? AND {_LANE_SQL[lane]}{where}"
+        sql = f"SELECT * FROM jobs WHERE {cond} ORDER BY {_LANE_ORDER[lane]} LIMIT ?"
         async with self.db.execute(sql, (now, *params, limit)) as cur:
             rows = await cur.fetchall()
         return [_row_to_job(r) for r in rows]
@@ -321,14 +317,21 @@ class Store(Database):
     ) -> list[str]:
         """The ids of the jobs waiting in the submit queue by ``now`` (due, not yet sent), in
         the order the scheduler takes them: the same order as :meth:`due_in_lane`."""
+        await self.place_newcomers(owner)
         where, params = _owned(owner, skip)
         cond = (
             f"next_check_at IS NOT NULL AND next_check_at <= ? AND {_LANE_SQL['submit']} "
             f"AND state = '{JobState.QUEUED}'{where}"
         )
-        sql = f"SELECT id FROM ({_TURNS.format(where=cond)}) ORDER BY {_FAIR_ORDER}"
+        sql = f"SELECT id FROM jobs WHERE {cond} ORDER BY {FAIR_ORDER}"
         async with self.db.execute(sql, (now, *params)) as cur:
             return [r[0] for r in await cur.fetchall()]
+
+    async def place_newcomers(self, owner: JobOwner | None = None) -> int:
+        """Give each of ``owner``'s released queued jobs without a place in the submit queue
+        its place (bot.jobs.fairness); how many. The queue's readers call it first."""
+        where, params = _owned(owner, ())
+        return await place_newcomers(self, where, params)
 
     async def make_due(self, owner: JobOwner | None, now: float) -> int:
         """Every unfinished job (or untold end) of ``owner`` due at ``now``, in one statement;

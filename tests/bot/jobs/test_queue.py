@@ -1,7 +1,6 @@
 """The submit queue: fair (round-robin by member, then guild, oldest first), and the place a
-member is shown is the place kept at the head of the queue (the jobs the scheduler has taken):
-a burst of 100 presses is sent in the order shown there, never above kie.ai's createTask limit,
-each about when its estimate said."""
+member is shown is the place kept, all along the queue: a burst of 100 presses is sent in the
+order shown, never above kie.ai's createTask limit, each about when its estimate said."""
 
 from __future__ import annotations
 
@@ -229,7 +228,6 @@ async def _burst(tmp: Path) -> dict[str, Any]:
         shown: list[tuple[int, str, int, float]] = []  # (sent so far, job, position, start)
         while len(sent) < len(jobs):
             before = len(sent)
-            taken = len(rt.tracker.scheduler.turns.waiting())
             spots = {j.id: await rt.tracker.queue_spot(j.id) for j in jobs}
             every = await rt.tracker.queue_spots()  # the statuses' one read of the whole queue
             if len(sent) == before:  # nothing moved while the places were read
@@ -237,8 +235,10 @@ async def _burst(tmp: Path) -> dict[str, Any]:
                     j: s.position for j, s in spots.items() if s is not None
                 }
                 for job_id, spot in spots.items():
-                    # The head the scheduler has taken keeps its order (bot.jobs.queue.Turns).
-                    if spot is not None and spot.position <= max(taken, 1):
+                    # Every place: the head the scheduler has taken keeps its order
+                    # (bot.jobs.queue.Turns), the rest keep the places they were given
+                    # (bot.jobs.fairness).
+                    if spot is not None:
                         shown.append((before, job_id, spot.position, spot.starts_at))
             if not rt.tracker.scheduler.running:
                 await rt.start()  # the first places were read before anything was sent
