@@ -59,6 +59,7 @@ from bot.quota.ledger import (
 )
 from bot.quota.periods import day_bounds, month_bounds
 from bot.quota.reports import Reports, UsageReport, UsageSummary
+from bot.quota.rules import budget_refusal, check_what
 from bot.quota.settings import SETTING_NAMES, SETTINGS_HELP, GuildQuota, QuotaSettings
 from bot.quota.terms import check_terms, normalize
 
@@ -86,51 +87,6 @@ __all__ = [
     "month_bounds",
     "normalize",
 ]
-
-
-def check_what(
-    quota: GuildQuota,
-    *,
-    model_name: str | None,
-    options: Mapping[str, object] | None,
-    board: Storyboard | None,
-    segments: int | None = None,
-) -> None:
-    """The rules about what is made: the model, its options, the length, the aspect and the
-    number of segments of a long storyboard. ``None`` arguments are not checked."""
-    if model_name is not None and quota.models and model_name not in quota.models:
-        raise QuotaRefused("model", model=model_name, allowed=list(quota.models))
-    resolution = (options or {}).get("resolution")
-    if resolution and quota.resolutions and resolution not in quota.resolutions:
-        raise QuotaRefused(
-            "resolution",
-            model=model_name,
-            resolution=resolution,
-            allowed=list(quota.resolutions),
-        )
-    if (options or {}).get("audio") and not quota.audio:
-        raise QuotaRefused("audio", model=model_name)
-    if board is not None:
-        if quota.lengths and board.length not in quota.lengths:
-            raise QuotaRefused("length", length=board.length, allowed=sorted(quota.lengths))
-        if quota.aspects and board.aspect not in quota.aspects:
-            raise QuotaRefused("aspect", aspect=board.aspect, allowed=list(quota.aspects))
-    cap = quota.max_segments
-    if segments is not None and cap is not None and segments > cap:
-        raise QuotaRefused("segments", segments=segments, limit=cap)
-
-
-def _budget_refusal(used: int, budget: int, credits: int | None, month_end: int) -> QuotaRefused:
-    """The month's budget is spent (``credits`` None: no video priced yet) or this video's
-    ``credits`` would overspend it."""
-    return QuotaRefused(
-        "guild_budget",
-        shape="spent" if credits is None else None,
-        used=used,
-        limit=budget,
-        credits=credits,
-        until=month_end,
-    )
 
 
 class Quotas:
@@ -299,7 +255,7 @@ class Quotas:
             mine = held.credits if held.created_at >= month_start else 0
             used = guild.month_credits - mine
             if used + credits > budget:
-                raise _budget_refusal(used, budget, credits, month_end)
+                raise budget_refusal(used, budget, credits, month_end)
 
         await self.ledger.switch_model(job_id, model_name, credits, check=check)
 
@@ -387,7 +343,7 @@ class Quotas:
             used = guild.month_credits
             over = used + credits > budget if credits is not None else used >= budget
             if over:
-                raise _budget_refusal(used, budget, credits, month_end)
+                raise budget_refusal(used, budget, credits, month_end)
         if quota.guild_daily is not None and guild.today >= quota.guild_daily:
             raise QuotaRefused(
                 "guild_daily", used=guild.today, limit=quota.guild_daily, until=day_end
