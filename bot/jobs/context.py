@@ -51,7 +51,18 @@ class Ledger(Protocol):
 
     async def reserved_jobs(self) -> list[tuple[str, float]]: ...
 
-    async def settle(self, job_id: str, *, outcome: Outcome, now: float | None = None) -> Any: ...
+    async def settle(
+        self,
+        job_id: str,
+        *,
+        outcome: Outcome,
+        now: float | None = None,
+        model: str | None = None,
+        credits: int | None = None,
+    ) -> Any:
+        """Settle the reservation by the release policy, at the job's ``model`` and
+        ``credits`` when it was priced for another model (a fallback switch cut short)."""
+        ...
 
 
 # How a job that ends without a video settles its reservation (see bot.quota.policy).
@@ -198,7 +209,13 @@ class Context:
         if self.ledger is None:
             return
         try:
-            await self.ledger.settle(job.id, outcome=outcome, now=self.clock.now())
+            await self.ledger.settle(
+                job.id,
+                outcome=outcome,
+                now=self.clock.now(),
+                model=job.model,
+                credits=job.credits,
+            )
         except Exception:
             log.exception("job %s: settling its reservation failed", job.id)
 

@@ -7,8 +7,14 @@ planned again on the fallback and the job becomes that chain's parent, in place:
 status message and reservation, repriced to the plan's price (the guild's rules checked at
 that price and segment count), then made as a chain stored directly is (bot.jobs.chaining).
 Nothing was spent on the job before: the switch runs only before createTask or after kie.ai
-proved it made no task. It is one write of the job (after the reservation's repricing, which
-a crash before it simply repeats), so a restart finds either the job as it was or the chain.
+proved it made no task. The reservation is repriced first (the guild's rules are checked
+before the job may go to the fallback), then the job is switched in one write. A crash in
+between leaves the job as it was, on its own model, with the reservation at the fallback's
+price. The restarted bot has forgotten that the model was unavailable and sends the job to it
+again: when it refuses again, the switch is made again (the repricing sets the price, and the
+guild's budget is checked without the job's own reservation, so the chain is charged once);
+when it makes the video after all, the reservation settles at the job's own model and price
+(the ledger's ``settle`` with the job's ``model`` and ``credits``), not at the fallback's.
 """
 
 from __future__ import annotations

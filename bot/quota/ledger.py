@@ -2,7 +2,8 @@
 
 A reservation is made ``reserved`` (:meth:`Ledger.reserve`, after the policy's checks, in the
 same write transaction), repriced when a fallback model takes the job (:meth:`switch_model`),
-and settled when the job ends (:meth:`settle`, :meth:`settle_part`) by the release policy:
+and settled when the job ends (:meth:`settle`, :meth:`settle_part`, at the price of the model
+the job is on) by the release policy:
 
 - ``refused`` / ``cancelled``: the job never reached kie.ai, or kie.ai proved that no task was
   created (validation, 402, 429 given up, paused model, cancelled before submission):
@@ -155,9 +156,16 @@ class Ledger:
         outcome: Outcome,
         failed_counts: FailedCounts,
         now: float | None = None,
+        model: str | None = None,
+        credits: int | None = None,
     ) -> UsageState | None:
         """Apply the release policy; returns the reservation's state (None: no reservation).
-        Only a reservation still ``reserved`` changes; a settled one keeps its state."""
+        Only a reservation still ``reserved`` changes; a settled one keeps its state.
+
+        ``model`` and ``credits``: the job's own, as stored with it. A reservation priced for
+        another model settles at these: the job was not switched to that model after all (a
+        fallback's repricing is written before the job is, and a crash in between leaves the
+        job on its own model, which may then make it)."""
         if outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {outcome!r}; expected one of {OUTCOMES}")
         when = time.time() if now is None else now
@@ -165,6 +173,11 @@ class Ledger:
             row = await self._reserved(db, job_id)
             if row is None or row["state"] != "reserved":
                 return None if row is None else row["state"]
+            if model is not None and credits is not None and row["model"] != model:
+                await db.execute(
+                    "UPDATE usage SET model = ?, credits = ? WHERE job_id = ?",
+                    (model, credits, job_id),
+                )
             state: UsageState
             if outcome == "unknown":
                 state = "reserved"
@@ -218,7 +231,7 @@ class Ledger:
     @staticmethod
     async def _reserved(db: aiosqlite.Connection, job_id: str) -> aiosqlite.Row | None:
         async with db.execute(
-            "SELECT guild_id, state FROM usage WHERE job_id = ?", (job_id,)
+            "SELECT guild_id, model, state FROM usage WHERE job_id = ?", (job_id,)
         ) as cur:
             return await cur.fetchone()
 

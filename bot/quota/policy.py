@@ -29,6 +29,8 @@ Fallbacks
     job, :meth:`Quotas.switch_model` checks the guild's rules against the fallback as it would
     be submitted (model, resolution, audio, length, aspect, the monthly budget at its price) and
     charges its price; when a rule refuses, the job ends refused and its reservation is released.
+    The repricing is written before the job is switched: a job a crash left on its own model
+    settles at its own model's price (:meth:`Quotas.settle` with the job's ``model``).
 
 What a reservation becomes when its job ends is the ledger's release policy (bot.quota.ledger).
 The names other packages use stay importable from here.
@@ -260,15 +262,28 @@ class Quotas:
         await self.ledger.switch_model(job_id, model_name, credits, check=check)
 
     async def settle(
-        self, job_id: str, *, outcome: Outcome, now: float | None = None
+        self,
+        job_id: str,
+        *,
+        outcome: Outcome,
+        now: float | None = None,
+        model: str | None = None,
+        credits: int | None = None,
     ) -> UsageState | None:
         """Apply the release policy; returns the reservation's state (None: no reservation).
 
         ``charged`` and ``reserved`` count against the limits, ``released`` does not. Only a
-        reservation still ``reserved`` changes; a settled one keeps its state.
+        reservation still ``reserved`` changes; a settled one keeps its state. ``model`` and
+        ``credits``: the job's, at which a reservation repriced for another model settles
+        (bot.quota.ledger.Ledger.settle).
         """
         return await self.ledger.settle(
-            job_id, outcome=outcome, failed_counts=self._failed_counts, now=now
+            job_id,
+            outcome=outcome,
+            failed_counts=self._failed_counts,
+            now=now,
+            model=model,
+            credits=credits,
         )
 
     async def settle_part(

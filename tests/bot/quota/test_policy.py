@@ -325,6 +325,24 @@ async def test_a_fallback_within_the_budget_counts_only_its_own_price(quotas: Qu
     assert (await quotas.report(GUILD, days=1, now=NOON)).month_credits == 300
 
 
+async def test_a_reservation_repriced_for_a_switch_the_job_never_made_settles_at_its_own(
+    quotas: Quotas,
+) -> None:
+    # Repriced for Kling, then the job stayed on Sora (a crash before it was switched) and
+    # Sora made it: charged at Sora's 270, not Kling's 140.
+    job = await reserve(quotas, credits=270)
+    await quotas.switch_model(job, KLING, 140, board=BOARD, options=KLING_720, now=NOON)
+    sora = "sora-2-pro-storyboard"
+    state = await quotas.settle(job, outcome="delivered", model=sora, credits=270, now=NOON)
+    assert state == "charged"
+    assert (await quotas.report(GUILD, days=1, now=NOON)).month_credits == 270
+    # A job switched as the reservation says settles at the repriced price.
+    other = await reserve(quotas, credits=270, user=BOB)
+    await quotas.switch_model(other, KLING, 140, board=BOARD, options=KLING_720, now=NOON)
+    await quotas.settle(other, outcome="delivered", model=KLING, credits=140, now=NOON)
+    assert (await quotas.report(GUILD, days=1, now=NOON)).month_credits == 270 + 140
+
+
 async def test_model_options_are_limited_per_guild(tmp_path):
     from bot.domain.storyboard import Shot
     from bot.quota.policy import QuotaRefused, Quotas
