@@ -24,7 +24,8 @@ is chosen when the confirmation is shown and stored once (the jobs' ids are uniq
 presses of one confirmation, the one that stores it second is answered ``already`` and leaves
 the first one's reservation and start alone. Generate plans within the guild's segment cap
 (:meth:`Quotas.max_segments`) and reserves with the plan's segment count, so a plan of more
-segments is refused with the quota's ``segments`` rule before anything is spent.
+segments is refused with the quota's ``segments`` rule before anything is spent; a retry or
+redo reserves with its chain's segment count, so the same rule refuses it.
 """
 
 from __future__ import annotations
@@ -397,6 +398,8 @@ class Intake:
             channel_id=source.channel_id,
             role_ids=request.role_ids,
             board=source.storyboard,
+            # The new video is the whole chain, as at Generate: the guild's segment cap holds.
+            segments=source.segments,
         )
         if refused is not None:
             return refused

@@ -353,6 +353,29 @@ async def test_a_server_capping_segments_at_one_refuses_the_seed_at_generate(sim
     assert await env.bot.runtime.store.recent_jobs(1) == []
 
 
+async def test_a_redo_after_the_server_lowered_its_segment_cap_is_refused_in_one_line(
+    simcord_env, memkie
+):
+    env = simcord_env
+    guild, channel, alice = world(env)
+    sora_is_gone(env, memkie)
+    card = await long_card(env, channel, alice)
+    await alice.click(card, label="Generate")
+    status = bot_messages(env, channel)[-1]
+    await run_until(env, channel, status, lambda: videos(env, channel, card))
+    [result] = videos(env, channel, card)
+    await env.bot.runtime.quotas.set(guild.id, "max_segments", "1", actor_id=0)
+
+    r = await alice.select(result, ["2"])
+    ok = await alice.click(r.response.message, label="Confirm")
+    assert said(ok) == (
+        "This storyboard needs 2 segments; this server allows at most 1 segment per video. "
+        "Shorten the shots or remove some."
+    )
+    assert len(memkie.created) == 2  # nothing more was sent
+    assert len([j for j in await env.bot.runtime.store.recent_jobs(10) if j.is_chain]) == 1
+
+
 async def _press_together(env, member, message, label):
     """Two presses of one button reaching the bot in the same step (before either is
     answered): both interactions are dispatched, then the bot's work runs."""
