@@ -28,6 +28,10 @@ The API (``tracker`` is bot.jobs.tracker.Tracker, ``tracker.chains`` this module
     A chain that ended without its video (segment ``k`` failed, refused, expired...): a new
     chain that reuses segments ``1 .. n-1`` (``n <= k``) and makes ``n`` to the end. Reserve
     ``cost_from(job_id, n)`` under the new job's id (pass it as ``id``) first.
+``retry_segment(job) -> int | None``
+    The segment a chain that ended without its video is retried from: the one that failed,
+    or the one after a made segment whose last frame could not be handed on (``frame_failed``);
+    None when a retry would not mend it (``join_failed``: every segment was made).
 ``tracker.chains.redo_segment(job_id, n, *, id=None, hold=False, **fields) -> Job``
     A delivered chain: re-roll segment ``n`` and re-chain the ones after it (each starts from
     the frame before it), reusing ``1 .. n-1``; delivered as a new video. Reserve
@@ -63,6 +67,9 @@ from bot.models.base import VideoModel
 S = JobState
 #: States in which a chain has ended without its video (``retry_from`` takes these).
 ENDED = frozenset({S.FAILED, S.REFUSED, S.EXPIRED, S.CANCELLED, S.UNDELIVERABLE})
+#: A chain that ended in one of these without its video offers a retry from its segment (as
+#: does one undeliverable because a segment's last frame could not be handed on).
+RETRYABLE = frozenset({S.FAILED, S.REFUSED, S.EXPIRED})
 
 
 def chain_fields(ctx: Context, rec: ChainRecord, now: float) -> dict[str, object]:
@@ -113,6 +120,31 @@ def chain_progress(job: Job, now: float) -> ChainProgress | None:
             0.0, (job.finished_at if not job.active and job.finished_at else now) - job.created_at
         ),
     )
+
+
+def retryable(job: Job) -> bool:
+    """Whether ``job`` ended in a way a retry may mend: a segment failed, was refused or
+    expired; or a made segment's last frame could not be handed on (``frame_failed``: our
+    failure, with the segments before it made and paid for). Not ``join_failed``: every
+    segment was made, and remaking one would not help the join."""
+    if job.state == S.UNDELIVERABLE:
+        return job.fail_code == "frame_failed"
+    return job.state in RETRYABLE
+
+
+def retry_segment(job: Job) -> int | None:
+    """The segment a chain that ended without its video is retried from (the one that failed;
+    the next one when a segment's last frame could not be handed on); None when there is
+    nothing to retry from (not a chain, delivered, or every segment was made)."""
+    if not job.is_chain or not retryable(job) or not job.segments:
+        return None
+    params = job.fail_params or {}
+    segment = params.get("segment")
+    n = segment if isinstance(segment, int) else (job.segment or 0) + 1
+    if job.fail_code == "frame_failed":
+        n += 1  # that segment was made: the retry starts from its last frame
+    return n if 1 <= n <= job.segments else None
+
 
 
 class Chains:
@@ -332,10 +364,13 @@ class Chains:
 
 __all__ = [
     "ENDED",
+    "RETRYABLE",
     "ChainError",
     "ChainProgress",
     "Chains",
     "JobExists",
     "chain_fields",
     "chain_progress",
+    "retry_segment",
+    "retryable",
 ]

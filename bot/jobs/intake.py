@@ -40,7 +40,8 @@ from bot.chain.plan import Plan
 from bot.domain.clock import Clock
 from bot.domain.errors import UserError
 from bot.domain.storyboard import Limits, Storyboard, StoryboardError, validate
-from bot.jobs.chain import ChainError, JobExists
+from bot.jobs.chain import ChainError, JobExists, retryable
+from bot.jobs.chain import retry_segment as retry_segment  # where the views and cards read it
 from bot.jobs.states import JobState
 from bot.jobs.store import Job, new_id
 from bot.jobs.tracker import Tracker
@@ -111,8 +112,6 @@ async def _nothing() -> None:
     return None
 
 
-#: A chain that ended in one of these without its video offers a retry from its segment.
-RETRYABLE = frozenset({JobState.FAILED, JobState.REFUSED, JobState.EXPIRED})
 #: How far apart the lengths a chain adds to the model's own are (s): 20, 25, 30 ... 60.
 LENGTH_STEP = 5
 
@@ -427,26 +426,10 @@ class Intake:
             raise
 
 
-def retry_segment(job: Job) -> int | None:
-    """The segment a chain that ended without its video is retried from (the one that failed;
-    the next one when a segment's last frame could not be handed on); None when there is
-    nothing to retry from (not a chain, delivered, or every segment was made)."""
-    if not job.is_chain or job.state not in RETRYABLE or not job.segments:
-        return None
-    if job.fail_code == "join_failed":
-        return None  # every segment was made: remaking one would not help the join
-    params = job.fail_params or {}
-    segment = params.get("segment")
-    n = segment if isinstance(segment, int) else (job.segment or 0) + 1
-    if job.fail_code == "frame_failed":
-        n += 1
-    return n if 1 <= n <= job.segments else None
-
-
 def _again_refusal(kind: str, job: Job) -> str | None:
     """Why ``job`` cannot be retried (``kind="retry"``) or redone now; None: it can."""
     if not job.is_chain:
         return "not a chain"
     if kind == "redo":
         return None if job.state == JobState.DELIVERED else "not delivered"
-    return None if job.state in RETRYABLE else "not ended without its video"
+    return None if retryable(job) else "not ended in a way a retry mends"

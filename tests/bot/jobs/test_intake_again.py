@@ -1,21 +1,25 @@
 """A chain's Retry from segment k and Redo segment N through the intake, against the in-memory
 kie.ai whose results are real little mp4s: the segments made again are reserved under the
-guild's rules exactly as a Generate of the chain is (its segment cap included)."""
+guild's rules exactly as a Generate of the chain is (its segment cap included), and a chain
+whose made segment's last frame could not be handed on is retried from the next segment."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.domain.storyboard import Shot, Storyboard
 from bot.drafts.store import Drafts
 from bot.i18n.strings import error_text
-from bot.jobs.intake import Again, Intake, Order, Refused, Started, StatusPosted
+from bot.jobs.intake import Again, Intake, Order, Refused, Started, StatusPosted, retry_segment
+from bot.jobs.states import JobState
 from bot.jobs.store import Job
 from bot.media.images import prepare_image
 from bot.models.kling import KlingOmni
+from bot.present.cards import status_text
 from bot.quota.policy import QuotaRefused
 from bot.runtime import Runtime
 from tests.fakes.fakekie import KLING_MODEL, TaskPlan
@@ -120,3 +124,51 @@ async def test_a_retry_or_redo_over_the_servers_lowered_segment_cap_is_refused_l
     started = await intake.again(request, post_status=_posted)
     assert isinstance(started, Started) and started.job.id == NEW_ID
     assert await kling.quotas.usage_state(NEW_ID) == "reserved"
+
+
+async def test_a_chain_whose_frame_could_not_be_handed_on_is_retried_from_the_next_segment(
+    kling: Runtime,
+    intake: Intake,
+    clock: TestClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.jobs import chaining
+
+    real = chaining._prepare_frame
+
+    async def broken(*args: Any) -> Path:
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(chaining, "_prepare_frame", broken)
+    kie = kling.kie
+    assert isinstance(kie, MemoryKie) and kling.quotas is not None
+    failed = await _chain(kling, intake, clock, tmp_path)
+    assert (failed.state, failed.fail_code) == (JobState.UNDELIVERABLE, "frame_failed")
+    assert failed.fail_params == {"segment": 1, "segments": 2}
+    assert len(kie.created) == 1  # segment 2 was never sent; segment 1 was made and counts
+    assert await kling.quotas.usage_state(failed.id) == "charged"
+    # What the member reads, and the button offered: a retry from segment 2.
+    assert retry_segment(failed) == 2
+    assert (
+        "Segment 1 was made and is kept: a retry from segment 2 does not pay for it again."
+        in status_text(failed, "en").splitlines()
+    )
+    assert await intake.cost("retry", failed.id, 2) == 182
+
+    monkeypatch.setattr(chaining, "_prepare_frame", real)
+    request = Again("retry", failed.id, 2, job_id=NEW_ID, user_id=ALICE)
+    started = await intake.again(request, post_status=_posted)
+    assert isinstance(started, Started)
+    for _ in range(400):
+        await kling.tracker.run_once()
+        again = await kling.store.get_job(NEW_ID)
+        assert again is not None
+        if not again.active:
+            break
+        clock.advance(5)
+    assert again.state == JobState.DELIVERED
+    assert len(kie.created) == 2  # only segment 2, from segment 1's last frame
+    assert kie.created[1]["input"]["image_urls"] == [kie.uploads[-1]["downloadUrl"]]
+    async with kling.store.db.execute("SELECT credits FROM usage WHERE job_id = ?", (NEW_ID,)) as c:
+        assert (await c.fetchone())[0] == 182
