@@ -13,7 +13,8 @@ its own states, each written before the next step starts::
 The joined video is the parent's fetched video, posted by the ordinary post step to the
 owner's delivery. A segment that ends without a video ends the chain in the same state, with
 the reason ``segment_failed`` (which segment, and the segment's own reason and values); the
-reservation of the segments never sent is released (:func:`settle_end`).
+reservation of the segments never sent is released. How a chain ends part-way and what it is
+charged for is bot.jobs.chain_end's.
 """
 
 from __future__ import annotations
@@ -27,8 +28,17 @@ from typing import Any
 import av
 
 from bot.chain.prompt import segment_prompt
-from bot.chain.record import ChainRecord, Outcome, Settlement
+from bot.chain.record import ChainRecord
 from bot.db.files import private_dir, tighten, write_private
+from bot.jobs.chain_end import (
+    MIDWAY,
+    current_segment,
+    fail_made,
+    give_up,
+    segment_ended,
+    settle_end,
+    settled_by_parts,
+)
 from bot.jobs.context import RETRY_LATER, Context
 from bot.jobs.states import JobState
 from bot.jobs.store import Job
@@ -41,7 +51,6 @@ log = logging.getLogger("bot.jobs")
 S = JobState
 #: How often a parent looks at its segment even when no segment step wakes it.
 CHAIN_CHECK = 60.0
-_UNKNOWN_SENT = ("unknown_deadline", "unknown_no_callback")
 
 
 def segment_id(parent_id: str, index: int) -> str:
@@ -92,7 +101,7 @@ async def _check(ctx: Context, job: Job, now: float) -> Job:
     """chaining: follow the current segment; when its video is in, hand its last frame on
     (or join, after the last one); when it ended without one, end the chain."""
     rec = ChainRecord.load(job.chain)
-    index = _index(job)
+    index = current_segment(job)
     seg_job = rec.segments[index].job
     child = await ctx.store.get_job(seg_job) if seg_job else None
     if child is None:
@@ -117,17 +126,17 @@ async def _check(ctx: Context, job: Job, now: float) -> Job:
     if child.active:
         mirrored = await mirror(ctx, child)
         return await ctx.set(mirrored or job, next_check_at=now + CHAIN_CHECK)
-    return await _segment_ended(ctx, job, rec, child, now)
+    return await segment_ended(ctx, job, rec, child)
 
 
 async def _extract(ctx: Context, job: Job, now: float) -> Job:
     """extracting: the last frame of the current segment, prepared for the model, on disk."""
     rec = ChainRecord.load(job.chain)
-    index = _index(job)
+    index = current_segment(job)
     try:
         path = await _prepare_frame(ctx, job, rec, index)
     except (ValueError, OSError, av.FFmpegError) as exc:
-        return await _fail_made(ctx, job, rec, "frame_failed", exc, index)
+        return await fail_made(ctx, job, rec, "frame_failed", exc, index)
     rec.frame = str(path)
     moved = await ctx.move(job, S.UPLOADING_FRAME, chain=rec.dump(), next_check_at=now)
     return moved or await ctx.current(job)
@@ -137,7 +146,7 @@ async def _upload_frame(ctx: Context, job: Job, now: float) -> Job:
     """uploading_frame -> chaining: the frame goes to kie.ai's file host just before the next
     segment is stored (starting from it) and submitted."""
     rec = ChainRecord.load(job.chain)
-    index = _index(job)
+    index = current_segment(job)
     nxt = index + 1
     try:
         frame = Path(rec.frame) if rec.frame else None
@@ -145,13 +154,13 @@ async def _upload_frame(ctx: Context, job: Job, now: float) -> Job:
             frame = await _prepare_frame(ctx, job, rec, index)
         data = await asyncio.to_thread(frame.read_bytes)
     except (ValueError, OSError, av.FFmpegError) as exc:
-        return await _fail_made(ctx, job, rec, "frame_failed", exc, index)
+        return await fail_made(ctx, job, rec, "frame_failed", exc, index)
     child_id = segment_id(job.id, nxt)
     try:
         url = await ctx.kie.upload(data, f"{child_id}{frame.suffix}", "storyboard-bot")
     except KieError as exc:
         if 400 <= exc.code < 500 and exc.code != 429:
-            return await _fail_made(ctx, job, rec, "frame_failed", exc, index)
+            return await fail_made(ctx, job, rec, "frame_failed", exc, index)
         return await _later(ctx, job, now, exc)
     except KieUnreachable as exc:
         return await _later(ctx, job, now, exc)
@@ -188,7 +197,7 @@ async def _join(ctx: Context, job: Job, now: float) -> Job:
         info = await asyncio.to_thread(_join_private, paths, dest)
         size = (await asyncio.to_thread(dest.stat)).st_size
     except (ValueError, OSError, av.FFmpegError) as exc:
-        return await _fail_made(ctx, job, rec, "join_failed", exc, rec.count - 1)
+        return await fail_made(ctx, job, rec, "join_failed", exc, rec.count - 1)
     log.info(
         "job %s: %d segments joined: %d frames, %.2f s",
         job.id,
@@ -208,12 +217,6 @@ async def _join(ctx: Context, job: Job, now: float) -> Job:
 
 
 # -- the pieces ---------------------------------------------------------------------------------
-def _index(job: Job) -> int:
-    if job.segment is None:
-        raise ValueError(f"job {job.id}: a chain step without a current segment")
-    return job.segment
-
-
 async def _make_segment(
     ctx: Context, parent: Job, rec: ChainRecord, index: int, image_path: str, image_url: str | None
 ) -> Job:
@@ -278,127 +281,9 @@ async def _later(ctx: Context, job: Job, now: float, exc: Exception) -> Job:
     """The frame's upload failed for now: try again, until the chain's deadline."""
     if now >= job.deadline_at:
         rec = ChainRecord.load(job.chain)
-        return await _fail_made(ctx, job, rec, "frame_failed", exc, _index(job))
+        return await fail_made(ctx, job, rec, "frame_failed", exc, current_segment(job))
     log.warning("job %s: uploading the next segment's frame failed (%s); retrying", job.id, exc)
     return await ctx.set(job, next_check_at=now + RETRY_LATER)
-
-
-def _outcome(child: Job) -> Outcome:
-    """How a segment that ended without a video settles, as a job of its own would."""
-    if child.state == S.FAILED:
-        return "failed"
-    if child.state == S.CANCELLED:
-        return "cancelled"
-    if child.state == S.UNDELIVERABLE:
-        return "delivered"
-    if child.state == S.EXPIRED and (child.task_id or child.fail_code in _UNKNOWN_SENT):
-        return "delivered"
-    return "refused"
-
-
-async def _segment_ended(ctx: Context, job: Job, rec: ChainRecord, child: Job, now: float) -> Job:
-    index = _index(job)
-    made = rec.made_before(index)
-    outcome = _outcome(child)
-    params: dict[str, object] | None
-    if child.fail_code == "cancelled" and made == 0:
-        code, params = "cancelled", None
-    else:
-        code = "segment_failed"
-        params = {
-            **(child.fail_params or {}),
-            "segment": index + 1,
-            "segments": rec.count,
-            "reason": child.fail_code or "other",
-        }
-    msg = f"segment {index + 1} of {rec.count}: {child.fail_msg or child.state}"
-    rec.settle = Settlement(made=made, last=rec.segments[index].price, outcome=outcome)
-    return await _end(ctx, job, rec, child.state, code, msg, params)
-
-
-async def _fail_made(
-    ctx: Context, job: Job, rec: ChainRecord, code: str, exc: Exception, index: int
-) -> Job:
-    """A step after segments were made failed for good: their price counts."""
-    log.warning("job %s: %s at segment %d: %s", job.id, code, index + 1, exc)
-    rec.settle = Settlement(made=rec.made_before(index + 1), last=0, outcome="delivered")
-    msg = f"segment {index + 1} of {rec.count}: {type(exc).__name__}: {exc}"
-    params: dict[str, object] = {"segment": index + 1, "segments": rec.count}
-    return await _end(ctx, job, rec, S.UNDELIVERABLE, code, msg, params)
-
-
-#: The chain's states between its segments, where a give-up settles only what was made.
-MIDWAY = frozenset({S.CHAINING, S.EXTRACTING, S.UPLOADING_FRAME})
-
-
-async def give_up(ctx: Context, job: Job, msg: str, minutes: dict[str, object]) -> Job:
-    """A chain given up part-way (its step kept failing past the deadline), settled as what
-    it made: the segments done count, the current one too if kie.ai was sent it (it may still
-    charge for it), the rest is released. Expired while a segment is made, else
-    undeliverable (a made segment could not be handed on)."""
-    state, code, params = S.UNDELIVERABLE, "undeliverable", None
-    if job.state == S.CHAINING:
-        state, code, params = S.EXPIRED, "deadline", minutes
-    rec = ChainRecord.load(job.chain)
-    index = _index(job)
-    last = 0
-    if job.state == S.CHAINING:
-        made = rec.made_before(index)
-        seg = rec.segments[index]
-        child = await ctx.store.get_job(seg.job) if seg.job else None
-        if child is not None and child.task_id is not None and not seg.reused:
-            last = seg.price
-    else:  # extracting or uploading_frame: the current segment is made
-        made = rec.made_before(index + 1)
-    rec.settle = Settlement(made=made, last=last, outcome="delivered")
-    return await _end(ctx, job, rec, state, code, msg, params)
-
-
-async def _end(
-    ctx: Context,
-    job: Job,
-    rec: ChainRecord,
-    state: JobState,
-    code: str,
-    msg: str,
-    params: dict[str, object] | None,
-) -> Job:
-    ended = await ctx.record_end(job, state, code, msg, params, chain=rec.dump())
-    if ended is None:
-        return await ctx.current(job)
-    await settle_end(ctx, ended)
-    return ended
-
-
-def settled_by_parts(job: Job) -> bool:
-    """Whether ``job`` is a chain whose end says what it made (else it settles as one job:
-    a chain cancelled before its first segment was sent has nothing to count)."""
-    return job.chain is not None and ChainRecord.load(job.chain).settle is not None
-
-
-async def settle_end(ctx: Context, job: Job) -> None:
-    """Settle a chain that ended without a video: what it made counts, what it never sent
-    is released (the quota's ``settle_part``; a ledger without it settles the whole)."""
-    if ctx.ledger is None or job.chain is None:
-        return
-    settle = ChainRecord.load(job.chain).settle
-    if settle is None:
-        return
-    part = getattr(ctx.ledger, "settle_part", None)
-    try:
-        if part is None:
-            outcome = "delivered" if settle.made else settle.outcome
-            await ctx.ledger.settle(job.id, outcome=outcome, now=ctx.clock.now())
-        else:
-            await part(
-                job.id,
-                made=settle.made,
-                last=settle.last,
-                last_outcome=settle.outcome,
-                now=ctx.clock.now(),
-            )
-    except Exception:
-        log.exception("job %s: settling the chain's reservation failed", job.id)
 
 
 # -- segments: their prompt, their progress on the parent ------------------------------------------
@@ -452,12 +337,16 @@ class SegmentDelivery:
         return None
 
 
+# With the chain's end (bot.jobs.chain_end), which the tracker reaches through this module.
 __all__ = [
     "CHAIN_CHECK",
+    "MIDWAY",
     "SegmentDelivery",
+    "give_up",
     "mirror",
     "segment_body",
     "segment_id",
     "settle_end",
+    "settled_by_parts",
     "step",
 ]
