@@ -42,22 +42,35 @@ def estimated_starts(limiter: SlidingWindowLimiter, count: int, now: float) -> l
     return [now + delay for delay in limiter.delays(count)]
 
 
+# How long a job waiting for its turn sleeps before it looks again on its own (it is woken as
+# soon as its turn comes; this only bounds the damage of a missed wake).
+_PARK = 3600.0
+
+
 class Turns:
     """Tickets in the order the scheduler takes queued jobs: a job passes the createTask
-    limiter only when every job taken before it has passed it or left."""
+    limiter only when every job taken before it has passed it or left.
+
+    A job waiting for its turn sleeps, and the job ahead of it wakes it by cancelling that
+    sleep when it passes or leaves (the dispatch loop's own wake): every wait is a plain sleep,
+    which test harnesses with virtual time see as parked, and only the head ever waits at the
+    limiter, so the limiter admits them in ticket order."""
 
     def __init__(self) -> None:
-        self._order: collections.OrderedDict[str, asyncio.Event] = collections.OrderedDict()
+        self._order: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._sleepers: dict[str, asyncio.Task[object]] = {}  # job id -> its sleeping task
+        self._woken: set[str] = set()
 
     def issue(self, job_id: str) -> None:
         """``job_id`` was taken from the queue: it goes behind every ticket issued so far."""
         if job_id not in self._order:
-            self._order[job_id] = asyncio.Event()
+            self._order[job_id] = None
             self._wake_head()
 
     def drop(self, job_id: str) -> None:
         """``job_id`` passed the limiter or left (refused, cancelled, its step ended)."""
-        if self._order.pop(job_id, None) is not None:
+        if job_id in self._order:
+            del self._order[job_id]
             self._wake_head()
 
     def waiting(self) -> list[str]:
@@ -65,22 +78,38 @@ class Turns:
         return list(self._order)
 
     def _wake_head(self) -> None:
-        if self._order:
-            next(iter(self._order.values())).set()
+        if not self._order:
+            return
+        head = next(iter(self._order))
+        task = self._sleepers.get(head)
+        if task is not None and head not in self._woken:
+            self._woken.add(head)
+            task.cancel()
+
+    async def _turn(self, job_id: str) -> None:
+        """Sleep until ``job_id`` heads the tickets (or has none any more)."""
+        task = asyncio.current_task()
+        assert task is not None
+        while job_id in self._order and next(iter(self._order)) != job_id:
+            self._sleepers[job_id] = task
+            try:
+                await asyncio.sleep(_PARK)
+            except asyncio.CancelledError:
+                # Our wake, not a stop: carry on (a real cancel on top of it is raised).
+                if job_id not in self._woken or task.uncancel() > 0:
+                    raise
+            finally:
+                self._sleepers.pop(job_id, None)
+                self._woken.discard(job_id)
 
     @contextlib.asynccontextmanager
     async def admit(self, job_id: str, limiter: SlidingWindowLimiter) -> AsyncIterator[None]:
         """``async with turns.admit(job_id, limiter):`` waits for ``job_id``'s turn, then for
         the limiter; its turn passes on as soon as it is admitted. A job without a ticket
         (taken outside the scheduler) just waits for the limiter."""
-        event = self._order.get(job_id)
-        if event is not None:
-            while self._order and next(iter(self._order)) != job_id:
-                event.clear()
-                await event.wait()
-                if job_id not in self._order:
-                    break
         try:
+            if job_id in self._order:
+                await self._turn(job_id)
             await limiter.acquire()
         finally:
             self.drop(job_id)

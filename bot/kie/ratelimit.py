@@ -8,23 +8,30 @@ window: a saturated queue sustains exactly ``max_calls`` per ``window``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import TracebackType
 
 # Float rounding: a sleep until ``oldest + window`` may wake a hair early; admitting within a
 # nanosecond of the boundary avoids spinning on sub-nanosecond sleeps.
 _EPSILON = 1e-9
+# Two waiters never share an admission time: each is at least this much after the one before.
+_ORDER_STEP = 1e-8
 
 
 class SlidingWindowLimiter:
     """Admits at most ``max_calls`` callers in any half-open window ``[t, t + window)``.
 
     Used as ``async with limiter:``; a caller counts from the moment it is admitted (leaving the
-    block frees nothing). Waiters are admitted in arrival order: one waiter at a time holds the
-    lock and sleeps until the oldest admission leaves the window, the others queue behind it.
-    ``clock`` and ``sleep`` are injectable for tests (``time.monotonic`` and ``asyncio.sleep``).
+    block frees nothing). A caller reserves its admission time the moment it arrives (the
+    earliest time the window allows behind everyone already admitted or waiting) and sleeps
+    until then, so callers are admitted in arrival order and every wait is a plain sleep (no
+    lock: test harnesses with virtual time see a sleeping caller as parked). A caller cancelled
+    while it waits gives its time back; the others keep theirs (a schedule with one admission
+    fewer never breaks the limit). ``clock`` and ``sleep`` are injectable for tests
+    (``time.monotonic`` and ``asyncio.sleep``).
     """
 
     def __init__(
@@ -43,8 +50,9 @@ class SlidingWindowLimiter:
         self.window = window
         self._clock = clock
         self._sleep = sleep
+        # Admission times, oldest first: past ones still in the window, and the reserved times
+        # of callers still waiting (later than now).
         self._admitted: deque[float] = deque()
-        self._lock = asyncio.Lock()  # FIFO: asyncio.Lock wakes its waiters in order
 
     def __repr__(self) -> str:
         return f"SlidingWindowLimiter({self.max_calls}, {self.window})"
@@ -53,30 +61,46 @@ class SlidingWindowLimiter:
         while self._admitted and now - self._admitted[0] >= self.window - _EPSILON:
             self._admitted.popleft()
 
+    def _next(self, times: Sequence[float], now: float) -> float:
+        """The earliest admission after ``times`` that keeps every window within the limit.
+        (A reserved time exists only while the window before it is full, so with fewer than
+        ``max_calls`` times in the window none is reserved: now is free.)"""
+        if len(times) < self.max_calls:
+            return now
+        return max(now, times[-self.max_calls] + self.window)
+
     def delays(self, count: int) -> list[float]:
-        """Seconds from now until each of the next ``count`` admissions, if that many callers
-        came now and no one else (what a queue's estimated start is made of)."""
+        """Seconds from now until each of the next ``count`` admissions: first those of the
+        callers already waiting (their reserved times), then those of callers coming now and no
+        one else (what a queue's estimated start is made of)."""
         now = self._clock()
         self._expire(now)
         times = list(self._admitted)
-        out: list[float] = []
-        for _ in range(count):
-            at = now
-            if len(times) >= self.max_calls:
-                at = max(now, times[-self.max_calls] + self.window)
+        out = [at - now for at in times if at > now + _EPSILON][:count]
+        while len(out) < count:
+            at = self._next(times, now)
             times.append(at)
             out.append(at - now)
         return out
 
     async def acquire(self) -> None:
-        async with self._lock:
-            while True:
+        now = self._clock()
+        self._expire(now)
+        at = self._next(self._admitted, now)
+        if at > now and self._admitted and at <= self._admitted[-1] + _ORDER_STEP:
+            # Behind a caller waiting for the same instant: a hair later, so the sleeps end
+            # (and the callers are admitted) in the order they came.
+            at = self._admitted[-1] + _ORDER_STEP
+        self._admitted.append(at)  # reserved at once: no await between choosing and taking it
+        try:
+            while now < at - _EPSILON:
+                await self._sleep(at - now)
                 now = self._clock()
-                self._expire(now)
-                if len(self._admitted) < self.max_calls:
-                    self._admitted.append(now)
-                    return
-                await self._sleep(self._admitted[0] + self.window - now)
+        except BaseException:
+            # Cancelled while waiting: the time is given back (it was never used).
+            with contextlib.suppress(ValueError):
+                self._admitted.remove(at)
+            raise
 
     async def __aenter__(self) -> None:
         await self.acquire()

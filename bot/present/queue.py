@@ -1,8 +1,9 @@
 """The submit queue as members read it: a queued job's place and start, and which of the
 places shown to redraw as the queue moves.
 
-A place comes from :meth:`bot.jobs.tracker.Tracker.queue_spot` (exact at the head the scheduler
-has taken; further back a member's later job can move ahead when their earlier one is sent).
+A place comes from :meth:`bot.jobs.tracker.Tracker.queue_spot`: exact all along the queue (the
+head the scheduler has taken keeps its order, bot.jobs.queue; the rest keep the places they were
+given when they joined, bot.jobs.fairness).
 :class:`QueueBoard` remembers the place each status shows and picks the ones to redraw, front
 first, within two budgets: a status is edited at most once per ``interval``, and a channel
 gets at most ``per_channel`` place edits in any ``interval`` (Discord limits message edits per

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -166,6 +167,31 @@ async def test_turns_admit_in_the_order_taken_whatever_order_they_arrive_in():
     turns.drop("c")
     await asyncio.gather(*tasks)
     assert admitted == ["a", "b", "d"]
+    assert turns.waiting() == []
+
+
+async def test_a_stop_while_waiting_for_a_turn_stops_the_job_and_passes_the_turn_on():
+    turns = Turns()
+    limiter = SlidingWindowLimiter(100, 10.0)
+    admitted: list[str] = []
+    for job_id in ("a", "b", "c"):
+        turns.issue(job_id)
+
+    async def arrive(job_id: str) -> None:
+        async with turns.admit(job_id, limiter):
+            admitted.append(job_id)
+
+    b = asyncio.create_task(arrive("b"))
+    c = asyncio.create_task(arrive("c"))
+    await asyncio.sleep(0)  # both asleep behind a
+    b.cancel()  # the bot stops b's step (a shutdown), not a wake
+    with pytest.raises(asyncio.CancelledError):
+        await b
+    assert turns.waiting() == ["a", "c"]  # b left the line
+    await arrive("a")
+    async with asyncio.timeout(5):
+        await c  # woken when a passed: b's stop did not leave c asleep
+    assert admitted == ["a", "c"]
     assert turns.waiting() == []
 
 

@@ -147,6 +147,23 @@ def test_a_cancelled_waiter_does_not_hold_up_the_queue():
     assert times[0] == pytest.approx(10.0)
 
 
+def test_the_next_admissions_start_with_the_callers_already_waiting():
+    async def main() -> tuple[list[float], list[float]]:
+        limit = limiter(1, 10.0)
+        await limit.acquire()  # at 0
+        waiting = asyncio.ensure_future(limit.acquire())  # reserved for 10
+        await asyncio.sleep(1)
+        ahead = limit.delays(3)  # the waiting caller's 9 s, then 19 and 29 for newcomers
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        return ahead, limit.delays(2)  # its time given back: 9 and 19 again, for newcomers
+
+    ahead, after = run_virtual(main)
+    assert ahead == pytest.approx([9.0, 19.0, 29.0])
+    assert after == pytest.approx([9.0, 19.0])
+
+
 def test_an_injected_sleep_is_used():
     now = [0.0]
     slept: list[float] = []
