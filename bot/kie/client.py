@@ -35,6 +35,7 @@ from bot.config.settings import KieSettings
 from bot.kie.errors import CreateOutcomeUnknown, KieError, KieUnreachable
 from bot.kie.ratelimit import SlidingWindowLimiter
 from bot.kie.schemas import Envelope, TaskRecord, UploadedFile, credit_balance
+from bot.kie.sent import SentWindow
 
 log = logging.getLogger(__name__)
 
@@ -94,12 +95,14 @@ class RateLimits:
     of 18 per any 10 s (90 %: a margin for network jitter bunching requests up on kie.ai's
     side), so a full queue is sent 18 every 10 s. kie.ai documents no limit on reads; ``read``
     is our own caution, of the same shape: 9 per any second for the default 10 per second.
-    Limits under 10 are kept as they are (a margin would halve them).
+    Limits under 10 are kept as they are (a margin would halve them). ``sent`` holds each
+    createTask to ``create``'s numbers counted from when kie.ai may see it (bot.kie.sent).
     """
 
     def __init__(self, create_per_10s: int = 20, reads_per_second: int = 10) -> None:
         self.create = SlidingWindowLimiter(_with_margin(create_per_10s), 10.0)  # 20 -> 18
         self.read = SlidingWindowLimiter(_with_margin(reads_per_second), 1.0)  # 10 -> 9
+        self.sent = SentWindow()
 
 
 def _with_margin(limit: int) -> int:
@@ -216,7 +219,7 @@ class KieClient:
         self,
         method: str,
         url: str,
-        limiter: SlidingWindowLimiter | contextlib.nullcontext[None],
+        limiter: SlidingWindowLimiter | contextlib.nullcontext[None] = _NO_LIMIT,
         *,
         endpoint: str = "",
         **kwargs: Any,
@@ -278,13 +281,17 @@ class KieClient:
         url = f"{self._base}/api/v1/jobs/createTask"
         attempt = maintenance = 0
         while True:
-            limiter = self.limits.create if acquire or attempt or maintenance else _NO_LIMIT
+            create = self.limits.create
+            if acquire or attempt or maintenance:
+                await create.acquire()
             try:
-                # No redirects: a createTask sent to a host that then points elsewhere has been
-                # sent; a failure at the second host must not read as "never sent".
-                status, env = await self._send(
-                    "POST", url, limiter, endpoint="createTask", json=body, allow_redirects=False
-                )
+                # Counted until 10 s after its answer (bot.kie.sent). No redirects: a createTask
+                # sent to a host that then points elsewhere has been sent; a failure at the
+                # second host must not read as "never sent".
+                async with self.limits.sent.call(create.max_calls, create.window):
+                    status, env = await self._send(
+                        "POST", url, endpoint="createTask", json=body, allow_redirects=False
+                    )
             except aiohttp.ClientConnectorError as exc:
                 # The connection never opened: nothing was sent, a retry cannot double-submit.
                 what = f"cannot connect ({exc.os_error})"

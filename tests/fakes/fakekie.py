@@ -10,6 +10,9 @@ One aiohttp application on 127.0.0.1 (port 0) serves both hosts the bot talks to
   ``/dl/<token>``. Like the real CDN links these need no ``Authorization`` header; any request
   that sends one anyway is recorded in ``FakeKie.leaked_auth``.
 
+kie.ai's account limit on createTask (20 in any 10 s, more are answered 429 and dropped) is off
+unless a test switches it on with :meth:`FakeKie.limit_creates`.
+
 Task states are computed from ``clock()`` whenever they are read (there is no background state
 machine), so a test with a :class:`ManualClock` advances time deterministically. The only
 background activity is the callback ticker, which also reads ``clock()``.
@@ -76,6 +79,14 @@ CDN_BLOCK_PAGE = (
     "</p></body></html>"
 )
 NULL_MSG = "recordInfo is null"
+#: A createTask over the account's limit: HTTP 200 with the envelope's code 429 (as kie.ai
+#: answers its errors), worded as kie.ai's table of codes (no live 429 message is on record);
+#: the request is dropped, no task is made.
+RATE_LIMIT_CODE = 429
+RATE_LIMIT_MSG = "Rate Limited - Request limit has been exceeded for this resource"
+#: kie.ai's account limit: new generation requests per window (s).
+CREATE_LIMIT = 20
+CREATE_WINDOW = 10.0
 AUTH_MSG = "You do not have access permissions"
 CREDITS_MSG = "The current credits are insufficient. Please top up."
 
@@ -346,6 +357,12 @@ class FakeKie:
         # the CDN refuses requests whose User-Agent names no client (aiohttp's default, none)
         self.require_user_agent = False
         self.user_agents: list[str] = []  # the User-Agent of every API and upload call
+        # kie.ai's account limit on createTask (None: off; see limit_creates)
+        self.create_limit: int | None = None
+        self.create_window = CREATE_WINDOW
+        self.create_times: list[float] = []  # clock() of every createTask the limit counted
+        self.rate_limited: list[float] = []  # clock() of every createTask it answered 429
+        self._in_window: collections.deque[float] = collections.deque()
         self._html: dict[str, collections.deque[int]] = collections.defaultdict(collections.deque)
         self._raw: dict[str, collections.deque[Any]] = collections.defaultdict(collections.deque)
         self._failures: dict[str, collections.deque[_Failure]] = collections.defaultdict(
@@ -454,6 +471,46 @@ class FakeKie:
         ``UNSUPPORTED_MODEL_MSG`` with ``status`` (live kie.ai: 422, later 404)."""
         self.removed.add(model)
         self.unsupported_status = status
+
+    def limit_creates(
+        self, per_window: int | None = CREATE_LIMIT, window: float = CREATE_WINDOW
+    ) -> None:
+        """Enforce kie.ai's account limit: at most ``per_window`` createTask in any ``window``
+        seconds of ``clock()`` (half-open windows, as kie.ai's "20 per 10 s"); one more is
+        answered HTTP 200 ``{"code": 429, "msg": RATE_LIMIT_MSG}`` and dropped: no task, and it
+        does not count. Checked after the key and injected failures, before the body, so a
+        request the limit lets through counts whatever is answered next. ``None``: off."""
+        if per_window is not None and (per_window < 1 or window <= 0):
+            raise ValueError("limit_creates: per_window must be >= 1 and window > 0")
+        self.create_limit = per_window
+        self.create_window = window
+        self._in_window.clear()
+
+    def most_creates_in(self, window: float | None = None) -> int:
+        """The most createTask the limit counted in any half-open ``window`` (default: the
+        limit's own) of ``create_times``."""
+        width = self.create_window if window is None else window
+        times = sorted(self.create_times)
+        most, first = 0, 0
+        for last, t in enumerate(times):
+            while t - times[first] >= width:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
+
+    def _over_create_limit(self) -> bool:
+        """Whether a createTask now is over the account's limit; counts it when it is not."""
+        if self.create_limit is None:
+            return False
+        now = self.clock()
+        while self._in_window and now - self._in_window[0] >= self.create_window:
+            self._in_window.popleft()
+        if len(self._in_window) >= self.create_limit:
+            self.rate_limited.append(now)
+            return True
+        self._in_window.append(now)
+        self.create_times.append(now)
+        return False
 
     def delay_next(self, endpoint: str, seconds: float, times: int = 1) -> None:
         self._check_endpoint(endpoint)
@@ -624,6 +681,8 @@ class FakeKie:
             self.create_attempts.append(body if isinstance(body, dict) else {"_body": body})
         if early is not None:
             return await self._answer(early, delay)
+        if self._over_create_limit():
+            return await self._answer(self._json(RATE_LIMIT_CODE, RATE_LIMIT_MSG), delay)
         if body is None:
             return await self._answer(
                 self._json(VALIDATION_CODE, "request body is not valid JSON"), delay
