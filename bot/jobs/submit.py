@@ -134,7 +134,7 @@ class Submitter:
         """createTask for a job recorded as ``submitting``, and its outcome recorded."""
         ctx = self.ctx
         try:
-            task_id = await ctx.kie.create_task(body, acquire=False)
+            task_id = await ctx.kie.create_task(body, acquire=False, resend=False)
         except CreateOutcomeUnknown as exc:
             log.warning("job %s: createTask outcome unknown: %s", sending.id, exc.reason)
             return await unknown(
@@ -147,6 +147,8 @@ class Submitter:
         except KieUnreachable as exc:
             return await self._stalled(sending, now, exc)
         except KieError as exc:
+            if exc.code == 429:
+                return await self._rate_limited(sending, exc)
             return await self._refused(sending, model, exc)
         ctx.models.mark_available(model.name)
         now = ctx.clock.now()
@@ -168,6 +170,23 @@ class Submitter:
                 current = await ctx.set(current, task_id=task_id)
             return current
         return running
+
+    async def _rate_limited(self, job: Job, exc: KieError) -> Job:
+        """kie.ai dropped the request (429: the account's window is full; another process on
+        the account used it). No task was made: the job waits in its place in the queue and
+        is sent again once the window has passed, until its deadline."""
+        ctx = self.ctx
+        now = ctx.clock.now()
+        wait = ctx.kie.limits.create.window
+        log.warning(
+            "job %s: kie.ai rate-limited createTask (%s); nothing was made, sending it again "
+            "at %s",
+            job.id,
+            exc.msg,
+            _clock_text(now + wait),
+        )
+        queued = await ctx.move(job, JobState.QUEUED, notify=True, next_check_at=now + wait)
+        return queued or await ctx.current(job)
 
     async def _refused(self, job: Job, model: VideoModel, exc: KieError) -> Job:
         """createTask answered with a code that proves no task was created."""

@@ -25,7 +25,9 @@ class KieApi(Protocol):
 
     limits: RateLimits
 
-    async def create_task(self, body: dict[str, Any], *, acquire: bool = True) -> str: ...
+    async def create_task(
+        self, body: dict[str, Any], *, acquire: bool = True, resend: bool = True
+    ) -> str: ...
 
     async def record_info(self, task_id: str) -> TaskRecord | None: ...
 

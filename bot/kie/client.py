@@ -2,9 +2,10 @@
 
 Retry policy (see the README):
 - createTask: retried only when the answer proves nothing was created: a 429 (kie.ai drops it,
-  it does not queue it), a 455 (maintenance; long backoff, few tries) or a connection that never
-  opened. A timeout, a dropped connection or a 5xx after sending raises CreateOutcomeUnknown:
-  the task may exist, so it is never sent again. :func:`create_answer` is the one place that
+  it does not queue it; the tracker passes ``resend=False`` and requeues the job itself), a
+  455 (maintenance; long backoff, few tries) or a connection that never opened. A timeout, a
+  dropped connection or a 5xx after sending raises CreateOutcomeUnknown: the task may exist,
+  so it is never sent again. :func:`create_answer` is the one place that
   decides what an answer proves.
 - Reads (recordInfo, credits, download-url) and uploads: retried with backoff and jitter on
   network errors, timeouts, 429 and 5xx.
@@ -272,11 +273,16 @@ class KieClient:
             attempt += 1
 
     # -- endpoints -----------------------------------------------------------------------
-    async def create_task(self, body: dict[str, Any], *, acquire: bool = True) -> str:
+    async def create_task(
+        self, body: dict[str, Any], *, acquire: bool = True, resend: bool = True
+    ) -> str:
         """Submit a task; return its id. See the module docstring for what is retried.
 
         ``acquire=False`` when the caller already holds a slot of ``limits.create`` (the
-        tracker takes it before recording that the job is being submitted).
+        tracker takes it before recording that the job is being submitted). ``resend=False``:
+        a 429, which proves no task was made, is raised at once instead of waited out here
+        (the tracker puts the job back in its queue, so a crash meanwhile finds it unsent
+        rather than "being sent").
         """
         url = f"{self._base}/api/v1/jobs/createTask"
         attempt = maintenance = 0
@@ -312,7 +318,7 @@ class KieClient:
                 return create_answer(status, env)
             except KieError as err:
                 # kie.ai drops a rate-limited request (it does not queue it): safe to resend.
-                if err.code == 429 and attempt < self._settings.max_retries:
+                if err.code == 429 and resend and attempt < self._settings.max_retries:
                     delay = self._backoff(attempt)
                     self._retrying("createTask", url, f"429 {err.msg}", attempt, delay)
                     await self._sleep(delay)

@@ -80,8 +80,8 @@ async def test_a_burst_of_100_presses_shows_each_member_the_place_kept(simcord_e
     sent: list[tuple[int, float, str]] = []  # (requests made before it, when, task id)
     create = memkie.create_task
 
-    async def recording_create(body: dict[str, Any], *, acquire: bool = True) -> str:
-        task_id = await create(body, acquire=acquire)
+    async def recording_create(body: dict[str, Any], **options: bool) -> str:
+        task_id = await create(body, **options)
         sent.append((len(env.http_requests), sim_now(), task_id))
         return task_id
 

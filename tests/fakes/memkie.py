@@ -64,7 +64,9 @@ class MemoryKie:
     def fail_next_create(self, code: int, msg: str) -> None:
         self.fake.fail_next("createTask", code=code, msg=msg)
 
-    async def create_task(self, body: dict[str, Any], *, acquire: bool = True) -> str:
+    async def create_task(
+        self, body: dict[str, Any], *, acquire: bool = True, resend: bool = True
+    ) -> str:
         """As KieClient.create_task over the fake's answers: the same ``create_answer``
         decides what an answer proves (a refusal, or an unknown outcome)."""
         fake = self.fake

@@ -229,8 +229,8 @@ async def _burst(tmp: Path) -> dict[str, Any]:
     sent: list[tuple[float, str]] = []  # (the loop's time, the task): exact to the ns
     create = kie.create_task
 
-    async def recording_create(body: dict[str, Any], *, acquire: bool = True) -> str:
-        task_id = await create(body, acquire=acquire)
+    async def recording_create(body: dict[str, Any], **options: bool) -> str:
+        task_id = await create(body, **options)
         sent.append((loop.time(), task_id))
         return task_id
 

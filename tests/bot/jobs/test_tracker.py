@@ -237,6 +237,13 @@ async def test_rate_limited_create_is_retried(settings, fake, clock, make_runtim
     fake.fail_next("createTask", code=429, msg="Too Many Requests", times=2)
     rt, _ = await make_runtime(settings)
     job = await rt.tracker.submit(BOARD, image)
+    for _ in range(2):
+        await rt.tracker.run_once()
+        # Nothing was made: back in the queue (not "being sent") until the window passed.
+        waiting = await rt.store.get_job(job.id)
+        assert waiting.state == JobState.QUEUED and waiting.fail_code is None
+        assert waiting.next_check_at == pytest.approx(clock.now() + 10.0)
+        clock.advance(10)
     await rt.tracker.run_once()
     assert (await rt.store.get_job(job.id)).state == JobState.RUNNING
     assert len(fake.create_attempts) == 3
