@@ -58,9 +58,10 @@ def rss_mb() -> float:
     return pages * 4096 / 1e6
 
 
-async def seed(rt: Runtime, kie: MemoryKie, jobs: int) -> None:
-    """``jobs`` running jobs, submitted over the last 10 minutes, each with a reservation."""
-    now = time.time()
+async def seed(rt: Runtime, kie: MemoryKie, jobs: int, now: float | None = None) -> None:
+    """``jobs`` running jobs, submitted over the 10 minutes before ``now`` (default: the time
+    of day), each with a reservation."""
+    now = time.time() if now is None else now
     board = BOARD.model_dump_json()
     job_rows, usage_rows = [], []
     for i in range(jobs):

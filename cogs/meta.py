@@ -32,9 +32,12 @@ class MetaCog(commands.Cog, name="StoryboardMeta"):
     async def status(self, interaction: discord.Interaction[Any]) -> None:
         lang = user_lang(interaction)
         guild_id = interaction.guild.id if interaction.guild else None
+        # Answer Discord first: a queued job's place is read (and a newcomer placed) on the
+        # writing connection, behind whatever the tracker has queued there.
+        await interaction.response.defer(ephemeral=True, thinking=True)
         jobs = await self.bot.runtime.store.jobs_for_owner(guild_id, interaction.user.id, 10)
         if not jobs:
-            await interaction.response.send_message(t("status.list_empty", lang), ephemeral=True)
+            await interaction.followup.send(t("status.list_empty", lang), ephemeral=True)
             return
         lines = []
         tracker = self.bot.runtime.tracker
@@ -45,7 +48,7 @@ class MetaCog(commands.Cog, name="StoryboardMeta"):
             spot = await tracker.queue_spot(job.id) if job.state == JobState.QUEUED else None
             lines.append(job_line(job, lang, link, spot))
         embed = discord.Embed(title=t("status.list_title", lang), description="\n".join(lines))
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await interaction.followup.send(embed=embed, ephemeral=True)
 
     @app_commands.command(name="storyboard-usage", description=ls("cmd.usage"))
     @app_commands.guild_only()

@@ -100,23 +100,20 @@ class Drafts:
         return draft
 
     async def get(self, draft_id: str, revision: int | None = None) -> Draft | None:
-        async with self.db.execute("SELECT * FROM drafts WHERE id = ?", (draft_id,)) as cur:
-            row = await cur.fetchone()
-        if row is None:
+        # One query (the draft and its revision read together, as of one commit).
+        rows = await self.store.read(
+            "SELECT d.*, r.storyboard AS rev_board, r.image_path AS rev_image FROM drafts d "
+            "JOIN draft_revisions r ON r.draft_id = d.id AND r.revision = COALESCE(?, d.revision) "
+            "WHERE d.id = ?",
+            (revision, draft_id),
+        )
+        if not rows:
             return None
-        data: dict[str, Any] = dict(row)
-        rev = revision or data["revision"]
-        async with self.db.execute(
-            "SELECT storyboard, image_path FROM draft_revisions "
-            "WHERE draft_id = ? AND revision = ?",
-            (draft_id, rev),
-        ) as cur:
-            rrow = await cur.fetchone()
-        if rrow is None:
-            return None
-        data["board"] = Storyboard.model_validate_json(rrow["storyboard"])
-        if revision is not None and rrow["image_path"]:
-            data["image_path"] = rrow["image_path"]
+        data: dict[str, Any] = dict(rows[0])
+        data["board"] = Storyboard.model_validate_json(data.pop("rev_board"))
+        rev_image = data.pop("rev_image")
+        if revision is not None and rev_image:
+            data["image_path"] = rev_image
         return Draft.model_validate(data)
 
     async def by_card(self, message_id: int) -> Draft | None:
@@ -184,11 +181,11 @@ class Drafts:
     # -- editors ---------------------------------------------------------------------------
     async def editors(self, draft_id: str) -> list[int]:
         """Members the author let edit, in the order they were added."""
-        async with self.db.execute(
+        rows = await self.store.read(
             "SELECT user_id FROM draft_editors WHERE draft_id = ? ORDER BY created_at, user_id",
             (draft_id,),
-        ) as cur:
-            return [int(r["user_id"]) for r in await cur.fetchall()]
+        )
+        return [int(r["user_id"]) for r in rows]
 
     async def add_editor(self, draft_id: str, user_id: int, *, added_by: int | None) -> bool:
         """Let ``user_id`` edit; False when they already could."""

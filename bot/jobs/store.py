@@ -204,9 +204,8 @@ class Store(Database):
         return job
 
     async def get_job(self, job_id: str) -> Job | None:
-        async with self.db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)) as cur:
-            row = await cur.fetchone()
-        return _row_to_job(row) if row else None
+        rows = await self.read("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return _row_to_job(rows[0]) if rows else None
 
     async def create_job_once(self, **fields: Any) -> Job:
         """:meth:`create_job` for an id that a step made before a crash may already have
@@ -380,10 +379,9 @@ class Store(Database):
         for i in range(0, len(wanted), 500):
             batch = wanted[i : i + 500]
             marks = ", ".join("?" for _ in batch)
-            async with self.db.execute(f"SELECT * FROM jobs WHERE id IN ({marks})", batch) as cur:
-                for row in await cur.fetchall():
-                    job = _row_to_job(row)
-                    found[job.id] = job
+            for row in await self.read(f"SELECT * FROM jobs WHERE id IN ({marks})", batch):
+                job = _row_to_job(row)
+                found[job.id] = job
         return found
 
     async def queue_position(self, job_id: str) -> int | None:
@@ -397,12 +395,11 @@ class Store(Database):
     async def jobs_for_owner(
         self, guild_id: int | None, owner_id: int, limit: int = 10
     ) -> list[Job]:
-        async with self.db.execute(
+        rows = await self.read(
             "SELECT * FROM jobs WHERE guild_id IS ? AND owner_id = ? AND parent_id IS NULL "
             "ORDER BY created_at DESC LIMIT ?",
             (guild_id, owner_id, limit),
-        ) as cur:
-            rows = await cur.fetchall()
+        )
         return [_row_to_job(r) for r in rows]
 
     async def recent_jobs(self, limit: int = 20) -> list[Job]:

@@ -170,11 +170,13 @@ class QuotaSettings:
         self, guild_id: int, db: aiosqlite.Connection | None = None
     ) -> dict[str, Any]:
         """The settings the guild's admins set (name -> value). ``db``: the connection of a
-        transaction under way (by default, the store's)."""
-        async with (db or self.store.db).execute(
-            "SELECT name, value FROM quota_settings WHERE guild_id = ?", (guild_id,)
-        ) as cur:
-            rows = await cur.fetchall()
+        transaction under way (by default, the store's reader: what was last committed)."""
+        sql = "SELECT name, value FROM quota_settings WHERE guild_id = ?"
+        if db is None:
+            rows = await self.store.read(sql, (guild_id,))
+        else:
+            async with db.execute(sql, (guild_id,)) as cur:
+                rows = list(await cur.fetchall())
         out: dict[str, Any] = {}
         for row in rows:
             if row["name"] in SETTING_NAMES:

@@ -303,8 +303,14 @@ async def test_unknown_create_outcome_is_said_plainly(simcord_env, memkie):
 async def test_status_and_help_commands(simcord_env, memkie):
     env = simcord_env
     _guild, channel, alice = world(env)
+    # Acknowledged at once with a private "thinking" (the answer reads the database), then
+    # answered in it.
     r = await alice.slash(channel, "storyboard-status")
     assert r.ephemeral and "no storyboard videos here yet" in r.response.content
+    assert [q.json for q in env.http_requests if q.path.endswith("/callback")][-1] == {
+        "type": 5,
+        "data": {"flags": 64},
+    }
     card, _ = await make_card(env, channel, alice)
     await alice.click(card, label="Generate")
     r = await alice.slash(channel, "storyboard-status")
