@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,10 @@ from bot.models.sora import SoraStoryboard
 from bot.runtime import Runtime
 from tests.fakes.fakekie import FakeKie
 from tests.helpers import RecordingDelivery, TestClock, make_settings, png_bytes
+
+# The suite starts the bot as a subprocess about a hundred times (the CLI, the crash matrix):
+# where the machine disables bytecode files, each of them would compile the bot again.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 @pytest.fixture
