@@ -73,12 +73,13 @@ class CliDelivery:
         self._last = None
 
     async def job_updated(self, job: Job) -> None:
+        stall = job.stall or {}
         key = (
             job.state,
             job.kie_state,
             job.progress,
             job.model,
-            job.stall.get("host") if job.stall else None,
+            stall.get("host") or stall.get("tries"),  # unreachable, or under maintenance
             job.segment,
         )
         if key == self._last:
@@ -91,12 +92,15 @@ class CliDelivery:
             if job.is_chain:
                 for line in segment_lines(ChainRecord.load(job.chain)):
                     self.say(line)
-        if job.stall and (self._last is None or self._last[4] != job.stall.get("host")):
-            until = time.strftime("%H:%M:%S", time.localtime(float(job.stall["until"])))
-            self.say(
-                f"cannot reach kie.ai at {job.stall['host']} ({job.stall['setting']}); "
-                f"retrying until {until}"
-            )
+        if stall and (self._last is None or self._last[4] != key[4]):
+            until = time.strftime("%H:%M:%S", time.localtime(float(stall["until"])))
+            if "host" in stall:
+                self.say(
+                    f"cannot reach kie.ai at {stall['host']} ({stall['setting']}); "
+                    f"retrying until {until}"
+                )
+            else:
+                self.say(f"kie.ai is under maintenance; nothing was made; sending again at {until}")
         self._last = key
         progress = chain_progress(job, time.time())
         if progress is not None:

@@ -53,7 +53,7 @@ class Submitter:
     async def submit(self, job: Job, now: float) -> Job:
         ctx = self.ctx
         if now >= job.deadline_at:
-            if job.stall:
+            if job.stall and "host" in job.stall:
                 return await self._give_up_unreachable(job, now)
             return await ctx.end(
                 job,
@@ -83,8 +83,14 @@ class Submitter:
             return await ctx.set(job, next_check_at=now + RETRY_LATER)
         except KieUnreachable as exc:
             return await self._stalled(job, now, exc)
-        if job.image_url != image_url or job.stall:
-            job = await ctx.set(job, image_url=image_url, stall=None)
+        # The upload host answered: a stall reaching it is over (one waiting out kie.ai's
+        # maintenance is not: it counts the tries until the job is sent).
+        reached = job.stall is not None and "host" in job.stall
+        if job.image_url != image_url or reached:
+            fields: dict[str, Any] = {"image_url": image_url}
+            if reached:
+                fields["stall"] = None
+            job = await ctx.set(job, **fields)
             if job.state != JobState.QUEUED:  # cancelled while the image was uploading
                 return job
 
@@ -149,6 +155,8 @@ class Submitter:
         except KieError as exc:
             if exc.code == 429:
                 return await self._rate_limited(sending, exc)
+            if exc.code == 455:
+                return await self._maintenance(sending, model, exc)
             return await self._refused(sending, model, exc)
         ctx.models.mark_available(model.name)
         now = ctx.clock.now()
@@ -188,6 +196,29 @@ class Submitter:
         queued = await ctx.move(job, JobState.QUEUED, notify=True, next_check_at=now + wait)
         return queued or await ctx.current(job)
 
+    async def _maintenance(self, job: Job, model: VideoModel, exc: KieError) -> Job:
+        """kie.ai is under maintenance (455): no task was made. The job waits in its place in
+        the queue, its status saying so, and is sent again after the maintenance backoff; it
+        is refused once ``[kie] maintenance_retries`` are used up (or its deadline comes)."""
+        ctx = self.ctx
+        now = ctx.clock.now()
+        stall = job.stall if job.stall and job.stall.get("kind") == "maintenance" else {}
+        tries = int(stall.get("tries", 0)) + 1
+        wait = ctx.kie.maintenance_wait(tries)
+        if wait is None or now + wait >= job.deadline_at:
+            return await self._refused(job, model, exc)
+        log.warning(
+            "job %s: kie.ai is under maintenance (455); nothing was made, sending it again at %s",
+            job.id,
+            _clock_text(now + wait),
+        )
+        fields: dict[str, object] = {
+            "stall": {"kind": "maintenance", "tries": tries, "until": now + wait},
+            "next_check_at": now + wait,
+        }
+        queued = await ctx.move(job, JobState.QUEUED, notify=True, **fields)
+        return queued or await ctx.current(job)
+
     async def _refused(self, job: Job, model: VideoModel, exc: KieError) -> Job:
         """createTask answered with a code that proves no task was created."""
         ctx = self.ctx
@@ -222,7 +253,7 @@ class Submitter:
         give-up time (the command line's bound, else the job's deadline), then give up."""
         ctx = self.ctx
         now = ctx.clock.now()  # the tries behind this may have taken a while
-        since = float(job.stall["since"]) if job.stall else now
+        since = float(job.stall["since"]) if job.stall and "since" in job.stall else now
         if ctx.unreachable_give_up is not None:
             give_up = min(since + ctx.unreachable_give_up, job.deadline_at)
         else:
@@ -238,7 +269,7 @@ class Submitter:
                 _clock_text(give_up),
             )
         fields: dict[str, object] = {"stall": stall, "next_check_at": retry_at}
-        first = job.stall is None
+        first = job.stall is None or "host" not in job.stall
         if job.state == JobState.SUBMITTING:
             # The connection never opened: nothing was sent, so it may be sent again.
             moved = await ctx.move(job, JobState.QUEUED, notify=first, **fields)

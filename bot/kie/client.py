@@ -205,6 +205,13 @@ class KieClient:
         )
 
     # -- backoff -------------------------------------------------------------------------
+    def maintenance_wait(self, tries: int) -> float | None:
+        """How long to wait before sending a createTask again after its ``tries``-th answer
+        of 455 (maintenance), or None once ``[kie] maintenance_retries`` are used up."""
+        if tries > self._settings.maintenance_retries:
+            return None
+        return self._backoff(tries - 1, self._settings.maintenance_backoff)
+
     def _backoff(self, attempt: int, base: float | None = None) -> float:
         """Exponential backoff with jitter in [delay/2, delay].
 
@@ -280,9 +287,9 @@ class KieClient:
 
         ``acquire=False`` when the caller already holds a slot of ``limits.create`` (the
         tracker takes it before recording that the job is being submitted). ``resend=False``:
-        a 429, which proves no task was made, is raised at once instead of waited out here
-        (the tracker puts the job back in its queue, so a crash meanwhile finds it unsent
-        rather than "being sent").
+        a 429 or a 455 (maintenance), which prove no task was made, is raised at once instead
+        of waited out here (the tracker puts the job back in its queue, so a crash meanwhile
+        finds it unsent rather than "being sent"; :meth:`maintenance_wait` says how long).
         """
         url = f"{self._base}/api/v1/jobs/createTask"
         attempt = maintenance = 0
@@ -324,7 +331,7 @@ class KieClient:
                     await self._sleep(delay)
                     attempt += 1
                     continue
-                if err.code == 455 and maintenance < self._settings.maintenance_retries:
+                if err.code == 455 and resend and maintenance < self._settings.maintenance_retries:
                     log.warning("kie.ai is under maintenance (455); waiting before trying again")
                     await self._sleep(
                         self._backoff(maintenance, self._settings.maintenance_backoff)

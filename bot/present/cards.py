@@ -184,9 +184,11 @@ def status_text(
                 lines.append(t("status.queued", lang, started=started))
             if job.stall:
                 until = f"<t:{int(job.stall.get('until', job.deadline_at))}:R>"
-                lines.append(
-                    t("status.unreachable", lang, host=job.stall.get("host", "kie.ai"), until=until)
-                )
+                if job.stall.get("kind") == "maintenance":
+                    lines.append(t("status.maintenance", lang, until=until))
+                else:
+                    host = job.stall.get("host", "kie.ai")
+                    lines.append(t("status.unreachable", lang, host=host, until=until))
         case JobState.RUNNING:
             key = f"status.kie.{job.kie_state or 'waiting'}"
             line = t(key, lang, started=started)

@@ -64,6 +64,10 @@ class MemoryKie:
     def fail_next_create(self, code: int, msg: str) -> None:
         self.fake.fail_next("createTask", code=code, msg=msg)
 
+    def maintenance_wait(self, tries: int) -> float | None:
+        """As KieClient's with the default settings, without jitter: 60 s, 120 s, 240 s."""
+        return None if tries > 3 else 60.0 * 2 ** (tries - 1)
+
     async def create_task(
         self, body: dict[str, Any], *, acquire: bool = True, resend: bool = True
     ) -> str:

@@ -228,6 +228,17 @@ async def test_refused_by_kie_exits_1(workdir, live_fake):
     assert "test-key" not in r.err
 
 
+async def test_kie_maintenance_is_waited_out_and_said_then_the_video_is_made(workdir, live_fake):
+    live_fake.fail_next("createTask", code=455, msg="Service Unavailable", times=2)
+    r = await run_cli(
+        workdir, "render", "--image", "ref.png", *SHOTS, "--out", "v.mp4", fake=live_fake
+    )
+    assert r.code == 0, r.err
+    assert r.err.count("kie.ai is under maintenance; nothing was made; sending again at") == 2
+    assert len(live_fake.create_attempts) == 3 and len(live_fake.created) == 1
+    assert (workdir / "v.mp4").read_bytes() == live_fake.expected_result()
+
+
 async def test_unknown_create_outcome_exits_4_and_is_not_resubmitted(workdir, live_fake):
     live_fake.fail_after_create(http_status=500)
     r = await run_cli(workdir, "render", "--image", "ref.png", "--shot", "a", fake=live_fake)

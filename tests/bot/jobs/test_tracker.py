@@ -262,13 +262,47 @@ async def test_out_of_credits_is_refused_without_retry(settings, fake, clock, ma
 
 
 async def test_maintenance_gives_up_after_bounded_tries(tmp_path, fake, clock, make_runtime, image):
-    settings = make_settings(tmp_path, fake.url, kie={"maintenance_retries": 2})
+    settings = make_settings(
+        tmp_path,
+        fake.url,
+        kie={"maintenance_retries": 2, "maintenance_backoff": 60.0, "backoff_max": 1000.0},
+    )
     fake.fail_next("createTask", code=455, msg="Service Unavailable", times=5)
     rt, delivery = await make_runtime(settings)
-    await rt.tracker.submit(BOARD, image)
+    job = await rt.tracker.submit(BOARD, image)
+    for tries, backoff in ((1, 60.0), (2, 120.0)):
+        await rt.tracker.run_once()
+        # Nothing was made: back in its place in the queue (not "being sent") meanwhile, its
+        # status saying why, until the maintenance backoff (with jitter) has passed.
+        waiting = await rt.store.get_job(job.id)
+        assert waiting.state == JobState.QUEUED and waiting.fail_code is None
+        assert waiting.stall is not None and waiting.stall["tries"] == tries
+        assert backoff / 2 <= waiting.next_check_at - clock.now() <= backoff
+        assert delivery.updates[-1].stall == waiting.stall  # the status is redrawn
+        clock.advance(backoff)
     await rt.tracker.run_once()
-    assert len(fake.create_attempts) == 3
+    assert len(fake.create_attempts) == 3 and fake.created == []
     assert "under maintenance" in delivery.ended[0].fail_msg
+
+
+async def test_a_restart_while_kie_is_under_maintenance_sends_the_job_again(
+    tmp_path, fake, clock, make_runtime, image
+):
+    # The maintenance wait is spent in the queue, not inside a createTask "being sent": a
+    # crash meanwhile finds the job unsent, and the next start sends it (once).
+    settings = make_settings(tmp_path, fake.url, kie={"maintenance_backoff": 60.0})
+    fake.fail_next("createTask", code=455, msg="Service Unavailable")
+    rt, _ = await make_runtime(settings)
+    job = await rt.tracker.submit(BOARD, image)
+    await rt.tracker.run_once()
+    assert (await rt.store.get_job(job.id)).state == JobState.QUEUED
+    await rt.close()
+    rt2, _ = await make_runtime(settings)
+    await rt2.tracker.resume()
+    await rt2.tracker.run_once()
+    again = await rt2.store.get_job(job.id)
+    assert again.state == JobState.RUNNING and again.stall is None
+    assert len(fake.create_attempts) == 2 and len(fake.created) == 1
 
 
 async def test_cancel_before_submission(settings, fake, clock, make_runtime, image):

@@ -185,6 +185,26 @@ async def test_455_is_retried_with_the_long_maintenance_backoff_and_jitter(tmp_p
     assert sleeps != nominal  # jittered
 
 
+async def test_455_for_the_tracker_is_raised_at_once_with_the_wait_it_should_keep(tmp_path, fake):
+    # The tracker waits out maintenance with the job back in its queue (resend=False), so
+    # the client must not sleep through it with the job recorded as being sent.
+    fake.fail_next("createTask", code=455, msg="Service maintenance", times=10)
+    settings = make_settings(
+        tmp_path,
+        fake.url,
+        kie={"maintenance_retries": 2, "maintenance_backoff": 60.0, "backoff_max": 1000.0},
+    )
+    sleeps = Sleeps()
+    async with KieClient(settings.kie, limits=RateLimits(), sleep=sleeps) as kie:
+        with pytest.raises(KieError) as err:
+            await kie.create_task(body(), resend=False)
+        waits = [kie.maintenance_wait(n) for n in (1, 2, 3)]
+    assert err.value.code == 455 and len(fake.create_attempts) == 1 and sleeps == []
+    assert waits[2] is None  # maintenance_retries used up
+    for wait, nominal in zip(waits[:2], (60.0, 120.0), strict=True):
+        assert wait is not None and nominal / 2 <= wait <= nominal
+
+
 async def test_455_backoff_is_not_cut_down_to_the_ordinary_cap(tmp_path, fake):
     # The defaults: maintenance_backoff (60 s) is above backoff_max (30 s).
     fake.fail_next("createTask", code=455, msg="Service maintenance", times=1)

@@ -362,6 +362,17 @@ def test_a_queued_job_that_cannot_reach_kie_says_so_and_until_when():
     assert zh.startswith("⚠️ 暂时无法连接 kie.ai（kieai.redpandaai.co）")
 
 
+def test_a_job_waiting_out_kie_maintenance_says_so_and_when_it_is_sent_again():
+    stall = {"kind": "maintenance", "tries": 1, "until": 2000}
+    lines = status_text(job(JobState.QUEUED, stall=stall), "en").split("\n")
+    assert lines[1] == (
+        "🛠️ kie.ai is under maintenance; the bot sends it again <t:2000:R>. "
+        "Nothing has been charged."
+    )
+    zh = status_text(job(JobState.QUEUED, stall=stall), "zh").split("\n")[1]
+    assert zh == "🛠️ kie.ai 正在维护；机器人将在 <t:2000:R> 重新提交。目前没有产生任何费用。"
+
+
 def test_a_queued_job_shows_its_place_and_start():
     spot = QueueSpot(position=37, starts_at=CREATED + 40.7, length=80)
     assert status_text(job(JobState.QUEUED), "en", spot=spot).split("\n") == [

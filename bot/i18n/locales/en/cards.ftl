@@ -54,6 +54,7 @@ status-failed_not_counted = This did not count against your quota.
 status-footer = job { $job } · { $model }
 status-fallback = ℹ️ { $primary } is unavailable at kie.ai; using { $fallback } instead ({ $credits } credits).
 status-unreachable = ⚠️ kie.ai ({ $host }) cannot be reached right now; the bot keeps trying until { $until }, then gives up. Nothing has been charged.
+status-maintenance = 🛠️ kie.ai is under maintenance; the bot sends it again { $until }. Nothing has been charged.
 result-ready = { $mention } your video is ready ({ $shots } shots, { $length } s).
 result-too_large_link = The video ({ $size } MB) is larger than this server's upload limit ({ $limit } MB): { $url }
 result-too_large_button = The video ({ $size } MB) is larger than this server's upload limit ({ $limit } MB). Press **Download** for a private link (valid 20 minutes each time).

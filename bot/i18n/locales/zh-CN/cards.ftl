@@ -54,6 +54,7 @@ status-failed_not_counted = 此次不计入你的配额。
 status-footer = 任务 { $job } · { $model }
 status-fallback = ℹ️ kie.ai 上的 { $primary } 暂不可用；改用 { $fallback }（{ $credits } 积分）。
 status-unreachable = ⚠️ 暂时无法连接 kie.ai（{ $host }）；机器人会一直重试到 { $until }，之后放弃。目前没有产生任何费用。
+status-maintenance = 🛠️ kie.ai 正在维护；机器人将在 { $until } 重新提交。目前没有产生任何费用。
 result-ready = { $mention } 你的视频已完成（{ $shots } 个镜头，{ $length } 秒）。
 result-too_large_link = 视频（{ $size } MB）超过了本服务器的上传限制（{ $limit } MB）：{ $url }
 result-too_large_button = 视频（{ $size } MB）超过了本服务器的上传限制（{ $limit } MB）。点击**下载**获取私人链接（每次 20 分钟内有效）。
