@@ -115,9 +115,11 @@ class Database:
         return cls(db, path, reader)
 
     async def close(self) -> None:
-        if self._reader is not self.db:
-            await self._reader.close()
-        await self.db.close()
+        try:
+            if self._reader is not self.db:
+                await self._reader.close()
+        finally:
+            await self.db.close()
 
     async def read(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         """Every row of one query, on the reading connection, as of the last commit: not

@@ -105,7 +105,7 @@ class Drafts:
             "SELECT d.*, r.storyboard AS rev_board, r.image_path AS rev_image FROM drafts d "
             "JOIN draft_revisions r ON r.draft_id = d.id AND r.revision = COALESCE(?, d.revision) "
             "WHERE d.id = ?",
-            (revision, draft_id),
+            (revision or None, draft_id),  # 0 or None: the current revision
         )
         if not rows:
             return None
