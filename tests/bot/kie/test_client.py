@@ -157,18 +157,15 @@ async def test_429_beyond_max_retries_raises_kie_error_429(tmp_path, fake):
     assert_no_key(err.value)
 
 
-async def test_455_is_retried_with_the_long_maintenance_backoff_and_jitter(tmp_path, fake):
+def under_maintenance(tmp_path, fake, retries: int) -> Settings:
+    """kie.ai answers 455 for a while; the backoff is not capped by backoff_max."""
     fake.fail_next("createTask", code=455, msg="Service maintenance", times=10)
-    settings = make_settings(
-        tmp_path,
-        fake.url,
-        kie={
-            "maintenance_retries": 3,
-            "maintenance_backoff": 60.0,
-            "backoff_base": 0.5,
-            "backoff_max": 1000.0,
-        },
-    )
+    kie = {"maintenance_retries": retries, "maintenance_backoff": 60.0, "backoff_max": 1000.0}
+    return make_settings(tmp_path, fake.url, kie={**kie, "backoff_base": 0.5})
+
+
+async def test_455_is_retried_with_the_long_maintenance_backoff_and_jitter(tmp_path, fake):
+    settings = under_maintenance(tmp_path, fake, retries=3)
     sleeps = Sleeps()
     async with KieClient(settings.kie, limits=RateLimits(), sleep=sleeps) as kie:
         with pytest.raises(KieError) as err:
@@ -188,12 +185,7 @@ async def test_455_is_retried_with_the_long_maintenance_backoff_and_jitter(tmp_p
 async def test_455_for_the_tracker_is_raised_at_once_with_the_wait_it_should_keep(tmp_path, fake):
     # The tracker waits out maintenance with the job back in its queue (resend=False), so
     # the client must not sleep through it with the job recorded as being sent.
-    fake.fail_next("createTask", code=455, msg="Service maintenance", times=10)
-    settings = make_settings(
-        tmp_path,
-        fake.url,
-        kie={"maintenance_retries": 2, "maintenance_backoff": 60.0, "backoff_max": 1000.0},
-    )
+    settings = under_maintenance(tmp_path, fake, retries=2)
     sleeps = Sleeps()
     async with KieClient(settings.kie, limits=RateLimits(), sleep=sleeps) as kie:
         with pytest.raises(KieError) as err:
