@@ -17,6 +17,7 @@ import signal
 import sqlite3
 import sys
 from collections.abc import AsyncIterator, Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +150,34 @@ async def test_killed_before_create_task_sends_it_once_on_resume(workdir, kie, r
     r = await _resume(workdir, env, job_id)
     assert r.code == 0, r.err
     _video_written_once(workdir, kie)
+
+
+def _waiting_out_maintenance(workdir: Path) -> bool:
+    """The job is back in the queue after kie.ai answered 455 (maintenance)."""
+    try:
+        with closing(sqlite3.connect(workdir / "cli.db")) as db:
+            rows = db.execute("SELECT state, stall FROM jobs").fetchall()
+    except sqlite3.Error:  # not created yet
+        return False
+    return [(state, "maintenance" in (stall or "")) for state, stall in rows] == [("queued", True)]
+
+
+@pytest.mark.parametrize("run", RUNS)
+async def test_killed_while_kie_is_under_maintenance_sends_it_once_on_resume(workdir, kie, run):
+    # kie.ai answered 455: nothing was made. The process waits a minute before sending again
+    # (maintenance_backoff); killed meanwhile, the job is unsent, not "outcome unknown".
+    kie.fail_next("createTask", code=455, msg="Service Unavailable")
+    killed, env = await _render_killed_at(
+        workdir, kie, lambda: _waiting_out_maintenance(workdir), signal.SIGKILL
+    )
+    assert killed.code == -signal.SIGKILL
+    assert "kie.ai is under maintenance; nothing was made; sending again at" in killed.err
+    job_id, state = _the_job(workdir)
+    assert state == "queued" and len(kie.create_attempts) == 1 and kie.created == []
+    r = await _resume(workdir, env, job_id)
+    assert r.code == 0, r.err
+    assert (workdir / "v.mp4").read_bytes() == kie.expected_result()
+    assert len(kie.create_attempts) == 2 and len(kie.created) == 1
 
 
 @pytest.mark.parametrize("run", RUNS)
